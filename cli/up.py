@@ -1,0 +1,76 @@
+"""`depot up` (what `make run` runs): embedded PostgreSQL, migrations, every service and the gateway."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from cli.postgres import EmbeddedPostgres
+from cli.stack import Stack, stack_environment
+from services.common.auth import mint_token
+from services.common.migrate import available_services as migratable
+from services.common.migrate import upgrade
+from services.common.settings import DEVELOPMENT_JWT_SECRET
+
+
+def up() -> None:
+    env = stack_environment()
+    data_dir = Path(env.get("DEPOT_DATA_DIR", ".depot")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env["DEPOT_DATA_DIR"] = str(data_dir)
+    postgres = None
+    if not env.get("DEPOT_DATABASE_URL"):
+        postgres = EmbeddedPostgres(data_dir / "postgres")
+        env["DEPOT_DATABASE_URL"] = postgres.start()
+        print(f"PostgreSQL: embedded, data in {data_dir / 'postgres'}")
+    if not env.get("DEPOT_JWT_SECRET"):
+        env["DEPOT_JWT_SECRET"] = DEVELOPMENT_JWT_SECRET
+        env["DEPOT_EMBEDDED"] = "1"
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    stack = Stack(env=env, log_dir=None)
+    try:
+        for service in migratable():
+            url = env.get(f"DEPOT_{service.upper()}_DATABASE_URL") or env["DEPOT_DATABASE_URL"]
+            upgrade(service, url)
+        stack.start()
+        _greet(stack, env)
+        while not stopping.wait(1.0):
+            if exited := stack.exited():
+                print(f"depot: {', '.join(exited)} stopped unexpectedly; shutting down", file=sys.stderr)
+                break
+    finally:
+        print("depot: stopping", file=sys.stderr)
+        stack.stop()
+        if postgres is not None:
+            postgres.stop()
+    if not stopping.is_set():
+        sys.exit(1)
+
+
+def _greet(stack: Stack, env: dict[str, str]) -> None:
+    token = mint_token(
+        secret=env["DEPOT_JWT_SECRET"],
+        user_id=os.environ.get("USER", "developer") or "developer",
+        audience=env.get("DEPOT_JWT_AUDIENCE", "depot"),
+    )
+    url = stack.http_url
+    print(
+        f"""
+Depot is running: {url}  (API docs: {url}/docs)
+gRPC: prompts {stack.grpc_address("prompts")}
+
+A development token (24 h):
+  export TOKEN={token}
+
+Try:
+  curl -s -X POST {url}/api/v1/prompts -H "Authorization: Bearer $TOKEN" \\
+       -H 'Content-Type: application/json' -d '{{"original_text": "Summarise this report"}}'
+
+Ctrl-C stops everything.""",
+        flush=True,
+    )

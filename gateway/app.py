@@ -1,0 +1,105 @@
+"""The REST gateway: routes, token pass-through, gRPC status → HTTP, health and metrics. No business rules."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from gateway import errors
+from gateway.limits import BodyLimit
+from gateway.responses import Json
+from gateway.routes import prompts, seed_prompts
+from gateway.upstream import Upstream
+from services.common.settings import Settings
+
+REQUESTS = Counter(
+    "depot_gateway_http_requests_total", "HTTP requests, by route and status.", ["route", "status"]
+)
+LATENCY = Histogram("depot_gateway_http_duration_seconds", "HTTP request latency, by route.", ["route"])
+
+# Routes that stream large bodies and enforce their own limit.
+STREAMING_UPLOAD_PREFIXES = ("/api/v1/chats/",)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.upstream = Upstream.connect(settings)
+        yield
+        await app.state.upstream.close()
+
+    app = FastAPI(
+        title="Depot",
+        version="1.0.0",
+        description="Prompts, scores, feedback, chat files and exports. Every /api route needs a bearer token.",
+        lifespan=lifespan,
+        default_response_class=Json,
+    )
+    errors.install(app)
+    app.include_router(prompts.router)
+    app.include_router(seed_prompts.router)
+    _health_routes(app)
+    app.add_middleware(
+        BodyLimit,  # type: ignore[arg-type]
+        max_bytes=settings.max_request_body_bytes,
+        exempt=lambda scope: scope["method"] == "PUT" and scope["path"].startswith(STREAMING_UPLOAD_PREFIXES),
+    )
+    app.add_middleware(RequestMetrics)  # type: ignore[arg-type]
+    return app
+
+
+def _health_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the gateway process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(request: Request) -> Response:
+        """Readiness: every configured service reports SERVING through gRPC health."""
+        upstream: Upstream = request.app.state.upstream
+        names = list(upstream.channels)
+        results = await asyncio.gather(*(upstream.health(n) for n in names))
+        services = {n: ("serving" if ok else "unavailable") for n, ok in zip(names, results, strict=True)}
+        ready = all(results)
+        return Json(
+            {"status": "ready" if ready else "unavailable", "services": services},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class RequestMetrics:
+    """Counts and times every request by its route template (low cardinality), as plain ASGI."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_observed(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(route=route, status=str(status)).inc()
+            LATENCY.labels(route=route).observe(time.perf_counter() - started)

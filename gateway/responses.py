@@ -1,0 +1,15 @@
+"""The JSON response class of the gateway (orjson: fast, and RFC 3339 for datetimes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+
+class Json(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)

@@ -1,0 +1,156 @@
+"""Request and response bodies of the REST surface (they also make /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    """Request bodies: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ScoresIn(Body):
+    clarity: float = Field(ge=0, le=10)
+    specificity: float = Field(ge=0, le=10)
+    actionability: float = Field(ge=0, le=10)
+    structure: float = Field(ge=0, le=10)
+    context_use: float = Field(ge=0, le=10)
+
+
+class VersionIn(Body):
+    text: str = Field(min_length=1, max_length=100_000)
+    source: str = Field(min_length=1, max_length=255)
+    explanation: dict[str, Any] | None = None
+    parent_version_no: int | None = Field(default=None, ge=1)
+    scores: ScoresIn | None = None
+
+
+class NewVersionIn(Body):
+    text: str = Field(min_length=1, max_length=100_000)
+    source: str = Field(min_length=1, max_length=255)
+    explanation: dict[str, Any] | None = None
+    parent_version_no: int | None = Field(default=None, ge=1)
+
+
+class PromptIn(Body):
+    request_id: str | None = Field(default=None, min_length=1, max_length=255)
+    agent_type: str | None = Field(default=None, min_length=1, max_length=255)
+    original_text: str = Field(min_length=1, max_length=100_000)
+    versions: list[VersionIn] = Field(default_factory=list, max_length=100)
+
+
+class FeedbackIn(Body):
+    request_id: str = Field(min_length=1, max_length=255)
+    user_choice: Literal["original", "single", "multi"]
+    judge_winner: str = Field(min_length=1, max_length=255)
+    agent_winner: str = Field(min_length=1, max_length=255)
+
+
+class SecurityScanIn(Body):
+    input_text: str = Field(min_length=1, max_length=100_000)
+    risk_score: float = Field(ge=0, le=1)
+    label: Literal["safe", "suspicious", "malicious"]
+
+
+class ScoresOut(BaseModel):
+    clarity: float
+    specificity: float
+    actionability: float
+    structure: float
+    context_use: float
+    total: float
+
+
+class VersionOut(BaseModel):
+    version_no: int
+    text: str
+    source: str
+    explanation: dict[str, Any] | None
+    parent_version_no: int | None
+    scores: ScoresOut | None
+    created_at: str
+
+
+class PromptOut(BaseModel):
+    id: str
+    request_id: str | None
+    agent_type: str | None
+    original_text: str
+    revision: int
+    best_version_no: int | None
+    version_count: int
+    versions: list[VersionOut]
+    created_at: str
+    updated_at: str
+
+
+class PromptList(BaseModel):
+    items: list[PromptOut]
+    next_page_token: str
+
+
+class AppendedVersionOut(VersionOut):
+    revision: int
+
+
+class ScoreResultOut(ScoresOut):
+    best_version_no: int | None
+    revision: int
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    request_id: str
+    prompt_id: str
+    user_choice: str
+    judge_winner: str
+    agent_winner: str
+    judge_correct: bool
+    created_at: str
+    updated_at: str
+
+
+class FeedbackList(BaseModel):
+    items: list[FeedbackOut]
+    next_page_token: str
+
+
+class AgentStatsOut(BaseModel):
+    wins: int
+    total: int
+    win_rate: float
+    avg_score: float | None
+    judge_agreement: float | None = None
+    judge_wins: int | None = None
+
+
+class EffectivenessOut(BaseModel):
+    basis: Literal["scores", "feedback"]
+    agents: dict[str, AgentStatsOut]
+
+
+class SecurityScanOut(BaseModel):
+    id: str
+    input_text: str
+    risk_score: float
+    label: str
+    created_at: str
+
+
+class SecurityScanList(BaseModel):
+    items: list[SecurityScanOut]
+    next_page_token: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]]
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

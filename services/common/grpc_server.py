@@ -1,0 +1,109 @@
+"""Bootstrap of a gRPC service: interceptor, health, reflection, limits and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from services.common.auth import TokenVerifier
+from services.common.interceptors import ServiceInterceptor
+from services.common.metrics import RpcMetrics
+from services.common.settings import Settings
+
+log = logging.getLogger("depot.server")
+
+KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One servicer and how to add it: `add(servicer, server)` and its full proto service name."""
+
+    add: Callable[[Any, grpc.aio.Server], None]
+    servicer: object
+    full_name: str
+
+
+class GrpcServer:
+    """A started aio server with the standard health service; stop() drains it."""
+
+    def __init__(self, *, name: str, settings: Settings, registrations: Sequence[Registration]) -> None:
+        self._name = name
+        self._settings = settings
+        limit = settings.max_message_bytes
+        self._server = grpc.aio.server(
+            interceptors=[ServiceInterceptor(TokenVerifier(settings), RpcMetrics.for_service(name))],
+            options=[
+                ("grpc.max_send_message_length", limit),
+                ("grpc.max_receive_message_length", limit),
+                *KEEPALIVE_OPTIONS,
+            ],
+            maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        )
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self._names = [r.full_name for r in registrations]
+        for registration in registrations:
+            registration.add(registration.servicer, self._server)
+        reflection.enable_server_reflection(
+            [*self._names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
+        )
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> int:
+        """Binds, starts and reports SERVING; returns the bound port (useful with port 0)."""
+        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        await self._server.start()
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info("server_started", extra={"service": self._name, "host": host, "port": self.port})
+        return self.port
+
+    async def stop(self) -> None:
+        """Reports NOT_SERVING first, then refuses new calls and lets in-flight ones finish within the grace period."""
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        log.info(
+            "server_draining",
+            extra={"service": self._name, "grace_seconds": self._settings.grace_period_seconds},
+        )
+        await self._server.stop(self._settings.grace_period_seconds)
+        log.info("server_stopped", extra={"service": self._name})
+
+    async def _set_health(self, status: Any) -> None:
+        for name in ["", *self._names]:
+            await self._health.set(name, status)
+
+
+async def serve_until_signalled(
+    *,
+    name: str,
+    settings: Settings,
+    registrations: Sequence[Registration],
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Runs a service until SIGTERM or SIGINT, then drains it (what `depot serve <name>` runs)."""
+    server = GrpcServer(name=name, settings=settings, registrations=registrations)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.bind_host)
+    await server.start(settings.bind_host, settings.port_for(name))  # type: ignore[arg-type]
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    await server.stop()
+    if on_stop is not None:
+        await on_stop()

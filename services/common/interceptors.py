@@ -1,0 +1,170 @@
+"""The one server interceptor every service installs: authentication, errors and metrics.
+
+It wraps each handler so that (1) the bearer token in the metadata is verified before the
+handler runs and the principal is available through `current_principal()`, (2) a DepotError
+becomes its gRPC status with an AIP-193 ErrorInfo, a lost database becomes UNAVAILABLE, and
+anything else is logged once with its traceback and returned as INTERNAL with none, and
+(3) every call is counted and timed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import sqlalchemy.exc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from services.common.auth import Principal, TokenVerifier
+from services.common.errors import DepotError, Unauthenticated, Unavailable
+from services.common.metrics import RpcMetrics
+
+log = logging.getLogger("depot.rpc")
+
+_PRINCIPAL: contextvars.ContextVar[Principal] = contextvars.ContextVar("depot_principal")
+
+# Health and reflection answer without a token (probes and grpcurl carry none).
+PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+# Failures of the database connection, not of the request: the caller may retry.
+_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    ConnectionError,
+)
+
+
+def current_principal() -> Principal:
+    """The verified caller of the RPC being handled."""
+    return _PRINCIPAL.get()
+
+
+def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
+    """The token of an `authorization: Bearer …` metadata entry, or Unauthenticated."""
+    for key, value in metadata or ():
+        if key == "authorization":
+            scheme, _, token = str(value).partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("authorization must be `Bearer <token>`")
+            return token.strip()
+    raise Unauthenticated("missing bearer token")
+
+
+def _status_for(error: DepotError) -> grpc.Status:
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain="depot")
+    if error.field:
+        info.metadata["field"] = error.field
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(
+        code=grpc.StatusCode[error.code].value[0], message=error.message, details=[detail]
+    )
+    return rpc_status.to_status(status)
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Authentication, error mapping and metrics around every non-public RPC."""
+
+    def __init__(self, verifier: TokenVerifier, metrics: RpcMetrics) -> None:
+        self._verifier = verifier
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(PUBLIC_METHOD_PREFIXES):
+            return handler
+        method = details.method.rsplit("/", 1)[-1]
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.stream_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            self._wrap_stream(method, handler.stream_stream),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        _PRINCIPAL.set(self._verifier.verify(bearer_token(context.invocation_metadata())))
+
+    def _wrap_unary(
+        self, method: str, behavior: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started, code = time.perf_counter(), "OK"
+            try:
+                self._authenticate(context)
+                return await behavior(request, context)
+            except grpc.aio.AbortError:
+                code = "ABORTED_BY_HANDLER"
+                raise
+            except Exception as exc:
+                error = _as_depot_error(method, exc)
+                code = error.code
+                await _abort(context, error)
+            finally:
+                self._metrics.observe(method, code, time.perf_counter() - started)
+
+        return unary
+
+    def _wrap_stream(
+        self, method: str, behavior: Callable[..., AsyncIterator[Any]]
+    ) -> Callable[..., AsyncIterator[Any]]:
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started, code = time.perf_counter(), "OK"
+            try:
+                self._authenticate(context)
+                async for response in behavior(request, context):
+                    yield response
+            except grpc.aio.AbortError:
+                code = "ABORTED_BY_HANDLER"
+                raise
+            except Exception as exc:
+                error = _as_depot_error(method, exc)
+                code = error.code
+                await _abort(context, error)
+            finally:
+                self._metrics.observe(method, code, time.perf_counter() - started)
+
+        return stream
+
+
+def _as_depot_error(method: str, exc: Exception) -> DepotError:
+    """What the caller is told: our own errors as they are, a lost database as UNAVAILABLE, else INTERNAL."""
+    if isinstance(exc, DepotError):
+        return exc
+    if isinstance(exc, _UNAVAILABLE_ERRORS):
+        log.warning("database_unavailable", extra={"method": method, "error": type(exc).__name__})
+        return Unavailable("the database is unavailable; retry shortly", reason="DATABASE_UNAVAILABLE")
+    log.error("rpc_failed", exc_info=exc, extra={"method": method})
+    return DepotError("internal error")
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: DepotError) -> None:
+    status = _status_for(error)
+    await context.abort(status.code, status.details, status.trailing_metadata)

@@ -1,0 +1,37 @@
+"""Page sizes and opaque keyset cursors (AIP-158): a token encodes the last (create time, id) seen."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+
+from services.common.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+def page_size(requested: int) -> int:
+    """0 means the default; more than the maximum is clamped; negative is an error."""
+    if requested < 0:
+        raise InvalidArgument(f"page_size must not be negative, got {requested}", field="page_size")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def encode_cursor(created_at: datetime, id_: uuid.UUID | str) -> str:
+    raw = json.dumps([created_at.isoformat(), str(id_)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[datetime, uuid.UUID] | None:
+    """None for an empty token; InvalidArgument for one this server did not make."""
+    if not token:
+        return None
+    try:
+        created_at, id_ = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return datetime.fromisoformat(created_at), uuid.UUID(id_)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidArgument("page_token is not a token this server issued", field="page_token") from None

@@ -1,0 +1,77 @@
+"""Process settings, read once from DEPOT_* environment variables and passed into constructors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The embedded mode's secret. Refused whenever a real database is configured (see below).
+DEVELOPMENT_JWT_SECRET = "depot-development-secret-not-for-production"
+
+ServiceName = Literal["prompts", "files", "exports"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("prompts", "files", "exports")
+
+
+class Settings(BaseSettings):
+    """Every setting of every Depot process; each process reads the ones it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="DEPOT_", extra="ignore")
+
+    data_dir: Path = Path(".depot")
+    database_url: str = ""
+    prompts_database_url: str = ""
+    files_database_url: str = ""
+    exports_database_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    jwt_secret: str = ""
+    jwt_public_key: str = ""
+    jwt_jwks_url: str = ""
+    jwt_audience: str = "depot"
+    jwt_issuer: str = ""
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    bind_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    prompts_port: int = Field(default=50051, ge=0, le=65535)
+    files_port: int = Field(default=50052, ge=0, le=65535)
+    exports_port: int = Field(default=50053, ge=0, le=65535)
+    prompts_address: str = ""
+    files_address: str = ""
+    exports_address: str = ""
+    # 0 turns a service's own /metrics listener off (the gateway always serves /metrics).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+    grace_period_seconds: float = Field(default=10.0, ge=0, le=300)
+    rpc_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    max_concurrent_rpcs: int = Field(default=1000, ge=1)
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    embedded: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_development_secret_outside_embedded_mode(self) -> Settings:
+        if not self.embedded and self.jwt_secret == DEVELOPMENT_JWT_SECRET:
+            raise ValueError("DEPOT_JWT_SECRET is the development secret; set a real one outside `depot up`")
+        return self
+
+    def database_url_for(self, service: ServiceName) -> str:
+        """The service's own database URL, falling back to DEPOT_DATABASE_URL."""
+        url = getattr(self, f"{service}_database_url") or self.database_url
+        if not url:
+            raise ValueError(f"set DEPOT_{service.upper()}_DATABASE_URL or DEPOT_DATABASE_URL")
+        return url
+
+    def port_for(self, service: ServiceName) -> int:
+        """The gRPC port a service listens on."""
+        return int(getattr(self, f"{service}_port"))
+
+    def address_for(self, service: ServiceName) -> str:
+        """Where clients reach a service: DEPOT_<SERVICE>_ADDRESS, else the local port."""
+        return str(getattr(self, f"{service}_address") or f"127.0.0.1:{self.port_for(service)}")

@@ -1,0 +1,235 @@
+"""The gRPC servicer of the prompts service: proto in, one service call, proto out."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from depot.prompts.v1 import prompts_pb2 as pb
+from depot.prompts.v1 import prompts_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.common.errors import InvalidArgument
+from services.common.interceptors import current_principal
+from services.prompts import messages, service
+from services.prompts.analytics_repository import AnalyticsRepository
+from services.prompts.repository import PromptsRepository
+
+ROWS_PER_MESSAGE = 500
+
+
+def _enum(value: int, names: dict[int, str], field: str) -> str:
+    if value not in names:
+        raise InvalidArgument(f"{field} must be one of {', '.join(names.values())}", field=field)
+    return names[value]
+
+
+class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
+    """Each RPC is one unit of work: one transaction, committed when the call succeeds."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def CreatePrompt(self, request: pb.CreatePromptRequest, context: grpc.aio.ServicerContext) -> Any:
+        versions = [messages.new_version(v) for v in request.versions]
+        async with self._engine.begin() as conn:
+            view, created = await service.create_prompt(
+                PromptsRepository(conn),
+                owner=current_principal().user_id,
+                request_id=request.request_id,
+                agent_type=request.agent_type,
+                original_text=request.original_text,
+                versions=versions,
+            )
+        return pb.CreatePromptResponse(
+            prompt=messages.prompt_message(view.prompt, view.versions), created=created
+        )
+
+    async def GetPrompt(self, request: pb.GetPromptRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            view = await service.get_prompt(
+                PromptsRepository(conn), owner=current_principal().user_id, prompt_id=request.id
+            )
+        return pb.GetPromptResponse(prompt=messages.prompt_message(view.prompt, view.versions))
+
+    async def ListPrompts(self, request: pb.ListPromptsRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            page = await service.list_prompts(
+                PromptsRepository(conn),
+                owner=current_principal().user_id,
+                size=request.page_size,
+                token=request.page_token,
+                text_contains=request.text_contains,
+                agent_type=request.agent_type,
+            )
+        return pb.ListPromptsResponse(
+            prompts=[messages.prompt_message(p) for p in page.items], next_page_token=page.next_page_token
+        )
+
+    async def DeletePrompt(self, request: pb.DeletePromptRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            await service.delete_prompt(
+                PromptsRepository(conn), owner=current_principal().user_id, prompt_id=request.id
+            )
+        return pb.DeletePromptResponse()
+
+    async def AppendVersion(self, request: pb.AppendVersionRequest, context: grpc.aio.ServicerContext) -> Any:
+        version = messages.new_version(request.version)
+        async with self._engine.begin() as conn:
+            row = await service.append_version(
+                PromptsRepository(conn),
+                owner=current_principal().user_id,
+                prompt_id=request.prompt_id,
+                version=version,
+            )
+        return pb.AppendVersionResponse(version=messages.version_message(row), revision=row.revision)
+
+    async def SetScores(self, request: pb.SetScoresRequest, context: grpc.aio.ServicerContext) -> Any:
+        scores = messages.score_set(request.scores)
+        async with self._engine.begin() as conn:
+            stored, head = await service.set_scores(
+                PromptsRepository(conn),
+                owner=current_principal().user_id,
+                prompt_id=request.prompt_id,
+                version_no=request.version_no,
+                scores=scores,
+            )
+        return pb.SetScoresResponse(
+            scores=messages.scores_message(stored),
+            best_version_no=head.best_version_no or 0,
+            revision=head.revision,
+        )
+
+    async def SubmitFeedback(
+        self, request: pb.SubmitFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        choice = _enum(request.user_choice, messages.USER_CHOICES, "user_choice")
+        async with self._engine.begin() as conn:
+            row = await service.submit_feedback(
+                PromptsRepository(conn),
+                owner=current_principal().user_id,
+                request_id=request.request_id,
+                user_choice=choice,
+                judge_winner=request.judge_winner,
+                agent_winner=request.agent_winner,
+            )
+        return pb.SubmitFeedbackResponse(feedback=messages.feedback_message(row), created=row.inserted)
+
+    async def ListFeedback(self, request: pb.ListFeedbackRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            page = await service.list_feedback(
+                PromptsRepository(conn),
+                owner=current_principal().user_id,
+                size=request.page_size,
+                token=request.page_token,
+                request_id=request.request_id,
+            )
+        return pb.ListFeedbackResponse(
+            feedback=[messages.feedback_message(f) for f in page.items], next_page_token=page.next_page_token
+        )
+
+    async def GetAgentEffectiveness(
+        self, request: pb.GetAgentEffectivenessRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        basis = _enum(request.basis, messages.BASES, "basis")
+        async with self._engine.begin() as conn:
+            rows = await service.agent_effectiveness(
+                AnalyticsRepository(conn), owner=current_principal().user_id, basis=basis
+            )
+        return pb.GetAgentEffectivenessResponse(
+            basis=request.basis, agents=[messages.agent_stats_message(r) for r in rows]
+        )
+
+    async def RecordSecurityScan(
+        self, request: pb.RecordSecurityScanRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        label = _enum(request.label, messages.LABELS, "label")
+        async with self._engine.begin() as conn:
+            row = await service.record_security_scan(
+                PromptsRepository(conn),
+                owner=current_principal().user_id,
+                input_text=request.input_text,
+                risk_score=request.risk_score,
+                label=label,
+            )
+        return pb.RecordSecurityScanResponse(scan=messages.scan_message(row))
+
+    async def ListSecurityScans(
+        self, request: pb.ListSecurityScansRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        async with self._engine.begin() as conn:
+            page = await service.list_security_scans(
+                PromptsRepository(conn),
+                owner=current_principal().user_id,
+                size=request.page_size,
+                token=request.page_token,
+            )
+        return pb.ListSecurityScansResponse(
+            scans=[messages.scan_message(s) for s in page.items], next_page_token=page.next_page_token
+        )
+
+    async def GetDatasetRevision(
+        self, request: pb.GetDatasetRevisionRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        principal = current_principal()
+        owner = service.dataset_scope(
+            owner=principal.user_id, is_admin=principal.is_admin, all_users=request.all_users
+        )
+        async with self._engine.begin() as conn:
+            revision = await PromptsRepository(conn).dataset_revision(owner=owner)
+        return pb.GetDatasetRevisionResponse(revision=revision)
+
+    async def StreamDatasetRows(
+        self, request: pb.StreamDatasetRowsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamDatasetRowsResponse]:
+        dataset, owner = self._dataset_request(request.dataset, request.all_users)
+        async with self._snapshot() as conn:
+            analytics = AnalyticsRepository(conn)
+            header = await service.dataset_header(
+                analytics, PromptsRepository(conn), dataset=dataset, owner=owner
+            )
+            yield pb.StreamDatasetRowsResponse(header=_header(*header))
+            async for batch in service.dataset_rows(analytics, dataset=dataset, owner=owner):
+                for start in range(0, len(batch), ROWS_PER_MESSAGE):
+                    rows = [
+                        pb.Row(cells=[messages.cell(v) for v in row])
+                        for row in batch[start : start + ROWS_PER_MESSAGE]
+                    ]
+                    yield pb.StreamDatasetRowsResponse(rows=pb.RowBatch(rows=rows))
+
+    async def StreamDatasetCsv(
+        self, request: pb.StreamDatasetCsvRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamDatasetCsvResponse]:
+        dataset, owner = self._dataset_request(request.dataset, request.all_users)
+        async with self._snapshot() as conn:
+            analytics = AnalyticsRepository(conn)
+            header = await service.dataset_header(
+                analytics, PromptsRepository(conn), dataset=dataset, owner=owner
+            )
+            yield pb.StreamDatasetCsvResponse(header=_header(*header))
+            csv_safe = request.csv_mode != pb.CSV_MODE_RAW
+            async for chunk in analytics.stream_csv(dataset=dataset, owner=owner, csv_safe=csv_safe):
+                yield pb.StreamDatasetCsvResponse(chunk=chunk)
+
+    def _dataset_request(self, dataset: int, all_users: bool) -> tuple[str, str | None]:
+        name = service.check_dataset(_enum(dataset, messages.DATASETS, "dataset"))
+        principal = current_principal()
+        return name, service.dataset_scope(
+            owner=principal.user_id, is_admin=principal.is_admin, all_users=all_users
+        )
+
+    @contextlib.asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only repeatable-read transaction: a long export matches a single instant."""
+        async with self._engine.connect() as conn:
+            snapshot = await conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            async with snapshot.begin():
+                yield snapshot
+
+
+def _header(columns: list[str], revision: str, snapshot: Any) -> pb.DatasetHeader:
+    return pb.DatasetHeader(columns=columns, revision=revision, snapshot_time=messages.timestamp(snapshot))

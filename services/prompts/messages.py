@@ -1,0 +1,147 @@
+"""Conversions between protobuf messages and the rows and inputs of the prompts domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from depot.prompts.v1 import prompts_pb2 as pb
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from services.prompts import rules
+from services.prompts.models import SCORE_CRITERIA
+
+USER_CHOICES = {
+    pb.USER_CHOICE_ORIGINAL: "original",
+    pb.USER_CHOICE_SINGLE: "single",
+    pb.USER_CHOICE_MULTI: "multi",
+}
+USER_CHOICE_ENUMS = {v: k for k, v in USER_CHOICES.items()}
+LABELS = {
+    pb.SECURITY_LABEL_SAFE: "safe",
+    pb.SECURITY_LABEL_SUSPICIOUS: "suspicious",
+    pb.SECURITY_LABEL_MALICIOUS: "malicious",
+}
+LABEL_ENUMS = {v: k for k, v in LABELS.items()}
+BASES = {pb.EFFECTIVENESS_BASIS_SCORES: "scores", pb.EFFECTIVENESS_BASIS_FEEDBACK: "feedback"}
+DATASETS = {
+    pb.DATASET_MULTI_AGENT: "multi-agent",
+    pb.DATASET_TEMPORAL: "temporal",
+    pb.DATASET_FEEDBACK: "feedback",
+    pb.DATASET_EFFECTIVENESS: "effectiveness",
+}
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def scores_message(row: Any) -> pb.Scores:
+    return pb.Scores(**{c: getattr(row, c) for c in SCORE_CRITERIA}, total=row.total)
+
+
+def version_message(row: Any) -> pb.Version:
+    message = pb.Version(
+        version_no=row.version_no,
+        text=row.text,
+        source=row.source,
+        parent_version_no=row.parent_version_no or 0,
+        create_time=timestamp(row.created_at),
+    )
+    if row.explanation is not None:
+        message.explanation.update(row.explanation)
+    if getattr(row, "total", None) is not None:
+        message.scores.CopyFrom(scores_message(row))
+    return message
+
+
+def prompt_message(row: Any, versions: Any = ()) -> pb.Prompt:
+    return pb.Prompt(
+        id=str(row.id),
+        owner=row.owner,
+        request_id=row.request_id or "",
+        agent_type=row.agent_type or "",
+        original_text=row.original_text,
+        revision=row.revision,
+        best_version_no=row.best_version_no or 0,
+        version_count=row.version_count,
+        versions=[version_message(v) for v in versions],
+        create_time=timestamp(row.created_at),
+        update_time=timestamp(row.updated_at),
+    )
+
+
+def feedback_message(row: Any) -> pb.Feedback:
+    return pb.Feedback(
+        id=str(row.id),
+        request_id=row.request_id,
+        prompt_id=str(row.prompt_id),
+        user_choice=USER_CHOICE_ENUMS[row.user_choice],
+        judge_winner=row.judge_winner,
+        agent_winner=row.agent_winner,
+        judge_correct=row.judge_correct,
+        create_time=timestamp(row.created_at),
+        update_time=timestamp(row.updated_at),
+    )
+
+
+def scan_message(row: Any) -> pb.SecurityScan:
+    return pb.SecurityScan(
+        id=str(row.id),
+        input_text=row.input_text,
+        risk_score=row.risk_score,
+        label=LABEL_ENUMS[row.label],
+        create_time=timestamp(row.created_at),
+    )
+
+
+def agent_stats_message(row: dict[str, Any]) -> pb.AgentStats:
+    return pb.AgentStats(
+        agent=row["agent"],
+        wins=row["wins"],
+        total=row["total"],
+        win_rate=row["win_rate"],
+        avg_score=row["avg_score"],
+        judge_agreement=row["judge_agreement"],
+        judge_wins=row["judge_wins"] or 0,
+    )
+
+
+def new_version(message: pb.NewVersion) -> rules.NewVersion:
+    return rules.NewVersion(
+        text=message.text,
+        source=message.source,
+        explanation=_struct_dict(message.explanation) if message.HasField("explanation") else None,
+        parent_version_no=message.parent_version_no or None,
+        scores=score_set(message.scores) if message.HasField("scores") else None,
+    )
+
+
+def score_set(message: pb.Scores, field: str = "scores") -> rules.ScoreSet:
+    return rules.check_scores({c: getattr(message, c) for c in SCORE_CRITERIA}, field)
+
+
+def _struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(struct)
+
+
+def cell(value: Any) -> pb.Cell:
+    """A dataset value as a Cell; None leaves the oneof unset (null)."""
+    if value is None:
+        return pb.Cell()
+    if isinstance(value, bool):
+        return pb.Cell(bool_value=value)
+    if isinstance(value, int):
+        return pb.Cell(int_value=value)
+    if isinstance(value, float):
+        return pb.Cell(double_value=value)
+    if isinstance(value, datetime):
+        return pb.Cell(time_value=timestamp(value))
+    if isinstance(value, uuid.UUID):
+        return pb.Cell(string_value=str(value))
+    if isinstance(value, str):
+        return pb.Cell(string_value=value)
+    return pb.Cell(double_value=float(value))  # Decimal from numeric aggregates

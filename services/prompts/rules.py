@@ -1,0 +1,143 @@
+"""Validation rules and limits of the prompts domain: plain functions, no I/O."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.common.errors import InvalidArgument
+from services.prompts.models import SCORE_CRITERIA
+
+MAX_TEXT_CHARS = 100_000
+MAX_NAME_CHARS = 255
+MAX_VERSIONS_PER_CREATE = 100
+MAX_EXPLANATION_BYTES = 64 * 1024
+SCORE_MIN, SCORE_MAX = 0.0, 10.0
+USER_CHOICES = ("original", "single", "multi")
+SECURITY_LABELS = ("safe", "suspicious", "malicious")
+NO_AGENT = "none"
+
+
+@dataclass(frozen=True)
+class ScoreSet:
+    clarity: float
+    specificity: float
+    actionability: float
+    structure: float
+    context_use: float
+
+    @property
+    def total(self) -> float:
+        return self.clarity + self.specificity + self.actionability + self.structure + self.context_use
+
+    def as_dict(self) -> dict[str, float]:
+        return {c: getattr(self, c) for c in SCORE_CRITERIA}
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    text: str
+    source: str
+    explanation: dict[str, Any] | None = None
+    parent_version_no: int | None = None
+    scores: ScoreSet | None = None
+
+
+def require_text(value: str, field: str, *, limit: int = MAX_TEXT_CHARS) -> str:
+    """A non-blank text of at most `limit` characters."""
+    if not value or not value.strip():
+        raise InvalidArgument(f"{field} must not be empty", field=field)
+    if len(value) > limit:
+        raise InvalidArgument(f"{field} must be at most {limit} characters, got {len(value)}", field=field)
+    if "\x00" in value:
+        raise InvalidArgument(f"{field} must not contain NUL characters", field=field)
+    return value
+
+
+def optional_name(value: str, field: str) -> str | None:
+    """An optional short name (request id, agent type): empty means absent."""
+    if not value:
+        return None
+    return require_text(value, field, limit=MAX_NAME_CHARS)
+
+
+def check_scores(scores: Mapping[str, float], field: str = "scores") -> ScoreSet:
+    """Each criterion a finite number from 0 to 10."""
+    for criterion in SCORE_CRITERIA:
+        value = scores[criterion]
+        if not math.isfinite(value) or not SCORE_MIN <= value <= SCORE_MAX:
+            raise InvalidArgument(
+                f"{field}.{criterion} must be between {SCORE_MIN:g} and {SCORE_MAX:g}, got {value:g}",
+                field=f"{field}.{criterion}",
+            )
+    return ScoreSet(**{c: float(scores[c]) for c in SCORE_CRITERIA})
+
+
+def check_explanation(explanation: dict[str, Any] | None, field: str) -> dict[str, Any] | None:
+    if explanation is None:
+        return None
+    size = len(json.dumps(explanation))
+    if size > MAX_EXPLANATION_BYTES:
+        raise InvalidArgument(
+            f"{field} must be at most {MAX_EXPLANATION_BYTES} bytes of JSON, got {size}", field=field
+        )
+    return explanation
+
+
+def check_new_version(version: NewVersion, *, field: str, existing_versions: int | None) -> NewVersion:
+    """Validates a version about to become number existing_versions + 1.
+
+    With existing_versions None (an append) the database checks that the parent exists.
+    """
+    require_text(version.text, f"{field}.text")
+    require_text(version.source, f"{field}.source", limit=MAX_NAME_CHARS)
+    check_explanation(version.explanation, f"{field}.explanation")
+    parent = version.parent_version_no
+    upper = existing_versions if existing_versions is not None else parent
+    if parent is not None and (parent < 1 or upper is None or parent > upper):
+        raise InvalidArgument(
+            f"{field}.parent_version_no must name an earlier version (1 to {upper}), got {parent}",
+            field=f"{field}.parent_version_no",
+        )
+    return version
+
+
+def check_new_versions(versions: Sequence[NewVersion]) -> None:
+    if len(versions) > MAX_VERSIONS_PER_CREATE:
+        raise InvalidArgument(
+            f"versions must hold at most {MAX_VERSIONS_PER_CREATE} entries, got {len(versions)}",
+            field="versions",
+        )
+    for index, version in enumerate(versions):
+        check_new_version(version, field=f"versions[{index}]", existing_versions=index)
+
+
+def best_version(totals: Mapping[int, float]) -> int | None:
+    """The best head: the version with the highest total score, the earliest on ties."""
+    if not totals:
+        return None
+    return min(totals, key=lambda no: (-totals[no], no))
+
+
+def check_feedback(*, request_id: str, user_choice: str, judge_winner: str, agent_winner: str) -> None:
+    require_text(request_id, "request_id", limit=MAX_NAME_CHARS)
+    if user_choice not in USER_CHOICES:
+        raise InvalidArgument(f"user_choice must be one of {', '.join(USER_CHOICES)}", field="user_choice")
+    require_text(judge_winner, "judge_winner", limit=MAX_NAME_CHARS)
+    require_text(agent_winner, "agent_winner", limit=MAX_NAME_CHARS)
+    if user_choice == "original" and agent_winner != NO_AGENT:
+        raise InvalidArgument(
+            f"agent_winner must be '{NO_AGENT}' when the user kept the original, got {agent_winner!r}",
+            field="agent_winner",
+        )
+
+
+def check_security_scan(*, input_text: str, risk_score: float, label: str) -> None:
+    require_text(input_text, "input_text")
+    if not math.isfinite(risk_score) or not 0.0 <= risk_score <= 1.0:
+        raise InvalidArgument(f"risk_score must be between 0 and 1, got {risk_score:g}", field="risk_score")
+    if label not in SECURITY_LABELS:
+        raise InvalidArgument(f"label must be one of {', '.join(SECURITY_LABELS)}", field="label")

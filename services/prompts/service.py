@@ -1,0 +1,258 @@
+"""Use cases of the prompts domain. Plain Python over the repositories: no grpc, no commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.common.errors import InvalidArgument, NotFound, PermissionDenied
+from services.common.pagination import decode_cursor, encode_cursor, page_size
+from services.prompts import rules
+from services.prompts.analytics_repository import AnalyticsRepository
+from services.prompts.datasets import DATASETS
+from services.prompts.repository import PromptsRepository
+
+
+@dataclass(frozen=True)
+class PromptView:
+    """A prompt row with its versions (each a row with its score columns)."""
+
+    prompt: Any
+    versions: Sequence[Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Any]
+    next_page_token: str
+
+
+def parse_id(value: str, field: str = "id") -> uuid.UUID:
+    """A UUID, or NotFound: a malformed id names nothing the caller owns."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"no {field.removesuffix('_id') or 'resource'} with id {value!r}") from None
+
+
+def _page(rows: Sequence[Any], size: int) -> Page:
+    if len(rows) <= size:
+        return Page(items=rows, next_page_token="")
+    last = rows[size - 1]
+    return Page(items=rows[:size], next_page_token=encode_cursor(last.created_at, last.id))
+
+
+async def create_prompt(
+    repo: PromptsRepository,
+    *,
+    owner: str,
+    request_id: str,
+    agent_type: str,
+    original_text: str,
+    versions: Sequence[rules.NewVersion],
+) -> tuple[PromptView, bool]:
+    """Creates a prompt with its versions and scores; an existing request_id returns that prompt."""
+    rules.require_text(original_text, "original_text")
+    request = rules.optional_name(request_id, "request_id")
+    kind = rules.optional_name(agent_type, "agent_type")
+    rules.check_new_versions(versions)
+    totals = {no: v.scores.total for no, v in enumerate(versions, start=1) if v.scores is not None}
+    row = await repo.insert_prompt(
+        owner=owner,
+        request_id=request,
+        agent_type=kind,
+        original_text=original_text,
+        version_count=len(versions),
+        best_version_no=rules.best_version(totals),
+    )
+    if row is None:
+        assert request is not None  # only a request_id can conflict
+        existing = await repo.get_prompt_by_request_id(owner=owner, request_id=request)
+        if existing is None:  # deleted between the two statements
+            raise NotFound(f"no prompt with request_id {request!r}")
+        return PromptView(existing, await repo.list_versions(prompt_id=existing.id)), False
+    if versions:
+        await repo.insert_versions(
+            prompt_id=row.id,
+            versions=[
+                {
+                    "version_no": no,
+                    "text": v.text,
+                    "source": v.source,
+                    "explanation": v.explanation,
+                    "parent_version_no": v.parent_version_no,
+                }
+                for no, v in enumerate(versions, start=1)
+            ],
+        )
+        scored = [
+            {"version_no": no, **v.scores.as_dict()} for no, v in enumerate(versions, start=1) if v.scores
+        ]
+        if scored:
+            await repo.insert_scores(prompt_id=row.id, scores=scored)
+    return PromptView(row, await repo.list_versions(prompt_id=row.id) if versions else []), True
+
+
+async def get_prompt(repo: PromptsRepository, *, owner: str, prompt_id: str) -> PromptView:
+    """One of the owner's prompts with its versions."""
+    row = await repo.get_prompt(owner=owner, prompt_id=parse_id(prompt_id, "prompt_id"))
+    if row is None:
+        raise NotFound(f"no prompt with id {prompt_id!r}")
+    return PromptView(row, await repo.list_versions(prompt_id=row.id))
+
+
+async def list_prompts(
+    repo: PromptsRepository, *, owner: str, size: int, token: str, text_contains: str, agent_type: str
+) -> Page:
+    """The owner's prompts, newest first."""
+    limit = page_size(size)
+    rows = await repo.list_prompts(
+        owner=owner,
+        limit=limit + 1,
+        after=decode_cursor(token),
+        text_contains=text_contains or None,
+        agent_type=agent_type or None,
+    )
+    return _page(rows, limit)
+
+
+async def delete_prompt(repo: PromptsRepository, *, owner: str, prompt_id: str) -> None:
+    """Deletes the prompt with everything that depends on it."""
+    if not await repo.delete_prompt(owner=owner, prompt_id=parse_id(prompt_id, "prompt_id")):
+        raise NotFound(f"no prompt with id {prompt_id!r}")
+
+
+async def append_version(
+    repo: PromptsRepository, *, owner: str, prompt_id: str, version: rules.NewVersion
+) -> Any:
+    """Appends a version numbered by the server; returns the version row with the new revision."""
+    pid = parse_id(prompt_id, "prompt_id")
+    rules.check_new_version(version, field="version", existing_versions=None)
+    if version.scores is not None:
+        raise InvalidArgument("set a new version's scores with SetScores", field="version.scores")
+    row = await repo.append_version(
+        owner=owner,
+        prompt_id=pid,
+        text_=version.text,
+        source=version.source,
+        explanation=version.explanation,
+        parent_version_no=version.parent_version_no,
+    )
+    if row is not None:
+        return row
+    if await repo.get_prompt(owner=owner, prompt_id=pid) is None:
+        raise NotFound(f"no prompt with id {prompt_id!r}")
+    raise InvalidArgument(
+        f"version.parent_version_no {version.parent_version_no} names no version of this prompt",
+        field="version.parent_version_no",
+    )
+
+
+async def set_scores(
+    repo: PromptsRepository, *, owner: str, prompt_id: str, version_no: int, scores: rules.ScoreSet
+) -> tuple[Any, Any]:
+    """Stores a version's scores and moves the best head; returns (scores row, head row)."""
+    pid = parse_id(prompt_id, "prompt_id")
+    locked = await repo.lock_prompt(owner=owner, prompt_id=pid)
+    if locked is None:
+        raise NotFound(f"no prompt with id {prompt_id!r}")
+    if not 1 <= version_no <= locked.version_count:
+        raise NotFound(f"prompt {prompt_id} has no version {version_no}")
+    stored = await repo.upsert_scores(prompt_id=pid, version_no=version_no, scores=scores.as_dict())
+    return stored, await repo.refresh_best_head(owner=owner, prompt_id=pid)
+
+
+async def submit_feedback(
+    repo: PromptsRepository,
+    *,
+    owner: str,
+    request_id: str,
+    user_choice: str,
+    judge_winner: str,
+    agent_winner: str,
+) -> Any:
+    """Stores feedback on one of the owner's own requests; judge_correct is derived."""
+    rules.check_feedback(
+        request_id=request_id, user_choice=user_choice, judge_winner=judge_winner, agent_winner=agent_winner
+    )
+    row = await repo.upsert_feedback(
+        owner=owner,
+        request_id=request_id,
+        user_choice=user_choice,
+        judge_winner=judge_winner,
+        agent_winner=agent_winner,
+    )
+    if row is None:
+        raise NotFound(f"no prompt with request_id {request_id!r}")
+    return row
+
+
+async def list_feedback(
+    repo: PromptsRepository, *, owner: str, size: int, token: str, request_id: str
+) -> Page:
+    """The owner's feedback, newest first."""
+    limit = page_size(size)
+    rows = await repo.list_feedback(
+        owner=owner, limit=limit + 1, after=decode_cursor(token), request_id=request_id or None
+    )
+    return _page(rows, limit)
+
+
+async def record_security_scan(
+    repo: PromptsRepository, *, owner: str, input_text: str, risk_score: float, label: str
+) -> Any:
+    """Records a scan."""
+    rules.check_security_scan(input_text=input_text, risk_score=risk_score, label=label)
+    return await repo.insert_security_scan(
+        owner=owner, input_text=input_text, risk_score=risk_score, label=label
+    )
+
+
+async def list_security_scans(repo: PromptsRepository, *, owner: str, size: int, token: str) -> Page:
+    """The owner's scans, newest first."""
+    limit = page_size(size)
+    return _page(
+        await repo.list_security_scans(owner=owner, limit=limit + 1, after=decode_cursor(token)), limit
+    )
+
+
+async def agent_effectiveness(
+    repo: AnalyticsRepository, *, owner: str, basis: str
+) -> Sequence[dict[str, Any]]:
+    """Per-agent wins, totals, win rates, mean scores (and judge agreement on the feedback basis)."""
+    if basis not in ("scores", "feedback"):
+        raise InvalidArgument("basis must be scores or feedback", field="basis")
+    return await repo.effectiveness(owner=owner, basis=basis)
+
+
+def dataset_scope(*, owner: str, is_admin: bool, all_users: bool) -> str | None:
+    """The owner whose rows a dataset holds; None means every user's (admins only)."""
+    if not all_users:
+        return owner
+    if not is_admin:
+        raise PermissionDenied("only an admin may read every user's rows", field="all_users")
+    return None
+
+
+def check_dataset(name: str) -> str:
+    if name not in DATASETS:
+        raise InvalidArgument(f"dataset must be one of {', '.join(DATASETS)}", field="dataset")
+    return name
+
+
+async def dataset_header(
+    analytics: AnalyticsRepository, repo: PromptsRepository, *, dataset: str, owner: str | None
+) -> tuple[list[str], str, datetime]:
+    """Columns, revision and snapshot time; call first in the repeatable-read transaction."""
+    snapshot = await analytics.snapshot_time()
+    revision = await repo.dataset_revision(owner=owner)
+    return DATASETS[dataset].column_names(all_users=owner is None), revision, snapshot
+
+
+def dataset_rows(
+    analytics: AnalyticsRepository, *, dataset: str, owner: str | None
+) -> AsyncIterator[list[Any]]:
+    return analytics.stream_rows(dataset=dataset, owner=owner)
