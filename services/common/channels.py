@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import grpc
 
-from services.common.grpc_server import KEEPALIVE_OPTIONS
+
+# Pings keep idle connections through proxies and notice dead peers; servers allow pings this often.
+KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+]
 
 
 def _service_config(service: str, idempotent_methods: Iterable[str]) -> str:

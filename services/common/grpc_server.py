@@ -15,18 +15,13 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from services.common.auth import TokenVerifier
+from services.common.channels import KEEPALIVE_OPTIONS
 from services.common.interceptors import ServiceInterceptor
 from services.common.metrics import RpcMetrics
 from services.common.settings import Settings
 
 log = logging.getLogger("depot.server")
 
-KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-]
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,36 @@ def test_other_users_prompt_cannot_be_appended_to_or_scored(alice: User, bob: Us
     assert bob.http.put(f"/api/v1/prompts/{pid}/versions/1/score", json=SCORES).status_code == 404
     assert bob.http.get("/api/v1/prompts").json()["items"] == []
     assert alice.http.get(f"/api/v1/prompts/{pid}").json()["revision"] == 1
+
+
+def test_requests_without_a_valid_token_are_401(system: System, alice: User) -> None:
+    anonymous = system.anonymous()
+    assert anonymous.get("/api/v1/prompts").status_code == 401
+    expired = system.token(alice.id, ttl_seconds=-120)
+    for headers in (
+        {"Authorization": f"Bearer {expired}"},
+        {"Authorization": "Bearer not-a-jwt"},
+        {"Authorization": f"Basic {alice.token}"},
+        {"Authorization": "Bearer"},
+    ):
+        reply = anonymous.get("/api/v1/prompts", headers=headers)
+        assert reply.status_code == 401, headers
+        assert reply.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert anonymous.get("/api/v1/prompts", params={"access_token": alice.token}).status_code == 401
+
+
+def test_identity_headers_from_the_client_are_ignored(alice: User, bob: User) -> None:
+    prompt = alice.create_prompt()
+    reply = bob.http.get(f"/api/v1/prompts/{prompt['id']}", headers={"X-User-Id": alice.id})
+    assert reply.status_code == 404
+
+
+def test_health_readiness_metrics_and_openapi(system: System) -> None:
+    anonymous = system.anonymous()
+    assert anonymous.get("/healthz").json() == {"status": "ok"}
+    ready = anonymous.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["services"]["prompts"] == "serving"
+    assert "depot_gateway_http_requests_total" in anonymous.get("/metrics").text
+    spec = anonymous.get("/openapi.json").json()
+    assert "/api/v1/prompts" in spec["paths"]
+    assert "PromptIn" in spec["components"]["schemas"]

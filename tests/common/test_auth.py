@@ -1,0 +1,119 @@
+"""The token catalogue: every forged, expired or misaddressed token is refused (no I/O)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from services.common.auth import TokenVerifier, mint_token
+from services.common.errors import Unauthenticated
+from services.common.settings import Settings
+
+SECRET = "a-test-secret-of-reasonable-length-123456"
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {"sub": "alice", "aud": "depot", "iat": now, "exp": now + 600, **overrides}
+
+
+def hs_verifier(**settings: Any) -> TokenVerifier:
+    return TokenVerifier(Settings(jwt_secret=SECRET, **settings))
+
+
+def unsigned(payload: dict[str, Any], header: dict[str, Any]) -> str:
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(payload)}."
+
+
+def test_a_valid_token_yields_its_subject_and_roles() -> None:
+    token = mint_token(secret=SECRET, user_id="alice", admin=True)
+    principal = hs_verifier().verify(token)
+    assert principal.user_id == "alice" and principal.is_admin and principal.token == token
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(unsigned(claims(), {"alg": "none", "typ": "JWT"}), id="alg-none"),
+        pytest.param(jwt.encode(claims(exp=int(time.time()) - 31), SECRET, "HS256"), id="expired-beyond-leeway"),
+        pytest.param(jwt.encode(claims(nbf=int(time.time()) + 600), SECRET, "HS256"), id="nbf-in-future"),
+        pytest.param(jwt.encode(claims(aud="someone-else"), SECRET, "HS256"), id="wrong-audience"),
+        pytest.param(jwt.encode({k: v for k, v in claims().items() if k != "exp"}, SECRET, "HS256"), id="no-exp"),
+        pytest.param(jwt.encode(claims(), "another-secret-that-is-long-enough!!", "HS256"), id="wrong-key"),
+        pytest.param(jwt.encode(claims(sub=""), SECRET, "HS256"), id="empty-subject"),
+        pytest.param("not.a.token", id="malformed"),
+        pytest.param("", id="empty"),
+        pytest.param(
+            jwt.encode(claims(), SECRET, "HS256", headers={"jku": "https://attacker.example/jwks"}), id="jku"
+        ),
+        pytest.param(jwt.encode(claims(), SECRET, "HS256", headers={"x5u": "https://attacker.example/c"}), id="x5u"),
+        pytest.param(jwt.encode(claims(), SECRET, "HS256", headers={"jwk": {"kty": "oct", "k": "AA"}}), id="jwk"),
+    ],
+)
+def test_bad_tokens_are_unauthenticated(token: str) -> None:
+    with pytest.raises(Unauthenticated):
+        hs_verifier().verify(token)
+
+
+def test_expiry_within_the_leeway_is_accepted() -> None:
+    token = jwt.encode(claims(exp=int(time.time()) - 10), SECRET, "HS256")
+    assert hs_verifier().verify(token).user_id == "alice"
+
+
+def test_issuer_is_checked_when_configured() -> None:
+    verifier = hs_verifier(jwt_issuer="https://idp.example")
+    with pytest.raises(Unauthenticated):
+        verifier.verify(jwt.encode(claims(iss="https://evil.example"), SECRET, "HS256"))
+    assert verifier.verify(jwt.encode(claims(iss="https://idp.example"), SECRET, "HS256")).user_id == "alice"
+
+
+def _rsa_pair() -> tuple[rsa.RSAPrivateKey, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key, public.decode()
+
+
+def test_rs256_tokens_verify_against_the_public_key() -> None:
+    key, public = _rsa_pair()
+    verifier = TokenVerifier(Settings(jwt_public_key=public))
+    assert verifier.verify(jwt.encode(claims(), key, "RS256")).user_id == "alice"
+
+
+def test_es256_tokens_verify_against_the_public_key() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    verifier = TokenVerifier(Settings(jwt_public_key=public.decode()))
+    assert verifier.verify(jwt.encode(claims(), key, "ES256")).user_id == "alice"
+
+
+def test_hs256_signed_with_the_public_key_is_refused() -> None:
+    """Key confusion: an attacker signs HS256 using the RSA public key text as the HMAC secret."""
+    _, public = _rsa_pair()
+    verifier = TokenVerifier(Settings(jwt_public_key=public))
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps(claims()).encode()).rstrip(b"=")
+    import hashlib
+    import hmac
+
+    signature = hmac.new(public.encode(), header + b"." + body, hashlib.sha256).digest()
+    forged = (header + b"." + body + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+    with pytest.raises(Unauthenticated):
+        verifier.verify(forged)
+
+
+def test_the_development_secret_is_refused_outside_embedded_mode() -> None:
+    from services.common.settings import DEVELOPMENT_JWT_SECRET
+
+    with pytest.raises(ValueError, match="development secret"):
+        Settings(jwt_secret=DEVELOPMENT_JWT_SECRET, embedded=False)
+    assert Settings(jwt_secret=DEVELOPMENT_JWT_SECRET, embedded=True).embedded
