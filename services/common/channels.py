@@ -8,7 +8,6 @@ from typing import Any
 
 import grpc
 
-
 # Pings keep idle connections through proxies and notice dead peers; servers allow pings this often.
 KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_time_ms", 30_000),

@@ -23,7 +23,6 @@ from services.common.settings import Settings
 log = logging.getLogger("depot.server")
 
 
-
 @dataclass(frozen=True)
 class Registration:
     """One servicer and how to add it: `add(servicer, server)` and its full proto service name."""

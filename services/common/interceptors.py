@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+import psycopg
+import psycopg_pool
 import sqlalchemy.exc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -34,6 +36,9 @@ PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 # Failures of the database connection, not of the request: the caller may retry.
 _UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
     sqlalchemy.exc.TimeoutError,

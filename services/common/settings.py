@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
 
+    # Exports: where rendered bytes live (`postgres`, `local:<dir>`, `s3://<bucket>`), renders per
+    # user per minute (stored exports served again never count), and how long one render may run.
+    blob_store: str = "postgres"
+    export_rate_limit_per_minute: int = Field(default=10, ge=1)
+    export_render_timeout_seconds: float = Field(default=600.0, gt=0, le=86400)
+    export_render_workers: int = Field(default=4, ge=1, le=64)
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     embedded: bool = False
 

@@ -1,7 +1,8 @@
 """Aggregate and bulk reads of the prompts schema: effectiveness and dataset streams.
 
-These run on the psycopg connection under SQLAlchemy's transaction, without the ORM: they are
-the export hot path, where per-row Python costs dominate (STYLE.md, Persistence).
+These run hand-written SQL (services/prompts/datasets.py) on the session's psycopg connection:
+they are the export hot path, where PostgreSQL should do the formatting (COPY) and per-row
+Python costs dominate (STYLE.md, Persistence).
 """
 
 from __future__ import annotations
@@ -12,35 +13,30 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.database import Session
 from services.prompts.datasets import DATASETS, EFFECTIVENESS
 
 ROWS_PER_FETCH = 2000
 
 
-async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection  # type: ignore[return-value]
-
-
 class AnalyticsRepository:
     """Reads on one connection; the caller chooses the transaction's isolation."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+    def __init__(self, session: Session) -> None:
+        self.connection: psycopg.AsyncConnection[Any] = session.connection
 
     async def effectiveness(self, *, owner: str, basis: str) -> Sequence[dict[str, Any]]:
         """Per-agent statistics of one owner on one basis, in one aggregate query."""
         sql = f"SELECT * FROM ({EFFECTIVENESS.select_sql(all_users=False)}) x WHERE basis = %(basis)s"
-        pg = await _driver(self.conn)
+        pg = self.connection
         async with pg.cursor(row_factory=dict_row) as cur:
             await cur.execute(sql, {"owner": owner, "basis": basis})
             return await cur.fetchall()
 
     async def snapshot_time(self) -> datetime:
         """Takes the transaction's snapshot (its first statement) and returns when it was taken."""
-        pg = await _driver(self.conn)
+        pg = self.connection
         async with pg.cursor() as cur:
             await cur.execute("SELECT clock_timestamp()")
             row = await cur.fetchone()
@@ -50,7 +46,7 @@ class AnalyticsRepository:
     async def stream_rows(self, *, dataset: str, owner: str | None) -> AsyncIterator[list[tuple[Any, ...]]]:
         """Batches of a dataset's rows through a server-side cursor."""
         query = DATASETS[dataset].select_sql(all_users=owner is None)
-        pg = await _driver(self.conn)
+        pg = self.connection
         async with pg.cursor(name=f"dataset_{dataset.replace('-', '_')}") as cur:
             await cur.execute(query, {"owner": owner})
             while batch := await cur.fetchmany(ROWS_PER_FETCH):
@@ -59,7 +55,7 @@ class AnalyticsRepository:
     async def stream_csv(self, *, dataset: str, owner: str | None, csv_safe: bool) -> AsyncIterator[bytes]:
         """The dataset as CSV with a header line, formatted by PostgreSQL's COPY."""
         query = DATASETS[dataset].copy_sql(all_users=owner is None, csv_safe=csv_safe)
-        pg = await _driver(self.conn)
+        pg = self.connection
         async with pg.cursor() as cur, cur.copy(query, {"owner": owner}) as copy:
             async for chunk in copy:
                 yield bytes(chunk)

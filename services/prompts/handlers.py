@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common.database import Database
 from services.common.errors import InvalidArgument
 from services.common.interceptors import current_principal
 from services.prompts import messages, service
@@ -29,12 +28,12 @@ def _enum(value: int, names: dict[int, str], field: str) -> str:
 class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
     """Each RPC is one unit of work: one transaction, committed when the call succeeds."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def CreatePrompt(self, request: pb.CreatePromptRequest, context: grpc.aio.ServicerContext) -> Any:
         versions = [messages.new_version(v) for v in request.versions]
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             view, created = await service.create_prompt(
                 PromptsRepository(conn),
                 owner=current_principal().user_id,
@@ -48,14 +47,14 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         )
 
     async def GetPrompt(self, request: pb.GetPromptRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             view = await service.get_prompt(
                 PromptsRepository(conn), owner=current_principal().user_id, prompt_id=request.id
             )
         return pb.GetPromptResponse(prompt=messages.prompt_message(view.prompt, view.versions))
 
     async def ListPrompts(self, request: pb.ListPromptsRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             page = await service.list_prompts(
                 PromptsRepository(conn),
                 owner=current_principal().user_id,
@@ -69,7 +68,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         )
 
     async def DeletePrompt(self, request: pb.DeletePromptRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             await service.delete_prompt(
                 PromptsRepository(conn), owner=current_principal().user_id, prompt_id=request.id
             )
@@ -77,7 +76,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
 
     async def AppendVersion(self, request: pb.AppendVersionRequest, context: grpc.aio.ServicerContext) -> Any:
         version = messages.new_version(request.version)
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             row = await service.append_version(
                 PromptsRepository(conn),
                 owner=current_principal().user_id,
@@ -88,7 +87,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
 
     async def SetScores(self, request: pb.SetScoresRequest, context: grpc.aio.ServicerContext) -> Any:
         scores = messages.score_set(request.scores)
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             stored, head = await service.set_scores(
                 PromptsRepository(conn),
                 owner=current_principal().user_id,
@@ -106,7 +105,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         self, request: pb.SubmitFeedbackRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         choice = _enum(request.user_choice, messages.USER_CHOICES, "user_choice")
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             row = await service.submit_feedback(
                 PromptsRepository(conn),
                 owner=current_principal().user_id,
@@ -118,7 +117,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         return pb.SubmitFeedbackResponse(feedback=messages.feedback_message(row), created=row.inserted)
 
     async def ListFeedback(self, request: pb.ListFeedbackRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             page = await service.list_feedback(
                 PromptsRepository(conn),
                 owner=current_principal().user_id,
@@ -134,7 +133,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         self, request: pb.GetAgentEffectivenessRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         basis = _enum(request.basis, messages.BASES, "basis")
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             rows = await service.agent_effectiveness(
                 AnalyticsRepository(conn), owner=current_principal().user_id, basis=basis
             )
@@ -146,7 +145,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         self, request: pb.RecordSecurityScanRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         label = _enum(request.label, messages.LABELS, "label")
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             row = await service.record_security_scan(
                 PromptsRepository(conn),
                 owner=current_principal().user_id,
@@ -159,7 +158,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
     async def ListSecurityScans(
         self, request: pb.ListSecurityScansRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             page = await service.list_security_scans(
                 PromptsRepository(conn),
                 owner=current_principal().user_id,
@@ -177,7 +176,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         owner = service.dataset_scope(
             owner=principal.user_id, is_admin=principal.is_admin, all_users=request.all_users
         )
-        async with self._engine.begin() as conn:
+        async with self._db.begin() as conn:
             revision = await PromptsRepository(conn).dataset_revision(owner=owner)
         return pb.GetDatasetRevisionResponse(revision=revision)
 
@@ -185,7 +184,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         self, request: pb.StreamDatasetRowsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamDatasetRowsResponse]:
         dataset, owner = self._dataset_request(request.dataset, request.all_users)
-        async with self._snapshot() as conn:
+        async with self._db.snapshot() as conn:
             analytics = AnalyticsRepository(conn)
             header = await service.dataset_header(
                 analytics, PromptsRepository(conn), dataset=dataset, owner=owner
@@ -203,7 +202,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         self, request: pb.StreamDatasetCsvRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamDatasetCsvResponse]:
         dataset, owner = self._dataset_request(request.dataset, request.all_users)
-        async with self._snapshot() as conn:
+        async with self._db.snapshot() as conn:
             analytics = AnalyticsRepository(conn)
             header = await service.dataset_header(
                 analytics, PromptsRepository(conn), dataset=dataset, owner=owner
@@ -219,16 +218,6 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         return name, service.dataset_scope(
             owner=principal.user_id, is_admin=principal.is_admin, all_users=all_users
         )
-
-    @contextlib.asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only repeatable-read transaction: a long export matches a single instant."""
-        async with self._engine.connect() as conn:
-            snapshot = await conn.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-            async with snapshot.begin():
-                yield snapshot
 
 
 def _header(columns: list[str], revision: str, snapshot: Any) -> pb.DatasetHeader:
