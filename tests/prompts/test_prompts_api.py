@@ -177,3 +177,16 @@ def test_health_readiness_metrics_and_openapi(system: System) -> None:
     spec = anonymous.get("/openapi.json").json()
     assert "/api/v1/prompts" in spec["paths"]
     assert "PromptIn" in spec["components"]["schemas"]
+
+
+def test_tokens_never_appear_in_log_lines(system: System, alice: User) -> None:
+    alice.create_prompt()
+    alice.http.get("/api/v1/prompts/not-a-uuid")
+    expired = system.token(alice.id, ttl_seconds=-120)
+    system.anonymous().get("/api/v1/prompts", headers={"Authorization": f"Bearer {expired}"})
+    system.anonymous().get("/api/v1/prompts", params={"token": alice.token})
+    logs = system.logs()
+    assert logs, "the stack logged nothing at all"
+    for token in (alice.token, expired):
+        signature = token.rsplit(".", 1)[-1]
+        assert signature not in logs

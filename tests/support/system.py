@@ -83,6 +83,12 @@ class System:
         http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
         return User(user_id, token, http, self)
 
+    def logs(self) -> str:
+        """Everything the stack's processes have logged so far."""
+        directory = self.stack.log_dir
+        assert directory is not None
+        return "".join(p.read_text(errors="replace") for p in sorted(directory.glob("*.log")))
+
     def anonymous(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
 
