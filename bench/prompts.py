@@ -34,7 +34,9 @@ class Result:
 
     def line(self, label: str, baseline: Result | None = None) -> str:
         ratio = f" = {self.rate / baseline.rate:.0%} of raw" if baseline else ""
-        return f"  {label:<28} {self.rate:>8,.0f} req/s  p50 {self.p50:6.2f} ms  p99 {self.p99:6.2f} ms{ratio}"
+        return (
+            f"  {label:<28} {self.rate:>8,.0f} req/s  p50 {self.p50:6.2f} ms  p99 {self.p99:6.2f} ms{ratio}"
+        )
 
 
 def raw_psycopg(url: str, clients: int) -> Result:
@@ -137,7 +139,10 @@ def effectiveness_over_a_million(system: System) -> None:
     started = time.perf_counter()
     with psycopg.connect(system.database.url, autocommit=True) as conn:
         for statement in filter(str.strip, SEED_SQL.split(";")):
-            conn.execute(statement.replace("%(prompts)s", "250000").replace("%(owner)s", "%s"), (user.id,) * statement.count("%(owner)s"))
+            conn.execute(
+                statement.replace("%(prompts)s", "250000").replace("%(owner)s", "%s"),
+                (user.id,) * statement.count("%(owner)s"),
+            )
     print(f"effectiveness over 1,000,000 scored versions (seeded in {time.perf_counter() - started:.0f} s):")
     sql = f"SELECT * FROM ({EFFECTIVENESS.select_sql(all_users=False)}) x WHERE basis = 'scores'"
     sql = sql.replace("%(owner)s", f"'{user.id}'")
@@ -157,13 +162,17 @@ def effectiveness_over_a_million(system: System) -> None:
         for _ in range(3):
             start = time.perf_counter()
             reply = stub.GetAgentEffectiveness(
-                pb.GetAgentEffectivenessRequest(basis=pb.EFFECTIVENESS_BASIS_SCORES), metadata=user.metadata, timeout=120
+                pb.GetAgentEffectivenessRequest(basis=pb.EFFECTIVENESS_BASIS_SCORES),
+                metadata=user.metadata,
+                timeout=120,
             )
             served.append(time.perf_counter() - start)
     assert sum(a.total for a in reply.agents) == 1_000_000
     best_bare, best_served = min(bare), min(served)
     print(f"  bare SQL via psql             {best_bare * 1000:8.0f} ms")
-    print(f"  GetAgentEffectiveness (gRPC)  {best_served * 1000:8.0f} ms = {best_served / best_bare:.2f}x the bare query")
+    print(
+        f"  GetAgentEffectiveness (gRPC)  {best_served * 1000:8.0f} ms = {best_served / best_bare:.2f}x the bare query"
+    )
     print("  goal: <= 1.5x")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from services.common.auth import mint_token
@@ -19,6 +20,9 @@ def _serve(name: str) -> None:
 
         from gateway.app import create_app
 
+        # uvicorn drains on SIGTERM and then re-raises the signal into the previous handler;
+        # a no-op handler there makes a drained gateway exit 0 like the services do.
+        signal.signal(signal.SIGTERM, lambda *_: None)
         uvicorn.run(
             create_app(settings),
             host=settings.bind_host,
@@ -69,8 +73,18 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--user", required=True)
     token.add_argument("--admin", action="store_true")
     token.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
+    from cli import roles
+
+    roles.add_parser(commands)
+    from cli import files_import
+
+    files_import.add_parser(commands)
     args = parser.parse_args(argv)
-    if args.command == "up":
+    if args.command == "roles":
+        roles.run(args)
+    elif args.command == "files":
+        files_import.run(args)
+    elif args.command == "up":
         from cli.up import up
 
         up()

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from gateway import errors
 from gateway.limits import BodyLimit
 from gateway.responses import Json
-from gateway.routes import prompts, seed_prompts
+from gateway.routes import exports, files, prompts, seed_exports, seed_files, seed_prompts
 from gateway.upstream import Upstream
 from services.common.settings import Settings
 
@@ -44,6 +44,11 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(prompts.router)
     app.include_router(seed_prompts.router)
+    app.include_router(exports.router)
+    app.include_router(exports.links)
+    app.include_router(seed_exports.router)
+    app.include_router(files.router)
+    app.include_router(seed_files.router)
     _health_routes(app)
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]

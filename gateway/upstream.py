@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from depot.prompts.v1 import prompts_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common.channels import aio_channel
+from depot.exports.v1 import exports_pb2_grpc
+from depot.files.v1 import files_pb2_grpc
+from depot.prompts.v1 import prompts_pb2_grpc
+from services.common.channels import aio_channel, channel_options
 from services.common.settings import Settings
 
 PROMPTS_IDEMPOTENT = (
@@ -23,6 +25,23 @@ PROMPTS_IDEMPOTENT = (
     "ListSecurityScans",
     "GetDatasetRevision",
 )
+EXPORTS_IDEMPOTENT = ("GetExport", "ListExports", "DeleteExport", "ReadExportContent", "ReadSharedContent")
+# Not UploadFile, ReplaceInFile or CreateArtifact: a retry could apply them twice.
+FILES_IDEMPOTENT = (
+    "GetFile",
+    "ListFiles",
+    "DownloadFile",
+    "UpdateFile",
+    "DeleteFile",
+    "DeleteChat",
+    "GetChatRevision",
+    "StreamChatFiles",
+    "GetArtifact",
+    "ListArtifacts",
+)
+# Downloads: stream windows of 1 MiB instead of BDP-grown ones, so a slow HTTP client makes the
+# gateway hold about 1 MiB of a file, not megabytes (measured: ~5 MiB per slow stream with BDP).
+FILES_FLOW_CONTROL = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 1024 * 1024)]
 
 
 @dataclass
@@ -32,6 +51,9 @@ class Upstream:
     channels: dict[str, grpc.aio.Channel]
     prompts: prompts_pb2_grpc.PromptsServiceStub
     timeout: float
+    exports: exports_pb2_grpc.ExportsServiceStub
+    export_timeout: float  # rendering and downloading an export may take longer than a plain call
+    files: files_pb2_grpc.FilesServiceStub
 
     @classmethod
     def connect(cls, settings: Settings) -> Upstream:
@@ -42,10 +64,30 @@ class Upstream:
             idempotent_methods=PROMPTS_IDEMPOTENT,
             max_message_bytes=limit,
         )
+        exports = aio_channel(
+            settings.address_for("exports"),
+            service="depot.exports.v1.ExportsService",
+            idempotent_methods=EXPORTS_IDEMPOTENT,
+            max_message_bytes=limit,
+        )
+        files = grpc.aio.insecure_channel(
+            settings.address_for("files"),
+            options=[
+                *channel_options(
+                    service="depot.files.v1.FilesService",
+                    idempotent_methods=FILES_IDEMPOTENT,
+                    max_message_bytes=limit,
+                ),
+                *FILES_FLOW_CONTROL,
+            ],
+        )
         return cls(
-            channels={"prompts": prompts},
+            channels={"prompts": prompts, "exports": exports, "files": files},
             prompts=prompts_pb2_grpc.PromptsServiceStub(prompts),
             timeout=settings.rpc_timeout_seconds,
+            exports=exports_pb2_grpc.ExportsServiceStub(exports),
+            export_timeout=settings.export_render_timeout_seconds,
+            files=files_pb2_grpc.FilesServiceStub(files),
         )
 
     def metadata(self, token: str) -> tuple[tuple[str, str], ...]:
@@ -54,6 +96,11 @@ class Upstream:
     async def call(self, method: Any, request: Any, token: str, *, timeout: float | None = None) -> Any:
         """A unary call carrying the caller's token and a deadline; errors surface as AioRpcError."""
         return await method(request, metadata=self.metadata(token), timeout=timeout or self.timeout)
+
+    def stream(self, method: Any, request: Any, token: str | None, *, timeout: float | None = None) -> Any:
+        """A server-streaming call with the caller's token (none for share links) and a deadline."""
+        metadata = self.metadata(token) if token else ()
+        return method(request, metadata=metadata, timeout=timeout or self.export_timeout)
 
     async def health(self, name: str, *, timeout: float = 2.0) -> bool:
         """Whether a service reports SERVING through the standard health service."""

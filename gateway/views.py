@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from depot.prompts.v1 import prompts_pb2 as pb
 from google.protobuf import json_format, timestamp_pb2
+
+from depot.prompts.v1 import prompts_pb2 as pb
 
 USER_CHOICE_NAMES = {
     pb.USER_CHOICE_ORIGINAL: "original",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from depot.prompts.v1 import prompts_pb2 as pb
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from depot.prompts.v1 import prompts_pb2 as pb
 from gateway import schemas, views
 from gateway.auth import bearer_token
 from gateway.responses import Json

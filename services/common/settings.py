@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     export_render_timeout_seconds: float = Field(default=600.0, gt=0, le=86400)
     export_render_workers: int = Field(default=4, ge=1, le=64)
 
+    # The `s3://<bucket>` store: any S3 endpoint (empty = AWS), the name browsers reach it by when
+    # that differs (presigned URLs), the life of a presigned URL, the size at which uploads turn
+    # multipart (also the part size; S3 parts are at least 5 MiB) and how many parts travel at once.
+    # Credentials: boto3's default chain.
+    s3_endpoint_url: str = ""
+    s3_public_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_presign_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+    s3_multipart_threshold_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    s3_upload_concurrency: int = Field(default=4, ge=1, le=32)
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     embedded: bool = False
 

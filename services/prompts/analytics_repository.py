@@ -18,6 +18,7 @@ from services.common.database import Session
 from services.prompts.datasets import DATASETS, EFFECTIVENESS
 
 ROWS_PER_FETCH = 2000
+CSV_CHUNK_BYTES = 256 * 1024
 
 
 class AnalyticsRepository:
@@ -56,6 +57,14 @@ class AnalyticsRepository:
         """The dataset as CSV with a header line, formatted by PostgreSQL's COPY."""
         query = DATASETS[dataset].copy_sql(all_users=owner is None, csv_safe=csv_safe)
         pg = self.connection
+        # COPY hands over one row at a time; one gRPC message per row would cap the stream at a
+        # few MB/s, so rows are gathered into chunks of about CSV_CHUNK_BYTES.
+        buffer = bytearray()
         async with pg.cursor() as cur, cur.copy(query, {"owner": owner}) as copy:
-            async for chunk in copy:
-                yield bytes(chunk)
+            async for row in copy:
+                buffer += row
+                if len(buffer) >= CSV_CHUNK_BYTES:
+                    yield bytes(buffer)
+                    buffer.clear()
+        if buffer:
+            yield bytes(buffer)

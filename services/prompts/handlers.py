@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
-
 from services.common.database import Database
 from services.common.errors import InvalidArgument
 from services.common.interceptors import current_principal

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from depot.prompts.v1 import prompts_pb2 as pb
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from depot.prompts.v1 import prompts_pb2 as pb
 from services.prompts import rules
 from services.prompts.models import SCORE_CRITERIA
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from depot.prompts.v1 import prompts_pb2, prompts_pb2_grpc
-
 from services.common.database import Database
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings

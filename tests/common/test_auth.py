@@ -45,10 +45,14 @@ def test_a_valid_token_yields_its_subject_and_roles() -> None:
     "token",
     [
         pytest.param(unsigned(claims(), {"alg": "none", "typ": "JWT"}), id="alg-none"),
-        pytest.param(jwt.encode(claims(exp=int(time.time()) - 31), SECRET, "HS256"), id="expired-beyond-leeway"),
+        pytest.param(
+            jwt.encode(claims(exp=int(time.time()) - 31), SECRET, "HS256"), id="expired-beyond-leeway"
+        ),
         pytest.param(jwt.encode(claims(nbf=int(time.time()) + 600), SECRET, "HS256"), id="nbf-in-future"),
         pytest.param(jwt.encode(claims(aud="someone-else"), SECRET, "HS256"), id="wrong-audience"),
-        pytest.param(jwt.encode({k: v for k, v in claims().items() if k != "exp"}, SECRET, "HS256"), id="no-exp"),
+        pytest.param(
+            jwt.encode({k: v for k, v in claims().items() if k != "exp"}, SECRET, "HS256"), id="no-exp"
+        ),
         pytest.param(jwt.encode(claims(), "another-secret-that-is-long-enough!!", "HS256"), id="wrong-key"),
         pytest.param(jwt.encode(claims(sub=""), SECRET, "HS256"), id="empty-subject"),
         pytest.param("not.a.token", id="malformed"),
@@ -56,8 +60,12 @@ def test_a_valid_token_yields_its_subject_and_roles() -> None:
         pytest.param(
             jwt.encode(claims(), SECRET, "HS256", headers={"jku": "https://attacker.example/jwks"}), id="jku"
         ),
-        pytest.param(jwt.encode(claims(), SECRET, "HS256", headers={"x5u": "https://attacker.example/c"}), id="x5u"),
-        pytest.param(jwt.encode(claims(), SECRET, "HS256", headers={"jwk": {"kty": "oct", "k": "AA"}}), id="jwk"),
+        pytest.param(
+            jwt.encode(claims(), SECRET, "HS256", headers={"x5u": "https://attacker.example/c"}), id="x5u"
+        ),
+        pytest.param(
+            jwt.encode(claims(), SECRET, "HS256", headers={"jwk": {"kty": "oct", "k": "AA"}}), id="jwk"
+        ),
     ],
 )
 def test_bad_tokens_are_unauthenticated(token: str) -> None:
@@ -79,7 +87,9 @@ def test_issuer_is_checked_when_configured() -> None:
 
 def _rsa_pair() -> tuple[rsa.RSAPrivateKey, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return key, public.decode()
 
 
@@ -91,7 +101,9 @@ def test_rs256_tokens_verify_against_the_public_key() -> None:
 
 def test_es256_tokens_verify_against_the_public_key() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     verifier = TokenVerifier(Settings(jwt_public_key=public.decode()))
     assert verifier.verify(jwt.encode(claims(), key, "ES256")).user_id == "alice"
 

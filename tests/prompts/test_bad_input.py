@@ -39,11 +39,15 @@ def test_malformed_json_is_400(alice: User) -> None:
         ({"original_text": "x", "request_id": ["a"]}, "request_id"),
     ],
 )
-def test_invalid_prompt_bodies_are_400_naming_the_field(alice: User, body: dict[str, object], field: str) -> None:
+def test_invalid_prompt_bodies_are_400_naming_the_field(
+    alice: User, body: dict[str, object], field: str
+) -> None:
     assert_invalid(alice.http.post("/api/v1/prompts", json=body), field)
 
 
-@pytest.mark.parametrize(("criterion", "value"), [("clarity", 12), ("structure", -1), ("context_use", "high")])
+@pytest.mark.parametrize(
+    ("criterion", "value"), [("clarity", 12), ("structure", -1), ("context_use", "high")]
+)
 def test_scores_outside_their_range_are_400(alice: User, criterion: str, value: object) -> None:
     pid = alice.create_prompt(versions=[{"text": "a", "source": "s"}])["id"]
     reply = alice.http.put(f"/api/v1/prompts/{pid}/versions/1/score", json={**GOOD_SCORES, criterion: value})
@@ -69,7 +73,9 @@ def test_a_create_with_an_invalid_version_writes_nothing(alice: User) -> None:
 
 def test_a_parent_that_does_not_exist_yet_is_400_on_append(alice: User) -> None:
     pid = alice.create_prompt()["id"]
-    reply = alice.http.post(f"/api/v1/prompts/{pid}/versions", json={"text": "t", "source": "s", "parent_version_no": 1})
+    reply = alice.http.post(
+        f"/api/v1/prompts/{pid}/versions", json={"text": "t", "source": "s", "parent_version_no": 1}
+    )
     assert_invalid(reply, "parent_version_no")
 
 

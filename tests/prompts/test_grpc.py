@@ -34,7 +34,9 @@ def test_forged_identity_metadata_changes_nothing(
     assert stub.ListPrompts(pb.ListPromptsRequest(), metadata=forged, timeout=5).prompts == []
 
 
-def test_invalid_argument_carries_an_error_info_reason(stub: prompts_pb2_grpc.PromptsServiceStub, alice: User) -> None:
+def test_invalid_argument_carries_an_error_info_reason(
+    stub: prompts_pb2_grpc.PromptsServiceStub, alice: User
+) -> None:
     from google.rpc import error_details_pb2, status_pb2
 
     with pytest.raises(grpc.RpcError) as caught:
@@ -58,7 +60,9 @@ def test_health_and_reflection_need_no_token(system: System) -> None:
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-    replies = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+    replies = reflection.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+    )
     names = {s.name for reply in replies for s in reply.list_services_response.service}
     assert "depot.prompts.v1.PromptsService" in names
 
@@ -80,7 +84,9 @@ def test_dataset_stream_has_a_header_then_the_callers_rows(
     assert texts == ["alice text"]
 
 
-def test_every_users_dataset_needs_admin(stub: prompts_pb2_grpc.PromptsServiceStub, alice: User, system: System) -> None:
+def test_every_users_dataset_needs_admin(
+    stub: prompts_pb2_grpc.PromptsServiceStub, alice: User, system: System
+) -> None:
     request = pb.StreamDatasetCsvRequest(dataset=pb.DATASET_FEEDBACK, all_users=True)
     with pytest.raises(grpc.RpcError) as caught:
         list(stub.StreamDatasetCsv(request, metadata=alice.metadata, timeout=10))
@@ -90,7 +96,9 @@ def test_every_users_dataset_needs_admin(stub: prompts_pb2_grpc.PromptsServiceSt
     assert b"".join(p.chunk for p in parts[1:]).startswith(b"owner,request_id")
 
 
-def test_csv_stream_neutralises_formulas_unless_raw(stub: prompts_pb2_grpc.PromptsServiceStub, alice: User) -> None:
+def test_csv_stream_neutralises_formulas_unless_raw(
+    stub: prompts_pb2_grpc.PromptsServiceStub, alice: User
+) -> None:
     alice.create_prompt(request_id="=HYPERLINK(1)", versions=[{"text": "-2+3", "source": "@agent"}])
     safe = b"".join(
         p.chunk

@@ -1,0 +1,74 @@
+"""Relaying export bytes from a server-streaming gRPC call to an HTTP response, as they come.
+
+The first message (the metadata) is read before the response starts, so a missing or
+unfinished export is a normal JSON error. After that the status line is sent; a failure in the
+middle aborts the connection, and the client sees fewer bytes than the Content-Length announced
+— never a 200 whose body ends in an error message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import grpc
+from fastapi import Request, Response
+from starlette.responses import StreamingResponse
+
+from gateway.errors import ApiError, from_grpc, respond
+
+RATE_LIMIT_WINDOW_SECONDS = 60  # the exports service counts renders per minute
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266)."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+async def relay(call: Any, request: Request) -> Response:
+    """The bytes of a content stream (metadata first, then chunks) as a streamed download."""
+    messages = call.__aiter__()
+    try:
+        first = await messages.__anext__()
+    except grpc.aio.AioRpcError as exc:
+        raise from_grpc(exc) from None
+    except StopAsyncIteration:
+        raise ApiError(502, "INTERNAL", "the exports service sent no content metadata") from None
+    meta = first.metadata
+    etag = f'"{meta.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Content-Disposition": content_disposition(meta.filename),
+        "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if meta.not_modified:
+        return Response(status_code=304, headers=headers)
+    headers["Content-Length"] = str(meta.size_bytes)
+    return StreamingResponse(_chunks(call, messages), media_type=meta.media_type, headers=headers)
+
+
+async def _chunks(call: Any, messages: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    try:
+        async for message in messages:
+            yield message.chunk
+    finally:
+        call.cancel()  # a client that went away stops the upstream stream too
+
+
+def if_none_match(request: Request) -> list[str]:
+    """The entity tags of an If-None-Match header, for the exports service to compare."""
+    return [tag.strip() for tag in request.headers.get("if-none-match", "").split(",") if tag.strip()]
+
+
+def too_many(exc: grpc.aio.AioRpcError) -> Response:
+    """A 429 with Retry-After for the exports service's render rate limit; other errors go on up."""
+    error = from_grpc(exc)
+    limits = [d for d in error.details if d.get("reason") == "RATE_LIMITED"]
+    if error.status != 429 or not limits:
+        raise exc
+    # The service's own figure when the error carries one, else the window: always enough.
+    retry = limits[0].get("metadata", {}).get("retry_after", RATE_LIMIT_WINDOW_SECONDS)
+    return respond(error, headers={"Retry-After": str(retry)})

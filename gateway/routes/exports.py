@@ -1,0 +1,169 @@
+"""REST routes of the exports domain: create or reuse, list, read, delete, download, share."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import grpc
+from fastapi import APIRouter, Depends, Query, Request, Response
+from google.protobuf import struct_pb2
+from pydantic import BaseModel, ConfigDict, Field
+
+from depot.exports.v1 import exports_pb2 as pb
+from gateway import views_exports as views
+from gateway.auth import bearer_token
+from gateway.relay_exports import if_none_match, relay, too_many
+from gateway.responses import Json
+from gateway.routes.prompts import ERRORS, PageSize, upstream
+from gateway.schemas import ErrorOut
+
+router = APIRouter(prefix="/api/v1", tags=["exports"])
+links = APIRouter(tags=["exports"])
+EXPORT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    403: {"model": ErrorOut},
+    412: {"model": ErrorOut},
+    429: {"model": ErrorOut, "description": "Too many new renders; see Retry-After"},
+}
+DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/octet-stream": {}}, "description": "The bytes, streamed"},
+    304: {"description": "The client's copy (If-None-Match) is current"},
+    **EXPORT_ERRORS,
+}
+
+
+class ExportIn(BaseModel):
+    """What to render: a source, a format and options (see DESIGN.md, Contract details)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=512, examples=["datasets/temporal"])
+    format: str = Field(min_length=1, max_length=16, examples=["csv"])
+    options: dict[str, Any] = Field(default_factory=dict, examples=[{"csv_mode": "safe"}])
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    expires_in: int = Field(default=3600, ge=1, le=7 * 24 * 3600, description="Seconds")
+
+
+async def create(request: Request, token: str, *, source: str, fmt: str, options: dict[str, Any]) -> Any:
+    """CreateExport with the render deadline (a rate limit surfaces as AioRpcError: see too_many)."""
+    message = pb.CreateExportRequest(source=source, format=fmt)
+    message.options.CopyFrom(_struct(options))
+    gateway = upstream(request)
+    return await gateway.call(gateway.exports.CreateExport, message, token, timeout=gateway.export_timeout)
+
+
+def _struct(options: dict[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(options)
+    return struct
+
+
+async def download(request: Request, token: str | None, export_id: str) -> Response:
+    """Streams an export's bytes through the gateway as they come from the exports service."""
+    gateway = upstream(request)
+    message = pb.ReadExportContentRequest(id=export_id, if_none_match=if_none_match(request))
+    call = gateway.stream(gateway.exports.ReadExportContent, message, token)
+    return await relay(call, request)
+
+
+@router.post(
+    "/exports",
+    status_code=201,
+    responses={200: {"description": "A stored export of the same source revision"}, **EXPORT_ERRORS},
+)
+async def create_export(body: ExportIn, request: Request, token: str = Depends(bearer_token)) -> Response:
+    """Renders a source (201), or returns the stored export that still matches its revision (200)."""
+    try:
+        reply = await create(request, token, source=body.source, fmt=body.format, options=body.options)
+    except grpc.aio.AioRpcError as exc:
+        return too_many(exc)
+    return Json(views.export(reply.export), status_code=200 if reply.reused else 201)
+
+
+@router.get("/exports", responses=EXPORT_ERRORS)
+async def list_exports(
+    request: Request,
+    token: str = Depends(bearer_token),
+    page_size: int = PageSize,
+    page_token: str = Query(default="", max_length=512),
+    source: str = Query(default="", max_length=512, description="Only exports of this source"),
+    status: Literal["processing", "completed", "failed"] | None = None,
+) -> Response:
+    """The caller's exports, newest first."""
+    gateway = upstream(request)
+    reply = await gateway.call(
+        gateway.exports.ListExports,
+        pb.ListExportsRequest(
+            page_size=page_size,
+            page_token=page_token,
+            source=source,
+            state=views.STATE_VALUES.get(status or "", pb.EXPORT_STATE_UNSPECIFIED),
+        ),
+        token,
+    )
+    return Json({"items": [views.export(e) for e in reply.exports], "next_page_token": reply.next_page_token})
+
+
+@router.get("/exports/{export_id}", responses=EXPORT_ERRORS)
+async def get_export(export_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
+    """An export's status, metadata and receipt."""
+    gateway = upstream(request)
+    reply = await gateway.call(gateway.exports.GetExport, pb.GetExportRequest(id=export_id), token)
+    return Json(views.export(reply.export))
+
+
+@router.delete("/exports/{export_id}", status_code=204, responses=EXPORT_ERRORS)
+async def delete_export(export_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
+    """Deletes an export and its bytes."""
+    gateway = upstream(request)
+    await gateway.call(gateway.exports.DeleteExport, pb.DeleteExportRequest(id=export_id), token)
+    return Response(status_code=204)
+
+
+@router.get("/exports/{export_id}/content", responses=DOWNLOAD)
+async def export_content(export_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
+    """The bytes, with Content-Type, Content-Length, ETag (sha256) and Content-Disposition."""
+    return await download(request, token, export_id)
+
+
+@router.post("/exports/{export_id}/links", status_code=201, responses=EXPORT_ERRORS)
+async def create_link(
+    export_id: str, request: Request, body: LinkIn | None = None, token: str = Depends(bearer_token)
+) -> Response:
+    """A link that downloads the export without a bearer token until it expires."""
+    link = await share_link(request, token, export_id, (body or LinkIn()).expires_in)
+    return Json(
+        {
+            "url": link_url(request, link.token),
+            "token": link.token,
+            "expires_at": link.expire_time.ToJsonString(),
+        },
+        status_code=201,
+    )
+
+
+async def share_link(request: Request, token: str, export_id: str, seconds: int) -> pb.ShareLink:
+    gateway = upstream(request)
+    reply = await gateway.call(
+        gateway.exports.CreateShareLink,
+        pb.CreateShareLinkRequest(export_id=export_id, expires_in_seconds=seconds),
+        token,
+    )
+    return reply.link
+
+
+def link_url(request: Request, token: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/s/{token}"
+
+
+@links.get("/s/{link_token}", responses=DOWNLOAD)
+async def shared_content(link_token: str, request: Request) -> Response:
+    """The bytes behind a share link; no bearer token needed (the link is the credential)."""
+    gateway = upstream(request)
+    message = pb.ReadSharedContentRequest(token=link_token, if_none_match=if_none_match(request))
+    call = gateway.stream(gateway.exports.ReadSharedContent, message, None)
+    return await relay(call, request)

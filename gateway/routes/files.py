@@ -1,0 +1,255 @@
+"""REST routes of the files domain: chat files (streamed both ways), chats and table artifacts."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.convertors import Convertor, register_url_convertor
+
+from depot.files.v1 import files_pb2 as pb
+from gateway import relay_files, schemas_files, views_files
+from gateway.auth import bearer_token
+from gateway.errors import ApiError
+from gateway.file_headers import byte_range, entity_tags, etag
+from gateway.responses import Json
+from gateway.routes.prompts import ERRORS, PageSize
+from gateway.upstream import Upstream
+
+
+class AnyText(Convertor[str]):
+    """A path parameter matching any text, "/" and newlines included, so that the files service (not a
+    routing miss) says what is wrong with a name like "a/b" or "a\\nb"."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("filename", AnyText())
+
+router = APIRouter(prefix="/api/v1", tags=["files"])
+FILE = "/chats/{chat_id}/files/{filename:filename}"
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    412: {"description": "If-Match (or If-None-Match) does not hold"},
+}
+BINARY = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def upstream(request: Request) -> Upstream:
+    return request.app.state.upstream  # type: ignore[no-any-return]
+
+
+def _file_response(message: pb.ChatFile, *, status_code: int = 200, **extra: Any) -> Json:
+    return Json(
+        {**views_files.chat_file(message), **extra},
+        status_code=status_code,
+        headers={"ETag": etag(message.sha256)},
+    )
+
+
+@router.put(
+    FILE,
+    status_code=201,
+    response_model=schemas_files.ChatFileOut,
+    responses={
+        200: {"description": "An existing file replaced"},
+        413: {"description": "Over the size limit"},
+    },
+    openapi_extra={"requestBody": {"required": True, **BINARY}},
+)
+async def put_file(
+    chat_id: str,
+    filename: str,
+    request: Request,
+    token: str = Depends(bearer_token),
+    file_type: str = Query(default="", max_length=64, description="Inferred from the name when empty."),
+    description: str | None = Query(default=None, description="Sets the description; absent keeps it."),
+    metadata: str | None = Query(default=None, description="A JSON object; absent keeps the current one."),
+) -> Response:
+    """Stores the raw body as the file (Content-Type = its media type): 201 created, 200 replaced."""
+    headers = request.headers
+    header = pb.UploadFileHeader(
+        chat_id=chat_id,
+        filename=filename,
+        file_type=file_type,
+        media_type=headers.get("content-type", ""),
+        if_match=entity_tags(headers.get("if-match")),
+        if_none_match="*" in entity_tags(headers.get("if-none-match")),
+    )
+    if description is not None:
+        header.description = description
+    if metadata is not None:
+        header.metadata_json = metadata
+    length = headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and len(length) <= 18:  # fits the protocol's int64
+        header.expected_size_bytes = int(length)
+    up = upstream(request)
+    reply = await relay_files.upload(up.files, header, request, up.metadata(token))
+    file = reply.file
+    location = f"/api/v1/chats/{file.chat_id}/files/{quote(file.filename, safe='')}"
+    response = _file_response(file, status_code=201 if reply.created else 200)
+    if reply.created:
+        response.headers["Location"] = location
+    return response
+
+
+@router.get("/chats/{chat_id}/files", response_model=schemas_files.ChatFileList, responses=ERRORS)
+async def list_files(
+    chat_id: str,
+    request: Request,
+    token: str = Depends(bearer_token),
+    page_size: int = PageSize,
+    page_token: str = Query(default="", max_length=512),
+) -> Response:
+    """The chat's files (metadata only), newest first."""
+    reply = await upstream(request).call(
+        upstream(request).files.ListFiles,
+        pb.ListFilesRequest(chat_id=chat_id, page_size=page_size, page_token=page_token),
+        token,
+    )
+    return Json(
+        {"items": [views_files.chat_file(f) for f in reply.files], "next_page_token": reply.next_page_token}
+    )
+
+
+@router.get(
+    FILE,
+    response_class=Response,
+    responses={200: BINARY, 206: {"description": "The requested byte range"}, 416: {}, **ERRORS},
+)
+async def download_file(
+    chat_id: str, filename: str, request: Request, token: str = Depends(bearer_token)
+) -> Response:
+    """The file's bytes with Content-Type, Content-Disposition, Content-Length and ETag; `Range: bytes=` gives 206."""
+    up = upstream(request)
+    wanted = byte_range(request.headers.get("range"))
+    call = up.files.DownloadFile(
+        relay_files.download_request(chat_id, filename, wanted),
+        metadata=up.metadata(token),
+        timeout=relay_files.TRANSFER_TIMEOUT_SECONDS,
+    )
+    return await relay_files.download(call, request)
+
+
+@router.patch(FILE, response_model=schemas_files.ChatFileOut, responses=WRITE_ERRORS)
+async def update_file(
+    chat_id: str,
+    filename: str,
+    body: schemas_files.FileUpdateIn,
+    request: Request,
+    token: str = Depends(bearer_token),
+) -> Response:
+    """Sets the description and/or metadata; a null value clears it."""
+    message = pb.UpdateFileRequest(
+        chat_id=chat_id, filename=filename, if_match=entity_tags(request.headers.get("if-match"))
+    )
+    if "description" in body.model_fields_set:
+        message.description = body.description or ""
+    if "metadata" in body.model_fields_set:
+        message.metadata_json = orjson.dumps(body.metadata).decode()
+    reply = await upstream(request).call(upstream(request).files.UpdateFile, message, token)
+    return _file_response(reply.file)
+
+
+@router.delete(FILE, status_code=204, responses=WRITE_ERRORS)
+async def delete_file(
+    chat_id: str, filename: str, request: Request, token: str = Depends(bearer_token)
+) -> Response:
+    """Deletes the file."""
+    await upstream(request).call(
+        upstream(request).files.DeleteFile,
+        pb.DeleteFileRequest(
+            chat_id=chat_id, filename=filename, if_match=entity_tags(request.headers.get("if-match"))
+        ),
+        token,
+    )
+    return Response(status_code=204)
+
+
+@router.post(FILE, response_model=schemas_files.ReplaceOut, responses=WRITE_ERRORS)
+async def replace_in_file(
+    chat_id: str,
+    filename: str,
+    body: schemas_files.ReplaceIn,
+    request: Request,
+    token: str = Depends(bearer_token),
+) -> Response:
+    """`POST …/files/{filename}:replace` — replaces text in a UTF-8 file; answers the new ETag."""
+    if not filename.endswith(":replace"):
+        raise ApiError(404, "NOT_FOUND", "POST to a file takes a custom method: …/files/{filename}:replace")
+    message = pb.ReplaceInFileRequest(
+        chat_id=chat_id,
+        filename=filename.removesuffix(":replace"),
+        old_text=body.old,
+        new_text=body.new,
+        if_match=entity_tags(request.headers.get("if-match")),
+    )
+    if body.count is not None:
+        message.count = body.count
+    reply = await upstream(request).call(upstream(request).files.ReplaceInFile, message, token)
+    return _file_response(reply.file, replacements=reply.replacements)
+
+
+@router.delete("/chats/{chat_id}", status_code=204, responses=ERRORS)
+async def delete_chat(chat_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
+    """Deletes every file and artifact of the chat."""
+    await upstream(request).call(
+        upstream(request).files.DeleteChat, pb.DeleteChatRequest(chat_id=chat_id), token
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/chats/{chat_id}/artifacts", status_code=201, response_model=schemas_files.ArtifactOut, responses=ERRORS
+)
+async def create_artifact(
+    chat_id: str, body: schemas_files.ArtifactIn, request: Request, token: str = Depends(bearer_token)
+) -> Response:
+    """Stores a table artifact: 1–100 columns, at most 10,000 rows, string cells of at most 32,768 characters."""
+    reply = await upstream(request).call(
+        upstream(request).files.CreateArtifact,
+        pb.CreateArtifactRequest(
+            chat_id=chat_id, title=body.title, columns=body.columns, rows=views_files.rows(body.rows)
+        ),
+        token,
+    )
+    return Json(views_files.artifact(reply.artifact), status_code=201)
+
+
+@router.get("/chats/{chat_id}/artifacts", response_model=schemas_files.ArtifactList, responses=ERRORS)
+async def list_artifacts(
+    chat_id: str,
+    request: Request,
+    token: str = Depends(bearer_token),
+    page_size: int = PageSize,
+    page_token: str = Query(default="", max_length=512),
+) -> Response:
+    """The chat's artifacts without their rows, newest first."""
+    reply = await upstream(request).call(
+        upstream(request).files.ListArtifacts,
+        pb.ListArtifactsRequest(chat_id=chat_id, page_size=page_size, page_token=page_token),
+        token,
+    )
+    return Json(
+        {
+            "items": [views_files.artifact(a, with_rows=False) for a in reply.artifacts],
+            "next_page_token": reply.next_page_token,
+        }
+    )
+
+
+@router.get("/artifacts/{artifact_id}", response_model=schemas_files.ArtifactOut, responses=ERRORS)
+async def get_artifact(artifact_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
+    """A table artifact with its rows."""
+    reply = await upstream(request).call(
+        upstream(request).files.GetArtifact, pb.GetArtifactRequest(id=artifact_id), token
+    )
+    return Json(views_files.artifact(reply.artifact))

@@ -1,0 +1,168 @@
+"""The export routes the seed applications' clients already call, with their response shapes
+(seeds 000, 001, 002 and 004), on the same handlers as /api/v1/exports."""
+
+from __future__ import annotations
+
+import grpc
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from depot.exports.v1 import exports_pb2 as pb
+from depot.prompts.v1 import prompts_pb2
+from gateway import views_exports as views
+from gateway.auth import bearer_token
+from gateway.relay_exports import too_many
+from gateway.responses import Json
+from gateway.routes.exports import DOWNLOAD, EXPORT_ERRORS, create, download, link_url, share_link
+from gateway.routes.prompts import upstream
+
+router = APIRouter(tags=["seed compatibility"])
+MAX_LISTED = 1000  # seed 000's list has no paging; this many exports of one session at most
+SHARE_SECONDS = 3600  # seed 004's links open in a new tab for an hour
+
+
+def absolute(request: Request, path: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}{path}"
+
+
+@router.get("/api/v1/prompts/{session_id}/export/download", responses=DOWNLOAD)
+async def seed_download_prompt_export(
+    session_id: str,
+    request: Request,
+    token: str = Depends(bearer_token),
+    format: str = Query(default="json", max_length=16, description="json, yaml, markdown, text, …"),
+    include_workflow: bool = True,
+) -> Response:
+    """Seed 000: renders the prompt session (or reuses the stored rendering), then streams it."""
+    try:
+        reply = await create(
+            request,
+            token,
+            source=f"prompts/{session_id}",
+            fmt=format,
+            options={"include_workflow": include_workflow},
+        )
+    except grpc.aio.AioRpcError as exc:
+        return too_many(exc)
+    return await download(request, token, reply.export.id)
+
+
+@router.get("/api/v1/prompts/{session_id}/exports", responses=EXPORT_ERRORS)
+async def seed_list_prompt_exports(
+    session_id: str, request: Request, token: str = Depends(bearer_token)
+) -> Response:
+    """Seed 000: every stored export of the session, newest first, as `{session_id, exports, total}`."""
+    gateway = upstream(request)
+    prompt = (
+        await gateway.call(gateway.prompts.GetPrompt, prompts_pb2.GetPromptRequest(id=session_id), token)
+    ).prompt
+    reply = await gateway.call(
+        gateway.exports.ListExports,
+        pb.ListExportsRequest(
+            source=f"prompts/{prompt.id}", state=pb.EXPORT_STATE_COMPLETED, page_size=MAX_LISTED
+        ),
+        token,
+    )
+    exports = [
+        {
+            "id": e.id,
+            "session_id": prompt.id,
+            "agent_type": prompt.agent_type or None,
+            "format": e.format,
+            "file_size": f"{e.size_bytes} bytes",
+            "size_bytes": e.size_bytes,
+            "created_at": e.create_time.ToJsonString(),
+            "download_url": absolute(request, views.content_path(e.id)),
+        }
+        for e in reply.exports
+    ]
+    return Json({"session_id": prompt.id, "exports": exports, "total": len(exports)})
+
+
+async def _dataset_csv(
+    request: Request, token: str, dataset: str, csv_mode: str, all_users: bool
+) -> Response:
+    """Seeds 001/002: a dataset as CSV, answered with a download URL where the seeds had a server path."""
+    try:
+        reply = await create(
+            request,
+            token,
+            source=f"datasets/{dataset}",
+            fmt="csv",
+            options={"csv_mode": csv_mode, "all_users": all_users},
+        )
+    except grpc.aio.AioRpcError as exc:
+        return too_many(exc)
+    url = absolute(request, views.content_path(reply.export.id))
+    return Json(
+        {
+            "success": True,
+            "records": reply.export.receipt.row_count,
+            "export_id": reply.export.id,
+            "download_url": url,
+            "csv_path": url,
+            "reused": reply.reused,
+        }
+    )
+
+
+CsvMode = Query(default="safe", pattern="^(safe|raw)$", description="Formula neutralisation")
+
+
+@router.post("/api/storage/export-multi-agent", responses=EXPORT_ERRORS)
+async def seed_export_multi_agent(
+    request: Request, token: str = Depends(bearer_token), csv_mode: str = CsvMode, all_users: bool = False
+) -> Response:
+    """Seed 001: the multi-agent log (per-agent scores) as CSV."""
+    return await _dataset_csv(request, token, "multi-agent", csv_mode, all_users)
+
+
+@router.post("/api/storage/export-temporal", responses=EXPORT_ERRORS)
+async def seed_export_temporal(
+    request: Request, token: str = Depends(bearer_token), csv_mode: str = CsvMode, all_users: bool = False
+) -> Response:
+    """Seed 001: every version with its scores, as CSV."""
+    return await _dataset_csv(request, token, "temporal", csv_mode, all_users)
+
+
+@router.post("/api/storage/export-all", responses=EXPORT_ERRORS)
+async def seed_export_all(
+    request: Request, token: str = Depends(bearer_token), csv_mode: str = CsvMode, all_users: bool = False
+) -> Response:
+    """Seed 001: every dataset, as a zip of CSV files."""
+    return await _dataset_csv(request, token, "all", csv_mode, all_users)
+
+
+class ArtifactExportIn(BaseModel):
+    """Seed 004's request body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    artifactId: str = Field(min_length=1, max_length=255)
+    format: str = Field(min_length=1, max_length=16, examples=["xlsx"])
+
+
+@router.post("/api/artifacts/export", responses=EXPORT_ERRORS)
+async def seed_export_artifact(
+    body: ArtifactExportIn, request: Request, token: str = Depends(bearer_token)
+) -> Response:
+    """Seed 004: renders a table artifact and answers with a link that works without a token for an hour."""
+    try:
+        reply = await create(
+            request, token, source=f"artifacts/{body.artifactId}", fmt=body.format, options={}
+        )
+    except grpc.aio.AioRpcError as exc:
+        return too_many(exc)
+    link = await share_link(request, token, reply.export.id, SHARE_SECONDS)
+    export = reply.export
+    return Json(
+        {
+            "id": export.id,
+            "artifactId": body.artifactId,
+            "format": export.format,
+            "url": link_url(request, link.token),
+            "status": views.STATE_NAMES.get(export.state, "unspecified"),
+            "createdAt": export.create_time.ToJsonString(),
+            "expiresAt": link.expire_time.ToJsonString(),
+        }
+    )

@@ -1,0 +1,53 @@
+"""The chat-file routes seed 003's client already calls, with its response shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from depot.files.v1 import files_pb2 as pb
+from gateway import schemas_files, views_files
+from gateway.auth import bearer_token
+from gateway.responses import Json
+from gateway.routes import files
+from gateway.routes.prompts import ERRORS
+
+router = APIRouter(tags=["seed compatibility"])
+SEED_PAGE_SIZE = 1000
+
+
+@router.get("/api/chat-files/{chat_id}", response_model=list[schemas_files.ChatFileOut], responses=ERRORS)
+async def seed_list_files(chat_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
+    """Seed 003: every file of the chat as a bare JSON array of metadata, newest first."""
+    upstream = files.upstream(request)
+    items: list[dict[str, Any]] = []
+    token_ = ""
+    while True:
+        reply = await upstream.call(
+            upstream.files.ListFiles,
+            pb.ListFilesRequest(chat_id=chat_id, page_size=SEED_PAGE_SIZE, page_token=token_),
+            token,
+        )
+        items += [views_files.chat_file(f) for f in reply.files]
+        token_ = reply.next_page_token
+        if not token_:
+            return Json(items)
+
+
+router.add_api_route(
+    "/api/chat-files/{chat_id}/download/{filename:filename}",
+    files.download_file,
+    methods=["GET"],
+    response_class=Response,
+    responses={200: files.BINARY, **ERRORS},
+    summary="Seed 003: download a chat file (same as GET /api/v1/chats/{chat_id}/files/{filename})",
+)
+router.add_api_route(
+    "/api/chat-files/{chat_id}/{filename:filename}",
+    files.delete_file,
+    methods=["DELETE"],
+    status_code=204,
+    responses=files.WRITE_ERRORS,
+    summary="Seed 003: delete a chat file (same as DELETE /api/v1/chats/{chat_id}/files/{filename})",
+)

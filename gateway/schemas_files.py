@@ -1,0 +1,77 @@
+"""Request and response bodies of the files routes (they also make /openapi.json).
+
+Only shapes and types live here; the limits (name rules, metadata size, table size) are the files
+service's, so they are checked once, there, with the same messages for REST and gRPC callers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gateway.schemas import Body
+
+INT32_MAX = 2**31 - 1
+Scalar = str | int | float | bool | None
+
+
+class FileUpdateIn(Body):
+    """Fields present are set: a null description or metadata clears it."""
+
+    description: str | None = None
+    metadata: Any = Field(default=None, description="A JSON object, or null to clear it.")
+
+
+class ReplaceIn(Body):
+    old: str = Field(min_length=1, description="The text to find.")
+    new: str = Field(description="The text to put in its place; may be empty.")
+    count: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="Replace the first this many; absent: every occurrence."
+    )
+
+
+class ArtifactIn(Body):
+    title: str
+    columns: list[str]
+    rows: list[list[Scalar]] = Field(default_factory=list)
+
+
+class ChatFileOut(BaseModel):
+    id: str
+    chat_id: str
+    filename: str
+    file_type: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    description: str | None
+    metadata: dict[str, Any] | None
+    revision: int
+    created_at: str
+    updated_at: str
+
+
+class ChatFileList(BaseModel):
+    items: list[ChatFileOut]
+    next_page_token: str
+
+
+class ReplaceOut(ChatFileOut):
+    replacements: int
+
+
+class ArtifactOut(BaseModel):
+    id: str
+    chat_id: str
+    title: str
+    columns: list[str]
+    rows: list[list[Scalar]] | None = None
+    row_count: int
+    revision: int
+    created_at: str
+
+
+class ArtifactList(BaseModel):
+    items: list[ArtifactOut]
+    next_page_token: str

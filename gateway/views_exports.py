@@ -1,0 +1,58 @@
+"""Protobuf messages of the exports service as the JSON the REST surface returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format
+
+from depot.exports.v1 import exports_pb2 as pb
+
+STATE_NAMES = {
+    pb.EXPORT_STATE_PROCESSING: "processing",
+    pb.EXPORT_STATE_COMPLETED: "completed",
+    pb.EXPORT_STATE_FAILED: "failed",
+}
+STATE_VALUES = {v: k for k, v in STATE_NAMES.items()}
+
+
+def content_path(export_id: str) -> str:
+    return f"/api/v1/exports/{export_id}/content"
+
+
+def receipt(message: pb.Receipt) -> dict[str, Any]:
+    return {
+        "sha256": message.sha256,
+        "size_bytes": message.size_bytes,
+        "row_count": message.row_count,
+        "source_revision": message.source_revision,
+        "snapshot_time": message.snapshot_time.ToJsonString(),
+        "renderer_version": message.renderer_version,
+        "csv_mode": message.csv_mode,
+    }
+
+
+def export(message: pb.Export) -> dict[str, Any]:
+    completed = message.state == pb.EXPORT_STATE_COMPLETED
+    return {
+        "id": message.id,
+        "source": message.source,
+        "format": message.format,
+        "options": json_format.MessageToDict(message.options),
+        "status": STATE_NAMES.get(message.state, "unspecified"),
+        "source_revision": message.source_revision,
+        "size_bytes": message.size_bytes,
+        "sha256": message.sha256 or None,
+        "media_type": message.media_type,
+        "filename": message.filename,
+        "error": message.error_message or None,
+        "receipt": receipt(message.receipt) if message.HasField("receipt") else None,
+        "download_count": message.download_count,
+        "last_downloaded_at": message.last_download_time.ToJsonString()
+        if message.HasField("last_download_time")
+        else None,
+        "cache_hits": message.cache_hits,
+        "created_at": message.create_time.ToJsonString(),
+        "updated_at": message.update_time.ToJsonString(),
+        "content_url": content_path(message.id) if completed else None,
+    }

@@ -1,0 +1,4 @@
+from migrations.env_common import run
+from services.files.models import SCHEMA, Base
+
+run(schema=SCHEMA, metadata=Base.metadata)

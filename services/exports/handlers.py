@@ -1,0 +1,108 @@
+"""The gRPC servicer of the exports service: proto in, one service call, proto out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import grpc
+
+from depot.exports.v1 import exports_pb2 as pb
+from depot.exports.v1 import exports_pb2_grpc
+from services.common.errors import DepotError
+from services.common.interceptors import current_principal
+from services.exports import messages
+from services.exports.service import ExportsService, prefetched
+
+log = logging.getLogger("depot.exports")
+
+
+class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
+    """Each RPC is one service call; units of work are the service's (a rendering spans several)."""
+
+    def __init__(self, service: ExportsService) -> None:
+        self._service = service
+
+    async def CreateExport(self, request: pb.CreateExportRequest, context: grpc.aio.ServicerContext) -> Any:
+        row, reused = await self._service.create_export(
+            caller=current_principal(),
+            source=request.source,
+            fmt=request.format,
+            options=messages.options_dict(request.options),
+            timeout=context.time_remaining(),
+        )
+        return pb.CreateExportResponse(export=messages.export_message(row), reused=reused)
+
+    async def GetExport(self, request: pb.GetExportRequest, context: grpc.aio.ServicerContext) -> Any:
+        row = await self._service.get_export(owner=current_principal().user_id, export_id=request.id)
+        return pb.GetExportResponse(export=messages.export_message(row))
+
+    async def ListExports(self, request: pb.ListExportsRequest, context: grpc.aio.ServicerContext) -> Any:
+        page = await self._service.list_exports(
+            owner=current_principal().user_id,
+            size=request.page_size,
+            token=request.page_token,
+            source=request.source,
+            state=messages.STATE_NAMES.get(request.state, ""),
+        )
+        return pb.ListExportsResponse(
+            exports=[messages.export_message(r) for r in page.items], next_page_token=page.next_page_token
+        )
+
+    async def DeleteExport(self, request: pb.DeleteExportRequest, context: grpc.aio.ServicerContext) -> Any:
+        await self._service.delete_export(owner=current_principal().user_id, export_id=request.id)
+        return pb.DeleteExportResponse()
+
+    async def ReadExportContent(
+        self, request: pb.ReadExportContentRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ReadExportContentResponse]:
+        row, chunks = await self._service.open_content(
+            owner=current_principal().user_id, export_id=request.id, if_none_match=request.if_none_match
+        )
+        async for message in _content(row, chunks, pb.ReadExportContentResponse):
+            yield message
+
+    async def CreateShareLink(
+        self, request: pb.CreateShareLinkRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        link, token = await self._service.create_share_link(
+            owner=current_principal().user_id,
+            export_id=request.export_id,
+            seconds=request.expires_in_seconds,
+        )
+        return pb.CreateShareLinkResponse(link=messages.share_link_message(link, token))
+
+    async def ReadSharedContent(
+        self, request: pb.ReadSharedContentRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ReadSharedContentResponse]:
+        # Authorised by the link's token, so the shared interceptor lets it through without a bearer
+        # token (see server.py) and errors are turned into statuses here.
+        try:
+            row, chunks = await self._service.open_shared(
+                token=request.token, if_none_match=request.if_none_match
+            )
+            async for message in _content(row, chunks, pb.ReadSharedContentResponse):
+                yield message
+        except DepotError as exc:
+            await context.abort(grpc.StatusCode[exc.code], exc.message)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            log.error("rpc_failed", exc_info=exc, extra={"method": "ReadSharedContent"})
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+
+async def _content(row: Any, chunks: Iterator[bytes] | None, response: Any) -> AsyncIterator[Any]:
+    """The metadata, then the chunks; the first chunk is read before anything is sent, so a
+    store that cannot serve the bytes fails the call cleanly instead of mid-stream."""
+    if chunks is None:
+        yield response(metadata=messages.content_metadata(row, not_modified=True))
+        return
+    stream = prefetched(chunks)
+    first = await anext(stream, None)
+    yield response(metadata=messages.content_metadata(row))
+    if first is not None:
+        yield response(chunk=first)
+        async for chunk in stream:
+            yield response(chunk=chunk)

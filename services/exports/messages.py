@@ -1,0 +1,86 @@
+"""Conversions between protobuf messages and the rows of the exports domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from depot.exports.v1 import exports_pb2 as pb
+
+STATES = {
+    "processing": pb.EXPORT_STATE_PROCESSING,
+    "completed": pb.EXPORT_STATE_COMPLETED,
+    "failed": pb.EXPORT_STATE_FAILED,
+}
+STATE_NAMES = {v: k for k, v in STATES.items()}
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def options_dict(options: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(options)
+
+
+def receipt_message(receipt: dict[str, Any]) -> pb.Receipt:
+    message = pb.Receipt(
+        sha256=receipt["sha256"],
+        size_bytes=receipt["size_bytes"],
+        row_count=receipt["row_count"],
+        source_revision=receipt["source_revision"],
+        renderer_version=receipt["renderer_version"],
+        csv_mode=receipt["csv_mode"],
+    )
+    message.snapshot_time.CopyFrom(timestamp(datetime.fromisoformat(receipt["snapshot_time"])))
+    return message
+
+
+def export_message(row: Any) -> pb.Export:
+    message = pb.Export(
+        id=str(row.id),
+        owner=row.owner,
+        source=row.source,
+        format=row.format,
+        source_revision=row.source_revision,
+        state=STATES[row.status],
+        size_bytes=row.size_bytes or 0,
+        sha256=row.sha256 or "",
+        media_type=row.media_type,
+        filename=row.filename,
+        error_message=row.error or "",
+        download_count=row.download_count,
+        cache_hits=row.cache_hits,
+        create_time=timestamp(row.created_at),
+        update_time=timestamp(row.updated_at),
+    )
+    message.options.update(row.options)
+    if row.receipt:
+        message.receipt.CopyFrom(receipt_message(row.receipt))
+    if row.last_downloaded_at is not None:
+        message.last_download_time.CopyFrom(timestamp(row.last_downloaded_at))
+    return message
+
+
+def content_metadata(row: Any, *, not_modified: bool = False) -> pb.ContentMetadata:
+    return pb.ContentMetadata(
+        export_id=str(row.id),
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        media_type=row.media_type,
+        filename=row.filename,
+        not_modified=not_modified,
+    )
+
+
+def share_link_message(row: Any, token: str) -> pb.ShareLink:
+    return pb.ShareLink(
+        token=token,
+        export_id=str(row.export_id),
+        expire_time=timestamp(row.expires_at),
+        create_time=timestamp(row.created_at),
+    )

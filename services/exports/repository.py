@@ -1,0 +1,217 @@
+"""Every SQL statement on export rows, share links and the render log. Statements only:
+the caller's unit of work commits."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.common.database import Database, Session
+from services.exports.models import Export, RenderEvent, ShareLink
+from services.exports.rules import RATE_WINDOW_SECONDS, ExportRequest
+
+COLUMNS = tuple(Export.__table__.c)
+
+
+def _key(owner: str, request: ExportRequest, revision: str) -> Any:
+    return and_(
+        Export.owner == owner,
+        Export.source == str(request.source),
+        Export.format == request.format,
+        Export.options_hash == request.options_hash,
+        Export.source_revision == revision,
+        Export.status != "failed",
+    )
+
+
+class ExportsRepository:
+    """Statements of one unit of work, on one connection."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    async def now(self) -> datetime:
+        """The database's clock, so every replica agrees on windows and heartbeats."""
+        return (await self.session.execute(select(func.now()))).scalar_one()  # type: ignore[no-any-return]
+
+    async def find_live(self, *, owner: str, request: ExportRequest, revision: str) -> Any | None:
+        """The processing or completed export of this cache key, if any."""
+        stmt = select(*COLUMNS).where(_key(owner, request, revision))
+        return (await self.session.execute(stmt)).first()
+
+    async def lock_owner(self, *, owner: str) -> None:
+        """Serialises the render decisions of one owner until the transaction ends (every replica)."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended('depot.exports.render:' || :owner, 0))"),
+            {"owner": owner},
+        )
+
+    async def recent_renders(self, *, owner: str) -> tuple[int, datetime | None]:
+        """How many renders the owner started within the rate window, and when the oldest started."""
+        window = func.now() - text(f"interval '{RATE_WINDOW_SECONDS} seconds'")
+        stmt = select(func.count(), func.min(RenderEvent.created_at)).where(
+            RenderEvent.owner == owner, RenderEvent.created_at > window
+        )
+        count, oldest = (await self.session.execute(stmt)).one()
+        return int(count), oldest
+
+    async def insert_processing(self, *, owner: str, request: ExportRequest, revision: str) -> Any | None:
+        """A new processing export and one render event; None when the key already has a live export."""
+        stmt = (
+            pg_insert(Export)
+            .values(
+                owner=owner,
+                source=str(request.source),
+                format=request.format,
+                options=request.options,
+                options_hash=request.options_hash,
+                source_revision=revision,
+                status="processing",
+                media_type=request.media_type,
+                filename=request.filename,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["owner", "source", "format", "options_hash", "source_revision"],
+                index_where=text("status <> 'failed'"),
+            )
+            .returning(*COLUMNS)
+        )
+        row = (await self.session.execute(stmt)).first()
+        if row is not None:
+            await self.session.execute(insert(RenderEvent).values(owner=owner))
+        return row
+
+    async def prune_render_events(self, *, owner: str) -> None:
+        """Forgets the owner's render events older than the window."""
+        window = func.now() - text(f"interval '{RATE_WINDOW_SECONDS} seconds'")
+        await self.session.execute(
+            delete(RenderEvent).where(RenderEvent.owner == owner, RenderEvent.created_at <= window)
+        )
+
+    async def get(self, *, export_id: uuid.UUID, owner: str | None = None) -> Any | None:
+        """One export; scoped to `owner` unless None."""
+        stmt = select(*COLUMNS).where(Export.id == export_id)
+        if owner is not None:
+            stmt = stmt.where(Export.owner == owner)
+        return (await self.session.execute(stmt)).first()
+
+    async def count_hit(self, *, export_id: uuid.UUID) -> Any | None:
+        """Counts one request answered by the stored export; returns the export as counted."""
+        stmt = (
+            update(Export)
+            .where(Export.id == export_id)
+            .values(cache_hits=Export.cache_hits + 1)
+            .returning(*COLUMNS)
+        )
+        return (await self.session.execute(stmt)).first()
+
+    async def heartbeat(self, *, export_id: uuid.UUID) -> None:
+        """Marks a rendering as still running."""
+        await self.session.execute(
+            update(Export)
+            .where(Export.id == export_id, Export.status == "processing")
+            .values(heartbeat_at=func.now())
+        )
+
+    async def complete(
+        self, *, export_id: uuid.UUID, blob_key: str, size: int, sha256: str, receipt: dict[str, Any]
+    ) -> Any | None:
+        """Points a processing export at its stored bytes; None when it is no longer processing."""
+        stmt = (
+            update(Export)
+            .where(Export.id == export_id, Export.status == "processing")
+            .values(
+                status="completed",
+                blob_key=blob_key,
+                size_bytes=size,
+                sha256=sha256,
+                receipt=receipt,
+                updated_at=func.now(),
+            )
+            .returning(*COLUMNS)
+        )
+        return (await self.session.execute(stmt)).first()
+
+    async def fail(self, *, export_id: uuid.UUID, error: str, stale_before: datetime | None = None) -> bool:
+        """Marks a processing export failed (only if its heartbeat is older than `stale_before`, when given)."""
+        stmt = update(Export).where(Export.id == export_id, Export.status == "processing")
+        if stale_before is not None:
+            stmt = stmt.where(Export.heartbeat_at < stale_before)
+        result = await self.session.execute(
+            stmt.values(status="failed", error=error[:4000], updated_at=func.now()).returning(Export.id)
+        )
+        return result.first() is not None
+
+    async def list(
+        self,
+        *,
+        owner: str,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+        source: str,
+        status: str,
+    ) -> Sequence[Any]:
+        """A page of the owner's exports, newest first (keyset on created_at, id)."""
+        stmt = select(*COLUMNS).where(Export.owner == owner)
+        if source:
+            stmt = stmt.where(Export.source == source)
+        if status:
+            stmt = stmt.where(Export.status == status)
+        if after is not None:
+            stmt = stmt.where(tuple_(Export.created_at, Export.id) < tuple_(*after))
+        stmt = stmt.order_by(Export.created_at.desc(), Export.id.desc()).limit(limit)
+        return (await self.session.execute(stmt)).all()
+
+    async def delete(self, *, export_id: uuid.UUID, owner: str) -> Any | None:
+        """Deletes an export (its links go with it); returns the deleted row."""
+        stmt = delete(Export).where(Export.id == export_id, Export.owner == owner).returning(*COLUMNS)
+        return (await self.session.execute(stmt)).first()
+
+    async def count_download(self, *, export_id: uuid.UUID) -> None:
+        """Counts one download and remembers when it happened."""
+        await self.session.execute(
+            update(Export)
+            .where(Export.id == export_id)
+            .values(download_count=Export.download_count + 1, last_downloaded_at=func.now())
+        )
+
+    async def insert_link(self, *, token_hash: str, export_id: uuid.UUID, owner: str, seconds: int) -> Any:
+        """Stores a share link by the hash of its token."""
+        stmt = (
+            insert(ShareLink)
+            .values(
+                token_hash=token_hash,
+                export_id=export_id,
+                owner=owner,
+                expires_at=func.now() + text(f"interval '{int(seconds)} seconds'"),
+            )
+            .returning(*ShareLink.__table__.c)
+        )
+        return (await self.session.execute(stmt)).one()
+
+    async def export_of_link(self, *, token_hash: str) -> Any | None:
+        """The export behind an unexpired link."""
+        stmt = (
+            select(*COLUMNS)
+            .join(ShareLink, ShareLink.export_id == Export.id)
+            .where(ShareLink.token_hash == token_hash, ShareLink.expires_at > func.now())
+        )
+        return (await self.session.execute(stmt)).first()
+
+
+def units_of_work(database: Database) -> Callable[[], AbstractAsyncContextManager[ExportsRepository]]:
+    """A factory of units of work: one transaction each, committed when the block succeeds."""
+
+    @contextlib.asynccontextmanager
+    async def unit_of_work() -> AsyncIterator[ExportsRepository]:
+        async with database.begin() as session:
+            yield ExportsRepository(session)
+
+    return unit_of_work

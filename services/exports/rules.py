@@ -1,0 +1,178 @@
+"""What a valid export request is: sources, formats, options and their defaults. No I/O.
+
+A request is normalised before anything else happens (options filled with their defaults, ids
+in canonical form), so that two requests for the same rendering share one cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.common.errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from services.exports.renderers import FORMATS, output_type
+
+SOURCE_KINDS = ("prompts", "datasets", "artifacts", "chats")
+DATASETS = ("multi-agent", "temporal", "feedback", "effectiveness")
+DATASET_NAMES = (*DATASETS, "all")
+TABLE_FORMATS = ("json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx")
+CHAT_FORMATS = ("zip",)
+CSV_MODES = ("safe", "raw")
+SOURCE_SHAPES = "prompts/{id}, datasets/{" + "|".join(DATASET_NAMES) + "}, artifacts/{id}, chats/{id}"
+MAX_SOURCE_CHARS = 512
+
+# Which options each source kind takes, with their defaults.
+OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "prompts": {"include_workflow": True, "csv_mode": "safe"},
+    "datasets": {"all_users": False, "csv_mode": "safe"},
+    "artifacts": {"csv_mode": "safe"},
+    "chats": {},
+}
+
+SHARE_LINK_DEFAULT_SECONDS = 3600
+SHARE_LINK_MAX_SECONDS = 7 * 24 * 3600
+RATE_WINDOW_SECONDS = 60
+HEARTBEAT_SECONDS = 5.0
+STALE_AFTER_SECONDS = 60.0  # a processing export whose heartbeat is older was abandoned
+
+assert set(TABLE_FORMATS) == set(FORMATS), "the renderers and the rules disagree on formats"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A parsed source: `kind/name`, e.g. prompts/<uuid> or datasets/temporal."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A validated, normalised request: everything the cache key is made of except the revision."""
+
+    source: Source
+    format: str
+    options: dict[str, Any]
+
+    @property
+    def options_hash(self) -> str:
+        canonical = json.dumps(self.options, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def csv_mode(self) -> str:
+        return str(self.options.get("csv_mode", "safe"))
+
+    @property
+    def table_count(self) -> int:
+        return len(DATASETS) if str(self.source) == "datasets/all" else 1
+
+    @property
+    def media_type(self) -> str:
+        return output_type(self.format, table_count=self.table_count).media_type
+
+    @property
+    def filename(self) -> str:
+        extension = output_type(self.format, table_count=self.table_count).extension
+        stem = {"prompts": "prompt", "datasets": "dataset", "artifacts": "artifact", "chats": "chat"}
+        return f"{stem[self.source.kind]}-{self.source.name}.{extension}"
+
+
+def parse_source(value: str) -> Source:
+    """`kind/name` with a known kind; ids in canonical form so equal sources compare equal."""
+    kind, _, name = value.strip().partition("/")
+    if kind not in SOURCE_KINDS or not name or len(value) > MAX_SOURCE_CHARS:
+        raise InvalidArgument(f"source must be one of {SOURCE_SHAPES}, got {value!r}", field="source")
+    if kind == "datasets":
+        if name not in DATASET_NAMES:
+            raise InvalidArgument(
+                f"dataset must be one of {', '.join(DATASET_NAMES)}, got {name!r}", field="source"
+            )
+        return Source(kind, name)
+    if "/" in name or not name.isprintable():
+        raise InvalidArgument(f"source must be one of {SOURCE_SHAPES}, got {value!r}", field="source")
+    try:
+        name = str(uuid.UUID(name))
+    except ValueError:
+        if kind != "chats":  # chat ids are the client's own names; the others are UUIDs
+            name = name.strip()
+    return Source(kind, name)
+
+
+def formats_for(kind: str) -> tuple[str, ...]:
+    return CHAT_FORMATS if kind == "chats" else TABLE_FORMATS
+
+
+def export_request(*, source: str, fmt: str, options: dict[str, Any], is_admin: bool) -> ExportRequest:
+    """Validates a request and fills in the default options; all_users needs an admin."""
+    parsed = parse_source(source)
+    allowed = formats_for(parsed.kind)
+    fmt = fmt.strip().lower()
+    if fmt not in allowed:
+        raise InvalidArgument(
+            f"format for {parsed.kind} sources must be one of {', '.join(allowed)}, got {fmt!r}",
+            field="format",
+        )
+    normalised = normalise_options(parsed.kind, options)
+    if normalised.get("all_users") and not is_admin:
+        raise PermissionDenied("only an admin may export every user's data (all_users)", field="options")
+    return ExportRequest(parsed, fmt, normalised)
+
+
+def normalise_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options with their defaults; unknown names and values out of range are InvalidArgument."""
+    defaults = OPTION_DEFAULTS[kind]
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        known = ", ".join(sorted(defaults)) or "none"
+        raise InvalidArgument(
+            f"unknown option(s) {', '.join(unknown)} for {kind} sources; allowed: {known}", field="options"
+        )
+    result = dict(defaults)
+    for name, value in options.items():
+        if name == "csv_mode":
+            if value not in CSV_MODES:
+                raise InvalidArgument(f"options.csv_mode must be safe or raw, got {value!r}", field="options")
+        elif not isinstance(value, bool):
+            raise InvalidArgument(f"options.{name} must be true or false, got {value!r}", field="options")
+        result[name] = value
+    return result
+
+
+def share_link_seconds(requested: int) -> int:
+    """0 means one hour; at most seven days; negative is an error."""
+    if requested < 0 or requested > SHARE_LINK_MAX_SECONDS:
+        raise InvalidArgument(
+            f"expires_in must be between 1 and {SHARE_LINK_MAX_SECONDS} seconds, got {requested}",
+            field="expires_in",
+        )
+    return requested or SHARE_LINK_DEFAULT_SECONDS
+
+
+class RateLimited(ResourceExhausted):
+    default_reason = "RATE_LIMITED"
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"at most {limit} new exports a minute; retry in {retry_after} s")
+
+
+def check_render_rate(*, renders: int, oldest: datetime | None, now: datetime, limit: int) -> None:
+    """RateLimited when `renders` in the last minute already reach the limit."""
+    if renders < limit or oldest is None:
+        return
+    waited = (now - oldest).total_seconds()
+    raise RateLimited(limit, max(1, math.ceil(RATE_WINDOW_SECONDS - waited)))
+
+
+def is_stale(*, heartbeat: datetime, now: datetime) -> bool:
+    """Whether a processing export's renderer has stopped touching it."""
+    return (now - heartbeat).total_seconds() > STALE_AFTER_SECONDS

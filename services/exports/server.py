@@ -1,0 +1,80 @@
+"""Wiring of the exports service: settings, database pool, blob store, sources, renderer, servicer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from depot.exports.v1 import exports_pb2, exports_pb2_grpc
+from services.common import interceptors
+from services.common.database import Database
+from services.common.grpc_server import Registration, serve_until_signalled
+from services.common.settings import Settings
+from services.exports.blob_store import open_blob_store
+from services.exports.handlers import ExportsHandlers
+from services.exports.rendering import RenderRunner
+from services.exports.repository import units_of_work
+from services.exports.service import ExportsService
+from services.exports.sources import Sources
+
+NAME: Final = "exports"
+FULL_NAME = exports_pb2.DESCRIPTOR.services_by_name["ExportsService"].full_name
+# A share link is its own credential: this method needs no bearer token.
+SHARED_CONTENT_METHOD = f"/{FULL_NAME}/ReadSharedContent"
+
+
+def allow_without_token(method: str) -> None:
+    """Lets the shared interceptor pass `method` through unauthenticated, like health checks.
+
+    The kernel has no hook for this yet; extending its tuple of public prefixes is the smallest
+    change that keeps every other method of every service authenticated.
+    """
+    if method not in interceptors.PUBLIC_METHOD_PREFIXES:
+        interceptors.PUBLIC_METHOD_PREFIXES = (*interceptors.PUBLIC_METHOD_PREFIXES, method)  # type: ignore[assignment]
+
+
+def build(settings: Settings, database: Database) -> tuple[list[Registration], Callable[[], Awaitable[None]]]:
+    """The servicers to register, and what to close once the server has drained."""
+    blobs = open_blob_store(settings, pool_size=settings.export_render_workers + 4)
+    sources = Sources(
+        prompts_address=settings.address_for("prompts"),
+        files_address=settings.address_for("files"),
+        max_message_bytes=settings.max_message_bytes,
+        stream_timeout=settings.export_render_timeout_seconds,
+    )
+    runner = RenderRunner(sources=sources, blobs=blobs, workers=settings.export_render_workers)
+    service = ExportsService(
+        unit_of_work=units_of_work(database),
+        sources=sources,
+        renderer=runner,
+        blobs=blobs,
+        rate_limit_per_minute=settings.export_rate_limit_per_minute,
+        default_timeout=settings.export_render_timeout_seconds,
+    )
+    allow_without_token(SHARED_CONTENT_METHOD)
+    registration = Registration(
+        exports_pb2_grpc.add_ExportsServiceServicer_to_server, ExportsHandlers(service), FULL_NAME
+    )
+
+    async def close() -> None:
+        await service.drain(settings.grace_period_seconds)
+        runner.close()
+        await sources.close()
+        blobs.close()
+
+    return [registration], close
+
+
+async def serve(settings: Settings) -> None:
+    """Runs the exports service until SIGTERM, then drains it and closes its pools."""
+    database = Database(
+        settings.database_url_for(NAME),
+        pool_size=settings.database_pool_size,
+        application_name="depot-exports",
+    )
+    await database.open()
+    try:
+        registrations, close = build(settings, database)
+        await serve_until_signalled(name=NAME, settings=settings, registrations=registrations, on_stop=close)
+    finally:
+        await database.close()

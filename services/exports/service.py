@@ -1,0 +1,364 @@
+"""Use cases of the exports domain: render once per cache key, reuse, list, read, share.
+
+Plain Python over ports (repository unit of work, sources, render runner, blob store): no grpc.
+Creating an export spans several short transactions on purpose, since a rendering may take
+minutes and no transaction may be held across calls to other services:
+  1. claim: under a per-owner advisory lock, find the live export of the cache key, or check the
+     rate limit and insert a `processing` row (the partial unique index backs the lock up);
+  2. render outside any transaction, the bytes into the blob store (rule 3: bytes first);
+  3. complete: point the row at the bytes, or mark it `failed` with the reason.
+Whoever finds a `processing` row waits for it, so concurrent first requests render once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from services.common.errors import DepotError, FailedPrecondition, NotFound, Unavailable
+from services.common.pagination import decode_cursor, encode_cursor, page_size
+from services.exports import rules, telemetry
+from services.exports.blob_store import BlobStore
+from services.exports.jobs import Rendering, RenderJob, Resolved, blob_key
+from services.exports.renderers import RENDERER_VERSION
+from services.exports.repository import ExportsRepository
+from services.exports.rules import ExportRequest
+
+log = logging.getLogger("depot.exports")
+
+POLL_FIRST, POLL_MAX = 0.02, 0.25  # seconds between looks at another request's rendering
+DEADLINE_MARGIN = 0.5  # answer before the caller's deadline passes rather than after
+
+
+class Caller(Protocol):
+    """Who asks: the verified principal (its token is forwarded to the source services)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+class SourcePort(Protocol):
+    async def resolve(self, request: ExportRequest, *, token: str, timeout: float) -> Resolved: ...
+
+
+class RenderPort(Protocol):
+    async def render(self, job: RenderJob) -> Rendering: ...
+
+
+UnitOfWork = Callable[[], AbstractAsyncContextManager[ExportsRepository]]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Any]
+    next_page_token: str
+
+
+class ExportFailed(FailedPrecondition):
+    default_reason = "EXPORT_FAILED"
+
+
+def parse_id(value: str, what: str = "export") -> uuid.UUID:
+    """A UUID, or NotFound: a malformed id names nothing the caller owns."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"no {what} with id {value!r}") from None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ExportsService:
+    """The exports use cases, given their ports."""
+
+    def __init__(
+        self,
+        *,
+        unit_of_work: UnitOfWork,
+        sources: SourcePort,
+        renderer: RenderPort,
+        blobs: BlobStore,
+        rate_limit_per_minute: int,
+        default_timeout: float,
+    ) -> None:
+        self._uow = unit_of_work
+        self._sources = sources
+        self._renderer = renderer
+        self._blobs = blobs
+        self._rate_limit = rate_limit_per_minute
+        self._default_timeout = default_timeout
+        self._renders: set[asyncio.Task[Any]] = set()
+
+    async def create_export(
+        self, *, caller: Caller, source: str, fmt: str, options: dict[str, Any], timeout: float | None
+    ) -> tuple[Any, bool]:
+        """The completed export of (caller, source, format, options) at the source's current revision,
+        rendered now or reused; the flag says whether it was reused."""
+        started = time.perf_counter()
+        request = rules.export_request(source=source, fmt=fmt, options=options, is_admin=caller.is_admin)
+        budget = timeout if timeout is not None else self._default_timeout
+        deadline = time.monotonic() + budget - DEADLINE_MARGIN
+        resolved = await self._sources.resolve(request, token=caller.token, timeout=budget)
+        while True:
+            row, claimed = await self._claim(caller.user_id, request, resolved.revision)
+            if claimed:
+                return await self._render_shielded(caller, request, resolved, row), False
+            if row is None:  # the live export vanished between two looks: claim again
+                continue
+            done = row if row.status == "completed" else await self._await_render(row, deadline)
+            if done is not None:
+                done = await self._count_hit(done)
+                telemetry.exported(
+                    user=caller.user_id,
+                    export_id=str(done.id),
+                    source=done.source,
+                    fmt=done.format,
+                    size=done.size_bytes,
+                    seconds=time.perf_counter() - started,
+                    cache_hit=True,
+                )
+                return done, True
+
+    async def _claim(self, owner: str, request: ExportRequest, revision: str) -> tuple[Any, bool]:
+        async with self._uow() as repo:
+            live = await repo.find_live(owner=owner, request=request, revision=revision)
+            if live is not None:
+                return live, False
+            await repo.lock_owner(owner=owner)
+            live = await repo.find_live(owner=owner, request=request, revision=revision)
+            if live is not None:
+                return live, False
+            renders, oldest = await repo.recent_renders(owner=owner)
+            rules.check_render_rate(
+                renders=renders, oldest=oldest, now=await repo.now(), limit=self._rate_limit
+            )
+            row = await repo.insert_processing(owner=owner, request=request, revision=revision)
+            if row is None:  # another replica won a race the lock did not cover
+                return await repo.find_live(owner=owner, request=request, revision=revision), False
+            await repo.prune_render_events(owner=owner)
+            return row, True
+
+    async def _count_hit(self, row: Any) -> Any:
+        async with self._uow() as repo:
+            counted = await repo.count_hit(export_id=row.id)
+        return counted if counted is not None else row
+
+    async def _await_render(self, row: Any, deadline: float) -> Any | None:
+        """Waits for another request's rendering; None when it vanished or was abandoned (claim again)."""
+        pause = POLL_FIRST
+        while True:
+            async with self._uow() as repo:
+                current = await repo.get(export_id=row.id)
+                if current is None:
+                    return None
+                if current.status == "completed":
+                    return current
+                if current.status == "failed":
+                    raise ExportFailed(f"the export failed: {current.error}")
+                now = await repo.now()
+                if rules.is_stale(heartbeat=current.heartbeat_at, now=now):
+                    stale_before = now - timedelta(seconds=rules.STALE_AFTER_SECONDS)
+                    await repo.fail(
+                        export_id=row.id, error="abandoned: its renderer stopped", stale_before=stale_before
+                    )
+                    return None
+            if time.monotonic() + pause > deadline:
+                raise Unavailable(
+                    "the export is still being rendered; retry shortly", reason="EXPORT_IN_PROGRESS"
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, POLL_MAX)
+
+    async def _render_shielded(
+        self, caller: Caller, request: ExportRequest, resolved: Resolved, row: Any
+    ) -> Any:
+        # The rendering outlives the request that started it: others may be waiting for it.
+        task = asyncio.ensure_future(self._render(caller, request, resolved, row))
+        self._renders.add(task)
+        task.add_done_callback(self._renders.discard)
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    async def _render(self, caller: Caller, request: ExportRequest, resolved: Resolved, row: Any) -> Any:
+        job = RenderJob(row.id, request, resolved, caller.token, blob_key(row.id))
+        heartbeat = asyncio.ensure_future(self._heartbeat(row.id))
+        try:
+            rendering = await self._renderer.render(job)
+        except Exception as exc:
+            await self._record_failure(caller, row, job, exc)
+            raise
+        finally:
+            heartbeat.cancel()
+        receipt = {
+            "sha256": rendering.sha256,
+            "size_bytes": rendering.size,
+            "row_count": rendering.stats.row_count,
+            "source_revision": resolved.revision,
+            "snapshot_time": (rendering.stats.snapshot_time or resolved.read_time).isoformat(),
+            "renderer_version": RENDERER_VERSION,
+            "csv_mode": request.csv_mode,
+        }
+        async with self._uow() as repo:
+            done = await repo.complete(
+                export_id=row.id,
+                blob_key=job.blob_key,
+                size=rendering.size,
+                sha256=rendering.sha256,
+                receipt=receipt,
+            )
+        if done is None:
+            await asyncio.to_thread(self._blobs.delete, job.blob_key)
+            raise NotFound(f"export {row.id} was deleted while it was being rendered")
+        telemetry.exported(
+            user=caller.user_id,
+            export_id=str(row.id),
+            source=str(request.source),
+            fmt=request.format,
+            size=rendering.size,
+            seconds=rendering.seconds,
+            cache_hit=False,
+        )
+        return done
+
+    async def _record_failure(self, caller: Caller, row: Any, job: RenderJob, exc: Exception) -> None:
+        if isinstance(exc, DepotError):
+            message = exc.message
+        else:
+            log.error("render_failed", exc_info=exc, extra={"export_id": str(row.id)})
+            message = f"rendering failed ({type(exc).__name__})"
+        with contextlib.suppress(Exception):  # best effort: a store may hold a partial write
+            await asyncio.to_thread(self._blobs.delete, job.blob_key)
+        async with self._uow() as repo:
+            await repo.fail(export_id=row.id, error=message)
+        telemetry.render_failed(
+            user=caller.user_id, export_id=str(row.id), source=row.source, fmt=row.format, reason=message
+        )
+
+    async def _heartbeat(self, export_id: uuid.UUID) -> None:
+        while True:
+            await asyncio.sleep(rules.HEARTBEAT_SECONDS)
+            with contextlib.suppress(Exception):  # a missed beat is retried; staleness takes many
+                async with self._uow() as repo:
+                    await repo.heartbeat(export_id=export_id)
+
+    async def drain(self, timeout: float) -> None:
+        """Lets running renders finish (at shutdown), up to `timeout` seconds."""
+        if self._renders:
+            await asyncio.wait(list(self._renders), timeout=timeout)
+
+    # Reading and managing exports -------------------------------------------------------------
+
+    async def get_export(self, *, owner: str, export_id: str) -> Any:
+        """One of the owner's exports."""
+        async with self._uow() as repo:
+            row = await repo.get(export_id=parse_id(export_id), owner=owner)
+        if row is None:
+            raise NotFound(f"no export with id {export_id!r}")
+        return row
+
+    async def list_exports(self, *, owner: str, size: int, token: str, source: str, state: str) -> Page:
+        """The owner's exports, newest first, optionally of one source or in one state."""
+        limit = page_size(size)
+        source = str(rules.parse_source(source)) if source else ""
+        async with self._uow() as repo:
+            rows = await repo.list(
+                owner=owner, limit=limit + 1, after=decode_cursor(token), source=source, status=state
+            )
+        if len(rows) <= limit:
+            return Page(rows, "")
+        last = rows[limit - 1]
+        return Page(rows[:limit], encode_cursor(last.created_at, last.id))
+
+    async def delete_export(self, *, owner: str, export_id: str) -> None:
+        """Deletes the row first, then its bytes (no row may point at missing bytes)."""
+        async with self._uow() as repo:
+            row = await repo.delete(export_id=parse_id(export_id), owner=owner)
+        if row is None:
+            raise NotFound(f"no export with id {export_id!r}")
+        if row.blob_key:
+            try:
+                await asyncio.to_thread(self._blobs.delete, row.blob_key)
+            except Exception:  # left for the sweeper: bytes without a row harm no one
+                log.warning("blob_delete_failed", extra={"export_id": export_id}, exc_info=True)
+
+    async def open_content(
+        self, *, owner: str, export_id: str, if_none_match: Sequence[str] = ()
+    ) -> tuple[Any, Iterator[bytes] | None]:
+        """A completed export and a lazy stream of its bytes (None when the client's copy, named by
+        its entity tags, is current); counts the download."""
+        row = await self.get_export(owner=owner, export_id=export_id)
+        return await self._open(row, if_none_match)
+
+    async def _open(self, row: Any, if_none_match: Sequence[str]) -> tuple[Any, Iterator[bytes] | None]:
+        if row.status != "completed":
+            raise FailedPrecondition(
+                f"export {row.id} is {row.status}; only a completed export has content",
+                reason=f"EXPORT_{row.status.upper()}",
+            )
+        if row.sha256 in {tag.strip().removeprefix("W/").strip('"') for tag in if_none_match}:
+            return row, None
+        async with self._uow() as repo:
+            await repo.count_download(export_id=row.id)
+        telemetry.downloaded(fmt=row.format, size=row.size_bytes)
+        return row, self._blobs.open(row.blob_key)
+
+    async def create_share_link(self, *, owner: str, export_id: str, seconds: int) -> tuple[Any, str]:
+        """A new link to a completed export; the token is returned once and stored hashed."""
+        lifetime = rules.share_link_seconds(seconds)
+        row = await self.get_export(owner=owner, export_id=export_id)
+        if row.status != "completed":
+            raise FailedPrecondition(
+                f"export {row.id} is {row.status}; only a completed export can be shared"
+            )
+        token = secrets.token_urlsafe(32)  # 256 random bits
+        async with self._uow() as repo:
+            link = await repo.insert_link(
+                token_hash=hash_token(token), export_id=row.id, owner=owner, seconds=lifetime
+            )
+        return link, token
+
+    async def open_shared(
+        self, *, token: str, if_none_match: Sequence[str] = ()
+    ) -> tuple[Any, Iterator[bytes] | None]:
+        """The export behind an unexpired link and its bytes; any bad token is the same NotFound."""
+        async with self._uow() as repo:
+            row = await repo.export_of_link(token_hash=hash_token(token)) if token else None
+        if row is None or row.status != "completed":
+            raise NotFound("no such link, or it has expired")
+        return await self._open(row, if_none_match)
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Marks a finished rendering's outcome as seen (its requester may have gone)."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def prefetched(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Pulls a blocking chunk stream from a worker thread, one chunk at a time."""
+    end = object()
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, end)) is not end:
+            yield chunk  # type: ignore[misc]
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)

@@ -1,0 +1,274 @@
+"""Reading export sources from the prompts and files services over gRPC, with the caller's token.
+
+Revisions are looked up on the event loop (aio channels, the caller's deadline). The rows and
+bytes of a rendering are read inside the render worker thread through sync channels, whose
+streams the renderers pull at their own pace (gRPC flow control is the bounded buffer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+
+from depot.files.v1 import files_pb2, files_pb2_grpc
+from depot.prompts.v1 import prompts_pb2, prompts_pb2_grpc
+from services.common import errors
+from services.common.channels import aio_channel, channel_options
+from services.exports.jobs import Resolved
+from services.exports.renderers import Cell, Table
+from services.exports.reports import RenderStats, cell_value, counted
+from services.exports.rules import ExportRequest
+
+PROMPTS_SERVICE = "depot.prompts.v1.PromptsService"
+FILES_SERVICE = "depot.files.v1.FilesService"
+PROMPTS_IDEMPOTENT = ("GetPrompt", "GetDatasetRevision", "StreamDatasetRows", "StreamDatasetCsv")
+FILES_IDEMPOTENT = ("GetArtifact", "GetChatRevision", "StreamChatFiles")
+DATASET_ENUMS = {
+    "multi-agent": prompts_pb2.DATASET_MULTI_AGENT,
+    "temporal": prompts_pb2.DATASET_TEMPORAL,
+    "feedback": prompts_pb2.DATASET_FEEDBACK,
+    "effectiveness": prompts_pb2.DATASET_EFFECTIVENESS,
+}
+CSV_MODES = {"safe": prompts_pb2.CSV_MODE_SAFE, "raw": prompts_pb2.CSV_MODE_RAW}
+
+_ERRORS: dict[grpc.StatusCode, type[errors.DepotError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
+}
+
+
+def upstream_error(exc: grpc.RpcError, service: str) -> errors.DepotError:
+    """The error to report for a failed call to another service: its meaning, not a bare INTERNAL."""
+    code = exc.code()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return errors.Unavailable(f"the {service} service did not answer in time", reason="UPSTREAM_TIMEOUT")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return errors.Unavailable(f"the {service} service is unavailable", reason="UPSTREAM_UNAVAILABLE")
+    kind = _ERRORS.get(code)
+    if kind is None:
+        return errors.DepotError(f"the {service} service failed: {code.name}")
+    return kind(exc.details() or code.name)
+
+
+def _metadata(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Sources:
+    """Channels to the prompts and files services, and the reads an export needs."""
+
+    def __init__(
+        self, *, prompts_address: str, files_address: str, max_message_bytes: int, stream_timeout: float
+    ) -> None:
+        self._timeout = stream_timeout
+        prompts_options = channel_options(
+            service=PROMPTS_SERVICE,
+            idempotent_methods=PROMPTS_IDEMPOTENT,
+            max_message_bytes=max_message_bytes,
+        )
+        files_options = channel_options(
+            service=FILES_SERVICE, idempotent_methods=FILES_IDEMPOTENT, max_message_bytes=max_message_bytes
+        )
+        self._aio = [
+            aio_channel(
+                prompts_address,
+                service=PROMPTS_SERVICE,
+                idempotent_methods=PROMPTS_IDEMPOTENT,
+                max_message_bytes=max_message_bytes,
+            ),
+            aio_channel(
+                files_address,
+                service=FILES_SERVICE,
+                idempotent_methods=FILES_IDEMPOTENT,
+                max_message_bytes=max_message_bytes,
+            ),
+        ]
+        self._prompts_aio = prompts_pb2_grpc.PromptsServiceStub(self._aio[0])
+        self._files_aio = files_pb2_grpc.FilesServiceStub(self._aio[1])
+        self._sync = [
+            grpc.insecure_channel(prompts_address, options=prompts_options),
+            grpc.insecure_channel(files_address, options=files_options),
+        ]
+        self._prompts = prompts_pb2_grpc.PromptsServiceStub(self._sync[0])
+        self._files = files_pb2_grpc.FilesServiceStub(self._sync[1])
+
+    async def close(self) -> None:
+        for channel in self._aio:
+            await channel.close()
+        for sync_channel in self._sync:
+            sync_channel.close()
+
+    # Revisions, on the event loop -------------------------------------------------------------
+
+    async def resolve(self, request: ExportRequest, *, token: str, timeout: float) -> Resolved:
+        """The source's current revision (NotFound when the caller has no such source)."""
+        kind, name = request.source.kind, request.source.name
+        service = "files" if kind in ("artifacts", "chats") else "prompts"
+        call: dict[str, Any] = {"metadata": _metadata(token), "timeout": timeout}
+        try:
+            if kind == "prompts":
+                prompt = (
+                    await self._prompts_aio.GetPrompt(prompts_pb2.GetPromptRequest(id=name), **call)
+                ).prompt
+                return Resolved(str(prompt.revision), _now(), prompt)
+            if kind == "datasets":
+                all_users = bool(request.options.get("all_users"))
+                reply = await self._prompts_aio.GetDatasetRevision(
+                    prompts_pb2.GetDatasetRevisionRequest(all_users=all_users), **call
+                )
+                return Resolved(reply.revision, _now())
+            if kind == "artifacts":
+                artifact = (
+                    await self._files_aio.GetArtifact(files_pb2.GetArtifactRequest(id=name), **call)
+                ).artifact
+                return Resolved(str(artifact.revision), _now(), artifact)
+            chat = await self._files_aio.GetChatRevision(
+                files_pb2.GetChatRevisionRequest(chat_id=name), **call
+            )
+            return Resolved(str(chat.revision), _now())
+        except grpc.aio.AioRpcError as exc:
+            raise upstream_error(exc, service) from None
+
+    # Rows and bytes, in the render thread -----------------------------------------------------
+
+    def dataset_table(self, name: str, *, all_users: bool, token: str, stats: RenderStats) -> Table:
+        """A dataset as a table whose rows stream from the prompts service (one snapshot)."""
+        request = prompts_pb2.StreamDatasetRowsRequest(dataset=DATASET_ENUMS[name], all_users=all_users)
+        responses = self._prompts.StreamDatasetRows(request, metadata=_metadata(token), timeout=self._timeout)
+        first = _first(responses, "prompts")
+        header = first.header
+        stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), header.revision)
+        return Table(name, list(header.columns), counted(_dataset_rows(responses), stats))
+
+    def dataset_csv(
+        self, name: str, *, all_users: bool, csv_mode: str, token: str, stats: RenderStats
+    ) -> Iterator[bytes]:
+        """A dataset as CSV bytes formatted by PostgreSQL, passed through untouched (the fast path)."""
+        request = prompts_pb2.StreamDatasetCsvRequest(
+            dataset=DATASET_ENUMS[name], all_users=all_users, csv_mode=CSV_MODES[csv_mode]
+        )
+        responses = self._prompts.StreamDatasetCsv(request, metadata=_metadata(token), timeout=self._timeout)
+        return _csv_chunks(responses, stats)
+
+    def chat_files(
+        self, chat_id: str, *, token: str, stats: RenderStats
+    ) -> Iterator[tuple[str, Iterator[bytes]]]:
+        """(filename, chunks) of every file of a chat, read in one snapshot of the files service."""
+        request = files_pb2.StreamChatFilesRequest(chat_id=chat_id)
+        responses = self._files.StreamChatFiles(request, metadata=_metadata(token), timeout=self._timeout)
+        header = _first(responses, "files").header
+        stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), str(header.revision))
+        return _ChatEntries(responses, stats).entries()
+
+
+def _first(responses: Any, service: str) -> Any:
+    try:
+        return next(responses)
+    except grpc.RpcError as exc:
+        raise upstream_error(exc, service) from None
+    except StopIteration:
+        raise errors.DepotError(f"the {service} service sent an empty stream") from None
+
+
+def _guarded(responses: Any, service: str) -> Iterator[Any]:
+    """The rest of a stream, with failures as DepotErrors; the call is cancelled if abandoned."""
+    try:
+        yield from responses
+    except grpc.RpcError as exc:
+        raise upstream_error(exc, service) from None
+    finally:
+        responses.cancel()
+
+
+def _dataset_rows(responses: Any) -> Iterator[list[Cell]]:
+    for message in _guarded(responses, "prompts"):
+        for row in message.rows.rows:
+            yield [cell_value(cell) for cell in row.cells]
+
+
+def _csv_chunks(responses: Any, stats: RenderStats) -> Iterator[bytes]:
+    counter = CsvLineCounter()
+    for message in _guarded(responses, "prompts"):
+        if message.WhichOneof("part") == "header":
+            header = message.header
+            stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), header.revision)
+            continue
+        chunk = message.chunk
+        counter.feed(chunk)
+        yield chunk
+    stats.row_count += max(counter.records - 1, 0)  # the first record is the header line
+
+
+_NOT_QUOTE_OR_NEWLINE = bytes(b for b in range(256) if b not in b'"\n')
+
+
+class CsvLineCounter:
+    """Counts CSV records in a byte stream: newlines outside quoted fields (RFC 4180 quoting).
+
+    Only quotes and newlines matter, so each chunk is first reduced to those (at C speed); a
+    `""` pair flips the quoting twice, so pairs are dropped too. What is left has no quote at
+    all unless a field holds a newline, and then it is tiny: parity is counted on that.
+    """
+
+    def __init__(self) -> None:
+        self.newlines = 0
+        self.quoted = False
+        self.ends_with_newline = True
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        marks = chunk.translate(None, _NOT_QUOTE_OR_NEWLINE).replace(b'""', b"")
+        if b'"' not in marks:
+            if not self.quoted:
+                self.newlines += len(marks)
+        else:
+            parts = marks.split(b'"')
+            for part in parts[1 if self.quoted else 0 :: 2]:
+                self.newlines += len(part)
+            if len(parts) % 2 == 0:
+                self.quoted = not self.quoted
+        self.ends_with_newline = chunk.endswith(b"\n") and not self.quoted
+
+    @property
+    def records(self) -> int:
+        return self.newlines + (0 if self.ends_with_newline else 1)
+
+
+class _ChatEntries:
+    """Turns the flat chat stream (file, chunks, file, chunks…) into (name, chunks) entries."""
+
+    def __init__(self, responses: Any, stats: RenderStats) -> None:
+        self._messages = _guarded(responses, "files")
+        self._pending: Any = None
+        self._stats = stats
+
+    def entries(self) -> Iterator[tuple[str, Iterator[bytes]]]:
+        message = next(self._messages, None)
+        while message is not None:
+            if message.WhichOneof("part") != "file":
+                raise errors.DepotError("the files service sent bytes before naming their file")
+            self._stats.row_count += 1
+            chunks = self._chunks()
+            yield message.file.filename, chunks
+            for _ in chunks:  # the consumer normally drains the file; make sure the stream moves on
+                pass
+            message, self._pending = self._pending, None
+
+    def _chunks(self) -> Iterator[bytes]:
+        for message in self._messages:
+            if message.WhichOneof("part") != "chunk":
+                self._pending = message
+                return
+            yield message.chunk

@@ -1,0 +1,244 @@
+"""The gRPC servicer of the files service: proto in, service calls, proto out."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from depot.files.v1 import files_pb2 as pb
+from depot.files.v1 import files_pb2_grpc
+from services.common.errors import DepotError
+from services.common.interceptors import current_principal
+from services.files import artifacts, messages, service
+from services.files.content import Spool
+from services.files.repository import FilesRepository
+
+optional = messages.optional
+DISCARD_LIMIT_FILES = 4  # a refused upload is read and dropped up to 4 times the size limit
+
+
+def _owner() -> str:
+    return current_principal().user_id
+
+
+class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
+    """Each write is one transaction, committed when the call succeeds; uploads are received first."""
+
+    def __init__(self, engine: AsyncEngine, *, max_file_bytes: int) -> None:
+        self._engine = engine
+        self._max_file_bytes = max_file_bytes
+
+    @contextlib.asynccontextmanager
+    async def _repository(self) -> AsyncIterator[FilesRepository]:
+        """A repository on a pooled connection for one short read (no transaction kept open)."""
+        async with self._engine.connect() as conn:
+            yield FilesRepository(conn)
+
+    @contextlib.asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only repeatable-read transaction: a whole chat as of one instant."""
+        async with self._engine.connect() as conn:
+            snapshot = await conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            async with snapshot.begin():
+                yield snapshot
+
+    async def UploadFile(
+        self, request_iterator: AsyncIterator[pb.UploadFileRequest], context: grpc.aio.ServicerContext
+    ) -> Any:
+        try:
+            return await self._upload(request_iterator)
+        except DepotError:
+            # Ending the call while the client still sends makes grpc.aio clients report INTERNAL
+            # instead of this error (grpc/grpc#36066), so take in the rest first, up to a bound.
+            await messages.discard(request_iterator, limit=DISCARD_LIMIT_FILES * self._max_file_bytes)
+            raise
+
+    async def _upload(self, request_iterator: AsyncIterator[pb.UploadFileRequest]) -> Any:
+        header, chunks = await messages.upload_parts(request_iterator)
+        upload = service.check_upload(
+            chat_id=header.chat_id,
+            filename=header.filename,
+            file_type=header.file_type,
+            media_type=header.media_type,
+            description=optional(header, "description"),
+            metadata_json=optional(header, "metadata_json"),
+            if_match=header.if_match,
+            if_none_match=header.if_none_match,
+            expected_size=optional(header, "expected_size_bytes"),
+            limit=self._max_file_bytes,
+        )
+        with Spool() as spool:
+            await service.receive(
+                spool, chunks, limit=self._max_file_bytes, expected_size=upload.expected_size
+            )
+            async with self._engine.begin() as conn:
+                row, created = await service.put_file(
+                    FilesRepository(conn), owner=_owner(), upload=upload, content=spool
+                )
+        return pb.UploadFileResponse(file=messages.file_message(row), created=created)
+
+    async def DownloadFile(
+        self, request: pb.DownloadFileRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.DownloadFileResponse]:
+        async with self._engine.begin() as conn:
+            download = await service.open_download(
+                FilesRepository(conn),
+                owner=_owner(),
+                chat_id=request.chat_id,
+                filename=request.filename,
+                start=optional(request, "range_start"),
+                end=optional(request, "range_end"),
+                suffix=optional(request, "range_suffix_length"),
+            )
+        file = messages.file_message(download.file)
+        byte_range = download.byte_range
+        if byte_range is None:
+            yield pb.DownloadFileResponse(header=pb.DownloadHeader(file=file, range_not_satisfiable=True))
+            return
+        yield pb.DownloadFileResponse(
+            header=pb.DownloadHeader(
+                file=file, offset=byte_range.offset, length=byte_range.length, partial=byte_range.partial
+            )
+        )
+        async for data in service.read_content(
+            self._repository, file=download.file, offset=byte_range.offset, length=byte_range.length
+        ):
+            yield pb.DownloadFileResponse(chunk=data)
+
+    async def GetFile(self, request: pb.GetFileRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            row = await service.get_file(
+                FilesRepository(conn), owner=_owner(), chat_id=request.chat_id, filename=request.filename
+            )
+        return pb.GetFileResponse(file=messages.file_message(row))
+
+    async def ListFiles(self, request: pb.ListFilesRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            page = await service.list_files(
+                FilesRepository(conn),
+                owner=_owner(),
+                chat_id=request.chat_id,
+                size=request.page_size,
+                token=request.page_token,
+            )
+        return pb.ListFilesResponse(
+            files=[messages.file_message(r) for r in page.items], next_page_token=page.next_page_token
+        )
+
+    async def UpdateFile(self, request: pb.UpdateFileRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            row = await service.update_file(
+                FilesRepository(conn),
+                owner=_owner(),
+                chat_id=request.chat_id,
+                filename=request.filename,
+                description=optional(request, "description"),
+                metadata_json=optional(request, "metadata_json"),
+                if_match=request.if_match,
+            )
+        return pb.UpdateFileResponse(file=messages.file_message(row))
+
+    async def DeleteFile(self, request: pb.DeleteFileRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            revision = await service.delete_file(
+                FilesRepository(conn),
+                owner=_owner(),
+                chat_id=request.chat_id,
+                filename=request.filename,
+                if_match=request.if_match,
+            )
+        return pb.DeleteFileResponse(chat_revision=revision)
+
+    async def ReplaceInFile(self, request: pb.ReplaceInFileRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            row, replaced = await service.replace_in_file(
+                FilesRepository(conn),
+                owner=_owner(),
+                chat_id=request.chat_id,
+                filename=request.filename,
+                old_text=request.old_text,
+                new_text=request.new_text,
+                count=optional(request, "count"),
+                if_match=request.if_match,
+                limit=self._max_file_bytes,
+            )
+        return pb.ReplaceInFileResponse(file=messages.file_message(row), replacements=replaced)
+
+    async def DeleteChat(self, request: pb.DeleteChatRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            deleted_files, deleted_artifacts = await service.delete_chat(
+                FilesRepository(conn), owner=_owner(), chat_id=request.chat_id
+            )
+        return pb.DeleteChatResponse(deleted_files=deleted_files, deleted_artifacts=deleted_artifacts)
+
+    async def GetChatRevision(
+        self, request: pb.GetChatRevisionRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        async with self._engine.begin() as conn:
+            row = await service.chat_revision(FilesRepository(conn), owner=_owner(), chat_id=request.chat_id)
+        return pb.GetChatRevisionResponse(
+            revision=row.revision, file_count=row.file_count, artifact_count=row.artifact_count
+        )
+
+    async def StreamChatFiles(
+        self, request: pb.StreamChatFilesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamChatFilesResponse]:
+        async with self._snapshot() as conn:
+            repo = FilesRepository(conn)
+            revision, snapshot, files = await service.chat_snapshot(
+                repo, owner=_owner(), chat_id=request.chat_id
+            )
+            yield pb.StreamChatFilesResponse(
+                header=pb.ChatHeader(
+                    chat_id=request.chat_id,
+                    revision=revision.revision,
+                    file_count=len(files),
+                    snapshot_time=messages.timestamp(snapshot),
+                )
+            )
+            for row in files:
+                yield pb.StreamChatFilesResponse(file=messages.file_message(row))
+                async for data in service.file_content(repo, file=row):
+                    yield pb.StreamChatFilesResponse(chunk=data)
+
+    async def CreateArtifact(
+        self, request: pb.CreateArtifactRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        rows = [[messages.cell_value(c) for c in row.cells] for row in request.rows]
+        async with self._engine.begin() as conn:
+            row = await artifacts.create_artifact(
+                FilesRepository(conn),
+                owner=_owner(),
+                chat_id=request.chat_id,
+                title=request.title,
+                columns=list(request.columns),
+                rows=rows,
+            )
+        message = messages.artifact_message(row, with_rows=False)
+        message.rows.extend(request.rows)
+        return pb.CreateArtifactResponse(artifact=message)
+
+    async def GetArtifact(self, request: pb.GetArtifactRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            row = await artifacts.get_artifact(FilesRepository(conn), owner=_owner(), artifact_id=request.id)
+        return pb.GetArtifactResponse(artifact=messages.artifact_message(row, with_rows=True))
+
+    async def ListArtifacts(self, request: pb.ListArtifactsRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._engine.begin() as conn:
+            page = await artifacts.list_artifacts(
+                FilesRepository(conn),
+                owner=_owner(),
+                chat_id=request.chat_id,
+                size=request.page_size,
+                token=request.page_token,
+            )
+        return pb.ListArtifactsResponse(
+            artifacts=[messages.artifact_message(r, with_rows=False) for r in page.items],
+            next_page_token=page.next_page_token,
+        )
