@@ -116,3 +116,14 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> Json:
         log.error("gateway_error", exc_info=exc)
         return Json(error_body("INTERNAL", "internal error"), status_code=500)
+
+
+async def first_message(call: Any, service: str) -> tuple[Any, Any]:
+    """The first message of a server stream (its metadata) and the iterator for the rest."""
+    messages = call.__aiter__()
+    try:
+        return await messages.__anext__(), messages
+    except grpc.aio.AioRpcError as exc:
+        raise from_grpc(exc) from None
+    except StopAsyncIteration:
+        raise ApiError(502, "INTERNAL", f"the {service} service sent no metadata") from None

@@ -16,7 +16,7 @@ import grpc
 from fastapi import Request, Response
 from starlette.responses import StreamingResponse
 
-from gateway.errors import ApiError, from_grpc, respond
+from gateway.errors import first_message, from_grpc, respond
 
 RATE_LIMIT_WINDOW_SECONDS = 60  # the exports service counts renders per minute
 
@@ -29,13 +29,7 @@ def content_disposition(filename: str) -> str:
 
 async def relay(call: Any, request: Request) -> Response:
     """The bytes of a content stream (metadata first, then chunks) as a streamed download."""
-    messages = call.__aiter__()
-    try:
-        first = await messages.__anext__()
-    except grpc.aio.AioRpcError as exc:
-        raise from_grpc(exc) from None
-    except StopAsyncIteration:
-        raise ApiError(502, "INTERNAL", "the exports service sent no content metadata") from None
+    first, messages = await first_message(call, "exports")
     meta = first.metadata
     etag = f'"{meta.sha256}"'
     headers = {

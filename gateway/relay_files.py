@@ -19,7 +19,7 @@ from fastapi import Request, Response
 from starlette.responses import StreamingResponse
 
 from depot.files.v1 import files_pb2 as pb
-from gateway.errors import ApiError, error_body, from_grpc
+from gateway.errors import error_body, first_message
 from gateway.file_headers import RangeRequest, content_disposition, entity_tags, etag
 from gateway.responses import Json
 
@@ -70,13 +70,7 @@ def download_request(chat_id: str, filename: str, wanted: RangeRequest | None) -
 
 async def download(call: Any, request: Request) -> Response:
     """The response to a download: 200, 206 for a range, 304 for a current If-None-Match, 416 outside the file."""
-    messages = call.__aiter__()
-    try:
-        first = await messages.__anext__()
-    except grpc.aio.AioRpcError as exc:
-        raise from_grpc(exc) from None
-    except StopAsyncIteration:
-        raise ApiError(502, "INTERNAL", "the files service sent no file metadata") from None
+    first, messages = await first_message(call, "files")
     header = first.header
     file = header.file
     headers = {
