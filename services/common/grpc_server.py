@@ -25,11 +25,16 @@ log = logging.getLogger("depot.server")
 
 @dataclass(frozen=True)
 class Registration:
-    """One servicer and how to add it: `add(servicer, server)` and its full proto service name."""
+    """One servicer and how to add it: `add(servicer, server)` and its full proto service name.
+
+    `public_methods` names methods (e.g. `/pkg.Service/Method`) that need no bearer token because
+    they carry their own credential, such as a share link.
+    """
 
     add: Callable[[Any, grpc.aio.Server], None]
     servicer: object
     full_name: str
+    public_methods: tuple[str, ...] = ()
 
 
 class GrpcServer:
@@ -40,7 +45,13 @@ class GrpcServer:
         self._settings = settings
         limit = settings.max_message_bytes
         self._server = grpc.aio.server(
-            interceptors=[ServiceInterceptor(TokenVerifier(settings), RpcMetrics.for_service(name))],
+            interceptors=[
+                ServiceInterceptor(
+                    TokenVerifier(settings),
+                    RpcMetrics.for_service(name),
+                    public_methods=frozenset(m for r in registrations for m in r.public_methods),
+                )
+            ],
             options=[
                 ("grpc.max_send_message_length", limit),
                 ("grpc.max_receive_message_length", limit),

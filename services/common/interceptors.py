@@ -77,9 +77,12 @@ def _status_for(error: DepotError) -> grpc.Status:
 class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Authentication, error mapping and metrics around every non-public RPC."""
 
-    def __init__(self, verifier: TokenVerifier, metrics: RpcMetrics) -> None:
+    def __init__(
+        self, verifier: TokenVerifier, metrics: RpcMetrics, *, public_methods: frozenset[str] = frozenset()
+    ) -> None:
         self._verifier = verifier
         self._metrics = metrics
+        self._public_methods = public_methods
 
     async def intercept_service(
         self,
@@ -87,7 +90,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or details.method.startswith(PUBLIC_METHOD_PREFIXES):
+        if (
+            handler is None
+            or details.method.startswith(PUBLIC_METHOD_PREFIXES)
+            or details.method in self._public_methods
+        ):
             return handler
         method = details.method.rsplit("/", 1)[-1]
         if handler.unary_unary:

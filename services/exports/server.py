@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from depot.exports.v1 import exports_pb2, exports_pb2_grpc
-from services.common import interceptors
 from services.common.database import Database
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
@@ -21,16 +20,6 @@ NAME: Final = "exports"
 FULL_NAME = exports_pb2.DESCRIPTOR.services_by_name["ExportsService"].full_name
 # A share link is its own credential: this method needs no bearer token.
 SHARED_CONTENT_METHOD = f"/{FULL_NAME}/ReadSharedContent"
-
-
-def allow_without_token(method: str) -> None:
-    """Lets the shared interceptor pass `method` through unauthenticated, like health checks.
-
-    The kernel has no hook for this yet; extending its tuple of public prefixes is the smallest
-    change that keeps every other method of every service authenticated.
-    """
-    if method not in interceptors.PUBLIC_METHOD_PREFIXES:
-        interceptors.PUBLIC_METHOD_PREFIXES = (*interceptors.PUBLIC_METHOD_PREFIXES, method)  # type: ignore[assignment]
 
 
 def build(settings: Settings, database: Database) -> tuple[list[Registration], Callable[[], Awaitable[None]]]:
@@ -51,9 +40,11 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         rate_limit_per_minute=settings.export_rate_limit_per_minute,
         default_timeout=settings.export_render_timeout_seconds,
     )
-    allow_without_token(SHARED_CONTENT_METHOD)
     registration = Registration(
-        exports_pb2_grpc.add_ExportsServiceServicer_to_server, ExportsHandlers(service), FULL_NAME
+        exports_pb2_grpc.add_ExportsServiceServicer_to_server,
+        ExportsHandlers(service),
+        FULL_NAME,
+        public_methods=(SHARED_CONTENT_METHOD,),
     )
 
     async def close() -> None:
