@@ -26,7 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.database import schema_metadata
 
 SCHEMA = "exports"
-STATES = ("processing", "completed", "failed")
+STATES = ("queued", "processing", "completed", "failed")
 
 
 class Base(DeclarativeBase):
@@ -56,7 +56,11 @@ class Export(Base):
         ),
         Index("ix_exports_owner_created_at_id", "owner", "created_at", "id"),
         Index("ix_exports_owner_source_created_at", "owner", "source", "created_at"),
-        CheckConstraint("status IN ('processing', 'completed', 'failed')", name="status_known"),
+        # The job queue: the oldest queued export first, and processing ones whose lease ran out.
+        Index("ix_exports_queue", "created_at", postgresql_where=text("status = 'queued'")),
+        Index("ix_exports_leases", "lease_expires_at", postgresql_where=text("status = 'processing'")),
+        Index("ix_exports_expires_at", "expires_at"),
+        CheckConstraint("status IN ('queued', 'processing', 'completed', 'failed')", name="status_known"),
         CheckConstraint(
             "status <> 'completed' OR (blob_key IS NOT NULL AND sha256 IS NOT NULL AND size_bytes IS NOT NULL)",
             name="completed_has_bytes",
@@ -86,6 +90,18 @@ class Export(Base):
     download_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
     last_downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cache_hits: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Jobs: how often a worker took it, who holds it until when, progress, and the caller's token
+    # (the worker reads the sources as the caller; cleared when the job ends).
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    job_token: Mapped[str | None] = mapped_column(Text)
+    rows_rendered: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Lifecycle: when the cleanup removes it; how the stored bytes are encoded (gzip for text
+    # formats) and how many there are (size_bytes stays the size of the content itself).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    content_encoding: Mapped[str | None] = mapped_column(String(16))
+    stored_bytes: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
@@ -115,6 +131,9 @@ class ShareLink(Base):
     )
     owner: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    download_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    last_downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
 
 
