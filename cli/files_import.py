@@ -26,6 +26,7 @@ from services.files import rules
 from services.files.content import Spool
 
 if TYPE_CHECKING:  # the database modules load only when an import runs, not for every `depot` command
+    from services.common.database import Database
     from services.files.service import Upload
 
 READ_BYTES = 1024 * 1024
@@ -105,9 +106,10 @@ def _read(path: Path, spool: Spool, limit: int) -> None:
 
 async def import_tree(root: Path, settings: Settings, *, dry_run: bool, replace: bool) -> int:
     """Imports (or lists) every file of the tree; returns how many were skipped."""
-    from services.common.database import create_engine
+    from services.common.database import Database
 
-    engine = create_engine(settings.database_url_for("files"), pool_size=1, application_name="depot-import")
+    database = Database(settings.database_url_for("files"), pool_size=1, application_name="depot-import")
+    await database.open()
     counts = {"created": 0, "replaced": 0, "unchanged": 0, "differs": 0, "skipped": 0}
     try:
         for entry in walk(root):
@@ -117,7 +119,7 @@ async def import_tree(root: Path, settings: Settings, *, dry_run: bool, replace:
             else:
                 try:
                     outcome, detail = await _import_file(
-                        engine, entry, settings, dry_run=dry_run, replace=replace
+                        database, entry, settings, dry_run=dry_run, replace=replace
                     )
                 except (DepotError, OSError) as exc:
                     outcome, detail = "skipped", getattr(exc, "message", None) or str(exc)
@@ -129,14 +131,14 @@ async def import_tree(root: Path, settings: Settings, *, dry_run: bool, replace:
             )
             print(f"{label:<13} {name}" + (f": {detail}" if detail else ""), flush=True)
     finally:
-        await engine.dispose()
+        await database.close()
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     print(f"{'dry run: ' if dry_run else ''}{summary}")
     return counts["skipped"]
 
 
 async def _import_file(
-    engine: Any, entry: Entry, settings: Settings, *, dry_run: bool, replace: bool
+    database: Database, entry: Entry, settings: Settings, *, dry_run: bool, replace: bool
 ) -> tuple[str, str]:
     """(outcome, detail) of one file; the write, if any, is one transaction."""
     from services.files import service
@@ -158,8 +160,8 @@ async def _import_file(
     )
     with Spool() as spool:
         _read(entry.path, spool, limit)
-        async with engine.begin() as conn:
-            repo = FilesRepository(conn)
+        async with database.begin() as session:
+            repo = FilesRepository(session)
             stored = await repo.get_file(owner=entry.owner, chat_id=upload.chat_id, filename=upload.filename)
             if stored is not None and stored.sha256 == spool.sha256:
                 return "unchanged", ""

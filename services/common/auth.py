@@ -18,6 +18,9 @@ from services.common.settings import Settings
 
 _SELF_KEYED_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+# Every schema stores the subject as the owner of rows in a 255-character column; a longer one,
+# or one with control characters (PostgreSQL text cannot hold NUL), names no storable user.
+MAX_SUBJECT_CHARS = 255
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class TokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject.strip():
             raise Unauthenticated("token subject must be a non-empty string")
+        if len(subject) > MAX_SUBJECT_CHARS or not subject.isprintable():
+            raise Unauthenticated(f"token subject must be at most {MAX_SUBJECT_CHARS} printable characters")
         roles = claims.get("roles", [])
         if not isinstance(roles, list):
             roles = []

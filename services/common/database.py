@@ -195,25 +195,19 @@ class Database:
             yield Session(connection)
 
     @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Session]:
+        """A pooled connection in autocommit for short reads: each statement is one round trip, with
+        no BEGIN/COMMIT around it and no transaction held while the caller waits between reads."""
+        async with self.pool.connection() as connection:
+            await connection.set_autocommit(True)
+            try:
+                yield Session(connection)
+            finally:
+                await connection.set_autocommit(False)
+
+    @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Session]:
         """A read-only repeatable-read transaction: everything read matches a single instant."""
         async with self.pool.connection() as connection, connection.transaction():
             await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield Session(connection)
-
-
-def create_engine(url: str, *, pool_size: int = 10, application_name: str = "depot") -> Any:
-    """TRANSITIONAL: the SQLAlchemy asyncio engine the files and exports services still use.
-
-    They move to `Database` next; this goes away with that change.
-    """
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    return create_async_engine(
-        sqlalchemy_url(url),
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_timeout=10,
-        connect_args={"application_name": application_name, "connect_timeout": 5},
-    )

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from depot.files.v1 import files_pb2 as pb
 from depot.files.v1 import files_pb2_grpc
+from services.common.database import Database
 from services.common.errors import DepotError
 from services.common.interceptors import current_principal
 from services.files import artifacts, messages, service
@@ -28,25 +28,27 @@ def _owner() -> str:
 class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
     """Each write is one transaction, committed when the call succeeds; uploads are received first."""
 
-    def __init__(self, engine: AsyncEngine, *, max_file_bytes: int) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, *, max_file_bytes: int) -> None:
+        self._database = database
         self._max_file_bytes = max_file_bytes
 
     @contextlib.asynccontextmanager
-    async def _repository(self) -> AsyncIterator[FilesRepository]:
-        """A repository on a pooled connection for one short read (no transaction kept open)."""
-        async with self._engine.connect() as conn:
-            yield FilesRepository(conn)
+    async def _unit_of_work(self) -> AsyncIterator[FilesRepository]:
+        """One transaction, committed when the block ends normally."""
+        async with self._database.begin() as session:
+            yield FilesRepository(session)
 
     @contextlib.asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
+    async def _reads(self) -> AsyncIterator[FilesRepository]:
+        """A repository on a pooled connection for short reads (no transaction kept open)."""
+        async with self._database.connection() as session:
+            yield FilesRepository(session)
+
+    @contextlib.asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[FilesRepository]:
         """A read-only repeatable-read transaction: a whole chat as of one instant."""
-        async with self._engine.connect() as conn:
-            snapshot = await conn.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-            async with snapshot.begin():
-                yield snapshot
+        async with self._database.snapshot() as session:
+            yield FilesRepository(session)
 
     async def UploadFile(
         self, request_iterator: AsyncIterator[pb.UploadFileRequest], context: grpc.aio.ServicerContext
@@ -77,18 +79,16 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
             await service.receive(
                 spool, chunks, limit=self._max_file_bytes, expected_size=upload.expected_size
             )
-            async with self._engine.begin() as conn:
-                row, created = await service.put_file(
-                    FilesRepository(conn), owner=_owner(), upload=upload, content=spool
-                )
+            async with self._unit_of_work() as repo:
+                row, created = await service.put_file(repo, owner=_owner(), upload=upload, content=spool)
         return pb.UploadFileResponse(file=messages.file_message(row), created=created)
 
     async def DownloadFile(
         self, request: pb.DownloadFileRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.DownloadFileResponse]:
-        async with self._engine.begin() as conn:
+        async with self._unit_of_work() as repo:
             download = await service.open_download(
-                FilesRepository(conn),
+                repo,
                 owner=_owner(),
                 chat_id=request.chat_id,
                 filename=request.filename,
@@ -107,21 +107,21 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
             )
         )
         async for data in service.read_content(
-            self._repository, file=download.file, offset=byte_range.offset, length=byte_range.length
+            self._reads, file=download.file, offset=byte_range.offset, length=byte_range.length
         ):
             yield pb.DownloadFileResponse(chunk=data)
 
     async def GetFile(self, request: pb.GetFileRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._unit_of_work() as repo:
             row = await service.get_file(
-                FilesRepository(conn), owner=_owner(), chat_id=request.chat_id, filename=request.filename
+                repo, owner=_owner(), chat_id=request.chat_id, filename=request.filename
             )
         return pb.GetFileResponse(file=messages.file_message(row))
 
     async def ListFiles(self, request: pb.ListFilesRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._unit_of_work() as repo:
             page = await service.list_files(
-                FilesRepository(conn),
+                repo,
                 owner=_owner(),
                 chat_id=request.chat_id,
                 size=request.page_size,
@@ -132,9 +132,9 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         )
 
     async def UpdateFile(self, request: pb.UpdateFileRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._unit_of_work() as repo:
             row = await service.update_file(
-                FilesRepository(conn),
+                repo,
                 owner=_owner(),
                 chat_id=request.chat_id,
                 filename=request.filename,
@@ -145,9 +145,9 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         return pb.UpdateFileResponse(file=messages.file_message(row))
 
     async def DeleteFile(self, request: pb.DeleteFileRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._unit_of_work() as repo:
             revision = await service.delete_file(
-                FilesRepository(conn),
+                repo,
                 owner=_owner(),
                 chat_id=request.chat_id,
                 filename=request.filename,
@@ -156,9 +156,9 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         return pb.DeleteFileResponse(chat_revision=revision)
 
     async def ReplaceInFile(self, request: pb.ReplaceInFileRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._unit_of_work() as repo:
             row, replaced = await service.replace_in_file(
-                FilesRepository(conn),
+                repo,
                 owner=_owner(),
                 chat_id=request.chat_id,
                 filename=request.filename,
@@ -171,17 +171,17 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         return pb.ReplaceInFileResponse(file=messages.file_message(row), replacements=replaced)
 
     async def DeleteChat(self, request: pb.DeleteChatRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._unit_of_work() as repo:
             deleted_files, deleted_artifacts = await service.delete_chat(
-                FilesRepository(conn), owner=_owner(), chat_id=request.chat_id
+                repo, owner=_owner(), chat_id=request.chat_id
             )
         return pb.DeleteChatResponse(deleted_files=deleted_files, deleted_artifacts=deleted_artifacts)
 
     async def GetChatRevision(
         self, request: pb.GetChatRevisionRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        async with self._engine.begin() as conn:
-            row = await service.chat_revision(FilesRepository(conn), owner=_owner(), chat_id=request.chat_id)
+        async with self._unit_of_work() as repo:
+            row = await service.chat_revision(repo, owner=_owner(), chat_id=request.chat_id)
         return pb.GetChatRevisionResponse(
             revision=row.revision, file_count=row.file_count, artifact_count=row.artifact_count
         )
@@ -189,8 +189,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
     async def StreamChatFiles(
         self, request: pb.StreamChatFilesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamChatFilesResponse]:
-        async with self._snapshot() as conn:
-            repo = FilesRepository(conn)
+        async with self._snapshot() as repo:
             revision, snapshot, files = await service.chat_snapshot(
                 repo, owner=_owner(), chat_id=request.chat_id
             )
@@ -211,9 +210,9 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         self, request: pb.CreateArtifactRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         rows = [[messages.cell_value(c) for c in row.cells] for row in request.rows]
-        async with self._engine.begin() as conn:
+        async with self._unit_of_work() as repo:
             row = await artifacts.create_artifact(
-                FilesRepository(conn),
+                repo,
                 owner=_owner(),
                 chat_id=request.chat_id,
                 title=request.title,
@@ -225,14 +224,14 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         return pb.CreateArtifactResponse(artifact=message)
 
     async def GetArtifact(self, request: pb.GetArtifactRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
-            row = await artifacts.get_artifact(FilesRepository(conn), owner=_owner(), artifact_id=request.id)
+        async with self._unit_of_work() as repo:
+            row = await artifacts.get_artifact(repo, owner=_owner(), artifact_id=request.id)
         return pb.GetArtifactResponse(artifact=messages.artifact_message(row, with_rows=True))
 
     async def ListArtifacts(self, request: pb.ListArtifactsRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._engine.begin() as conn:
+        async with self._unit_of_work() as repo:
             page = await artifacts.list_artifacts(
-                FilesRepository(conn),
+                repo,
                 owner=_owner(),
                 chat_id=request.chat_id,
                 size=request.page_size,

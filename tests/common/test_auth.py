@@ -41,6 +41,11 @@ def test_a_valid_token_yields_its_subject_and_roles() -> None:
     assert principal.user_id == "alice" and principal.is_admin and principal.token == token
 
 
+@pytest.mark.parametrize("subject", ["a" * 255, "Zoë 张伟", "user@example.com"])
+def test_any_printable_subject_up_to_the_owner_column_width_is_accepted(subject: str) -> None:
+    assert hs_verifier().verify(jwt.encode(claims(sub=subject), SECRET, "HS256")).user_id == subject
+
+
 @pytest.mark.parametrize(
     "token",
     [
@@ -55,6 +60,9 @@ def test_a_valid_token_yields_its_subject_and_roles() -> None:
         ),
         pytest.param(jwt.encode(claims(), "another-secret-that-is-long-enough!!", "HS256"), id="wrong-key"),
         pytest.param(jwt.encode(claims(sub=""), SECRET, "HS256"), id="empty-subject"),
+        pytest.param(jwt.encode(claims(sub="a" * 256), SECRET, "HS256"), id="subject-too-long"),
+        pytest.param(jwt.encode(claims(sub="al\x00ice"), SECRET, "HS256"), id="subject-with-nul"),
+        pytest.param(jwt.encode(claims(sub="al\nice"), SECRET, "HS256"), id="subject-with-newline"),
         pytest.param("not.a.token", id="malformed"),
         pytest.param("", id="empty"),
         pytest.param(
