@@ -21,6 +21,9 @@ _ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 # Every schema stores the subject as the owner of rows in a 255-character column; a longer one,
 # or one with control characters (PostgreSQL text cannot hold NUL), names no storable user.
 MAX_SUBJECT_CHARS = 255
+# Verified tokens are remembered (a client sends the same token on every call, and checking the
+# signature and claims costs more than the rest of a small request); each use re-checks the time.
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,24 @@ class TokenVerifier:
         self._secret = settings.jwt_secret or None
         if not (self._jwks or self._public_key or self._secret):
             raise ValueError("set DEPOT_JWT_SECRET, DEPOT_JWT_PUBLIC_KEY or DEPOT_JWT_JWKS_URL")
+        self._verified: dict[str, tuple[Principal, float, float]] = {}
 
     def verify(self, token: str) -> Principal:
         """Returns the principal of a valid token; raises Unauthenticated with the reason otherwise."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, not_before, expires = remembered
+            if not_before <= time.time() < expires:
+                return principal
+            self._verified.pop(token, None)
+        principal, claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # the oldest entry
+        not_before = float(claims.get("nbf", 0)) - self._leeway
+        self._verified[token] = (principal, not_before, float(claims["exp"]) + self._leeway)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -80,7 +98,7 @@ class TokenVerifier:
         roles = claims.get("roles", [])
         if not isinstance(roles, list):
             roles = []
-        return Principal(user_id=subject, roles=frozenset(str(r) for r in roles), token=token)
+        return Principal(user_id=subject, roles=frozenset(str(r) for r in roles), token=token), claims
 
     def _key_for(self, token: str) -> tuple[Any, list[str]]:
         if self._jwks is not None:

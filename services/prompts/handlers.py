@@ -33,7 +33,8 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
 
     async def CreatePrompt(self, request: pb.CreatePromptRequest, context: grpc.aio.ServicerContext) -> Any:
         versions = [messages.new_version(v) for v in request.versions]
-        async with self._db.begin() as conn:
+        # One statement creates it all (atomic by itself), so no BEGIN/COMMIT round trips.
+        async with self._db.connection() as conn:
             view, created = await service.create_prompt(
                 PromptsRepository(conn),
                 owner=current_principal().user_id,

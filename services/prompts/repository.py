@@ -9,11 +9,29 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections import namedtuple
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, literal_column, select, tuple_, update
+from sqlalchemy import (
+    Double,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Query, Session
@@ -88,32 +106,94 @@ def _owner_bump() -> Any:
     )
 
 
-_INSERT_PROMPT = Query(
-    pg_insert(Prompt)
-    .values(
-        owner=bindparam("owner"),
-        request_id=bindparam("request_id"),
-        agent_type=bindparam("agent_type"),
-        original_text=bindparam("original_text"),
-        version_count=bindparam("version_count"),
-        best_version_no=bindparam("best_version_no"),
+def _array(name: str, element: Any) -> Any:
+    """A list parameter sent as one PostgreSQL array (one column of rows to unnest)."""
+    return cast(bindparam(name), ARRAY(element))
+
+
+_VERSION_FIELDS = ("version_no", "text", "source", "explanation", "parent_version_no")
+
+
+def _create_prompt() -> Query:
+    """A prompt with its versions and their scores in ONE statement: the versions and scores arrive
+    as arrays (unnested into rows), and each insert is a data-modifying CTE reading the prompt's id.
+
+    One statement is atomic without BEGIN/COMMIT and makes one round trip; it also holds the
+    owner's revision row lock (taken by the bump) only while it runs, so one user's concurrent
+    creates do not queue behind each other's transactions. A request_id conflict inserts nothing
+    and returns no row.
+    """
+    prompt = (
+        pg_insert(Prompt)
+        .values(
+            owner=bindparam("owner"),
+            request_id=bindparam("request_id"),
+            agent_type=bindparam("agent_type"),
+            original_text=bindparam("original_text"),
+            version_count=bindparam("version_count"),
+            best_version_no=bindparam("best_version_no"),
+        )
+        .on_conflict_do_nothing(index_elements=[Prompt.owner, Prompt.request_id])
+        .returning(*PROMPT_COLUMNS)
+        .cte("prompt")
     )
-    .on_conflict_do_nothing(index_elements=[Prompt.owner, Prompt.request_id])
-    .returning(*PROMPT_COLUMNS)
-    .add_cte(_owner_bump())
-)
-_INSERT_VERSIONS = Query(
-    insert(Version)
-    .values(
-        {
-            c: bindparam(c)
-            for c in ("prompt_id", "version_no", "text", "source", "explanation", "parent_version_no")
-        }
+    new_versions = (
+        func.unnest(
+            _array("version_nos", Integer),
+            _array("texts", Text),
+            _array("sources", String),
+            _array("explanations", JSONB),
+            _array("parent_version_nos", Integer),
+        )
+        .table_valued(*_VERSION_FIELDS)
+        .render_derived(name="new_versions")
     )
-    .returning(*VERSION_COLUMNS)
-)
-_INSERT_SCORES = Query(
-    insert(Score).values({c: bindparam(c) for c in ("prompt_id", "version_no", *SCORE_CRITERIA)})
+    versions = (
+        insert(Version)
+        .from_select(
+            ["prompt_id", *_VERSION_FIELDS],
+            select(prompt.c.id, *(new_versions.c[f] for f in _VERSION_FIELDS)).select_from(
+                prompt.join(new_versions, true())
+            ),
+        )
+        .returning(*VERSION_COLUMNS)
+        .cte("versions")
+    )
+    new_scores = (
+        func.unnest(_array("scored_version_nos", Integer), *(_array(c, Double) for c in SCORE_CRITERIA))
+        .table_valued("version_no", *SCORE_CRITERIA)
+        .render_derived(name="new_scores")
+    )
+    scores = (
+        insert(Score)
+        .from_select(
+            ["prompt_id", "version_no", *SCORE_CRITERIA],
+            select(prompt.c.id, *(new_scores.c[f] for f in ("version_no", *SCORE_CRITERIA))).select_from(
+                prompt.join(new_scores, true())
+            ),
+        )
+        .returning(Score.version_no, *SCORE_COLUMNS)
+        .cte("scores")
+    )
+    rows = (
+        select(
+            *prompt.c,
+            *(versions.c[c.key].label(f"v_{c.key}") for c in VERSION_COLUMNS),
+            *(scores.c[c.key].label(f"s_{c.key}") for c in SCORE_COLUMNS),
+        )
+        .select_from(
+            prompt.outerjoin(versions, true()).outerjoin(scores, scores.c.version_no == versions.c.version_no)
+        )
+        .order_by(versions.c.version_no)
+        .add_cte(_owner_bump())
+    )
+    return Query(rows)
+
+
+_CREATE_PROMPT = _create_prompt()
+# A created version as _LIST_VERSIONS returns it: version columns, then score columns.
+CreatedVersion = namedtuple(  # type: ignore[misc]
+    "CreatedVersion", [c.key for c in (*VERSION_COLUMNS, *SCORE_COLUMNS)]
 )
 _OWNED_PROMPT = and_(Prompt.id == bindparam("prompt_id"), Prompt.owner == bindparam("owner"))
 _GET_PROMPT = Query(select(*PROMPT_COLUMNS).where(_OWNED_PROMPT))
@@ -260,34 +340,47 @@ class PromptsRepository:
         query = _list_query(table, columns, tuple(sorted(given)), after is not None)
         return (await self.session.execute(query, params)).all()
 
-    async def insert_prompt(
+    async def create_prompt(
         self,
         *,
         owner: str,
         request_id: str | None,
         agent_type: str | None,
         original_text: str,
-        version_count: int,
         best_version_no: int | None,
-    ) -> Any | None:
-        """Inserts a prompt; None when the owner already has one with this request_id."""
-        params = {
+        versions: Sequence[dict[str, Any]],
+        scores: Sequence[dict[str, Any]],
+    ) -> tuple[Any, list[Any]] | None:
+        """Creates a prompt with its versions and scores in one statement; returns (prompt, versions),
+        or None when the owner already has a prompt with this request_id."""
+        params: dict[str, Any] = {
             "owner": owner,
             "request_id": request_id,
             "agent_type": agent_type,
             "original_text": original_text,
-            "version_count": version_count,
+            "version_count": len(versions),
             "best_version_no": best_version_no,
+            "version_nos": [v["version_no"] for v in versions],
+            "texts": [v["text"] for v in versions],
+            "sources": [v["source"] for v in versions],
+            "explanations": [v["explanation"] for v in versions],
+            "parent_version_nos": [v["parent_version_no"] for v in versions],
+            "scored_version_nos": [s["version_no"] for s in scores],
+            **{c: [s[c] for s in scores] for c in SCORE_CRITERIA},
         }
-        return (await self.session.execute(_INSERT_PROMPT, params)).first()
-
-    async def insert_versions(self, *, prompt_id: uuid.UUID, versions: Sequence[dict[str, Any]]) -> None:
-        """Inserts versions whose numbers the caller assigned."""
-        await self.session.execute(_INSERT_VERSIONS, [{"prompt_id": prompt_id, **v} for v in versions])
-
-    async def insert_scores(self, *, prompt_id: uuid.UUID, scores: Sequence[dict[str, Any]]) -> None:
-        """Inserts scores of freshly created versions."""
-        await self.session.execute(_INSERT_SCORES, [{"prompt_id": prompt_id, **s} for s in scores])
+        rows = (await self.session.execute(_CREATE_PROMPT, params)).all()
+        if not rows:
+            return None
+        prompt = rows[0]
+        created = [
+            CreatedVersion(
+                *(getattr(r, f"v_{c.key}") for c in VERSION_COLUMNS),
+                *(getattr(r, f"s_{c.key}") for c in SCORE_COLUMNS),
+            )
+            for r in rows
+            if r.v_version_no is not None
+        ]
+        return prompt, created
 
     async def get_prompt(self, *, owner: str, prompt_id: uuid.UUID) -> Any | None:
         """The owner's prompt, or None (another user's prompt is None too)."""
@@ -297,6 +390,15 @@ class PromptsRepository:
         """The owner's prompt with this request id, or None."""
         params = {"owner": owner, "request_id": request_id}
         return (await self.session.execute(_GET_PROMPT_BY_REQUEST_ID, params)).first()
+
+    async def prompt_with_versions_by_request_id(
+        self, *, owner: str, request_id: str
+    ) -> tuple[Any, Sequence[Any]] | None:
+        """The owner's prompt with this request id and its versions, read together (one transaction,
+        or a savepoint inside the caller's), or None."""
+        async with self.session.connection.transaction():
+            prompt = await self.get_prompt_by_request_id(owner=owner, request_id=request_id)
+            return None if prompt is None else (prompt, await self.list_versions(prompt_id=prompt.id))
 
     async def list_versions(self, *, prompt_id: uuid.UUID) -> Sequence[Any]:
         """A prompt's versions in order, each with its score columns (None when unscored)."""

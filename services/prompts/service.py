@@ -60,40 +60,33 @@ async def create_prompt(
     kind = rules.optional_name(agent_type, "agent_type")
     rules.check_new_versions(versions)
     totals = {no: v.scores.total for no, v in enumerate(versions, start=1) if v.scores is not None}
-    row = await repo.insert_prompt(
+    created = await repo.create_prompt(
         owner=owner,
         request_id=request,
         agent_type=kind,
         original_text=original_text,
-        version_count=len(versions),
         best_version_no=rules.best_version(totals),
-    )
-    if row is None:
-        assert request is not None  # only a request_id can conflict
-        existing = await repo.get_prompt_by_request_id(owner=owner, request_id=request)
-        if existing is None:  # deleted between the two statements
-            raise NotFound(f"no prompt with request_id {request!r}")
-        return PromptView(existing, await repo.list_versions(prompt_id=existing.id)), False
-    if versions:
-        await repo.insert_versions(
-            prompt_id=row.id,
-            versions=[
-                {
-                    "version_no": no,
-                    "text": v.text,
-                    "source": v.source,
-                    "explanation": v.explanation,
-                    "parent_version_no": v.parent_version_no,
-                }
-                for no, v in enumerate(versions, start=1)
-            ],
-        )
-        scored = [
+        versions=[
+            {
+                "version_no": no,
+                "text": v.text,
+                "source": v.source,
+                "explanation": v.explanation,
+                "parent_version_no": v.parent_version_no,
+            }
+            for no, v in enumerate(versions, start=1)
+        ],
+        scores=[
             {"version_no": no, **v.scores.as_dict()} for no, v in enumerate(versions, start=1) if v.scores
-        ]
-        if scored:
-            await repo.insert_scores(prompt_id=row.id, scores=scored)
-    return PromptView(row, await repo.list_versions(prompt_id=row.id) if versions else []), True
+        ],
+    )
+    if created is not None:
+        return PromptView(*created), True
+    assert request is not None  # only a request_id can conflict
+    existing = await repo.prompt_with_versions_by_request_id(owner=owner, request_id=request)
+    if existing is None:  # deleted between the two statements
+        raise NotFound(f"no prompt with request_id {request!r}")
+    return PromptView(*existing), False
 
 
 async def get_prompt(repo: PromptsRepository, *, owner: str, prompt_id: str) -> PromptView:

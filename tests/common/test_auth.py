@@ -137,3 +137,65 @@ def test_the_development_secret_is_refused_outside_embedded_mode() -> None:
     with pytest.raises(ValueError, match="development secret"):
         Settings(jwt_secret=DEVELOPMENT_JWT_SECRET, embedded=False)
     assert Settings(jwt_secret=DEVELOPMENT_JWT_SECRET, embedded=True).embedded
+
+
+class Clock:
+    """A wall clock the test moves forward (patched over the verifier's `time.time`)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr("services.common.auth.time.time", fake)
+    monkeypatch.setattr("jwt.api_jwt.datetime", _FrozenDatetime(fake))
+    return fake
+
+
+class _FrozenDatetime:
+    """jwt reads the time through datetime.now(tz=utc); this answers with the fake clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def now(self, tz: Any = None) -> Any:
+        from datetime import datetime
+
+        return datetime.fromtimestamp(self._clock.now, tz=tz)
+
+    def __getattr__(self, name: str) -> Any:
+        from datetime import datetime
+
+        return getattr(datetime, name)
+
+
+def test_a_remembered_token_still_expires_at_exp_plus_leeway(clock: Clock) -> None:
+    verifier = hs_verifier(jwt_leeway_seconds=30)
+    token = jwt.encode(claims(exp=int(clock.now) + 60), SECRET, "HS256")
+    assert verifier.verify(token).user_id == "alice"
+    clock.now += 60 + 29
+    assert verifier.verify(token).user_id == "alice"  # within the leeway, from the cache
+    clock.now += 2
+    with pytest.raises(Unauthenticated):
+        verifier.verify(token)
+    with pytest.raises(Unauthenticated):  # and it stays refused once dropped from the cache
+        verifier.verify(token)
+
+
+def test_the_cache_is_bounded_and_still_verifies_each_new_token(clock: Clock) -> None:
+    from services.common import auth
+
+    verifier = hs_verifier()
+    tokens = [
+        jwt.encode(claims(sub=f"user-{i}"), SECRET, "HS256") for i in range(auth.VERIFIED_CACHE_SIZE + 5)
+    ]
+    assert [verifier.verify(t).user_id for t in tokens] == [f"user-{i}" for i in range(len(tokens))]
+    assert len(verifier._verified) == auth.VERIFIED_CACHE_SIZE
+    forged = tokens[0][:-2] + ("AA" if not tokens[0].endswith("AA") else "BB")
+    with pytest.raises(Unauthenticated):
+        verifier.verify(forged)
