@@ -41,6 +41,13 @@ class FailedPrecondition(DepotError):
     default_reason = "FAILED_PRECONDITION"
 
 
+class Aborted(DepotError):
+    """The resource changed under a long read or a race; the caller may start again."""
+
+    code = "ABORTED"
+    default_reason = "ABORTED"
+
+
 class PermissionDenied(DepotError):
     code = "PERMISSION_DENIED"
     default_reason = "PERMISSION_DENIED"

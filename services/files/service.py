@@ -17,20 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.common.errors import DepotError, InvalidArgument, NotFound
+from services.common.errors import Aborted, InvalidArgument, NotFound
 from services.common.pagination import decode_cursor, encode_cursor, page_size
 from services.files import rules
 from services.files.content import Spool
 from services.files.repository import FilesRepository
 
 Repositories = Callable[[], AbstractAsyncContextManager[FilesRepository]]
-
-
-class Aborted(DepotError):
-    """The resource changed under a long read; the caller may start again."""
-
-    code = "ABORTED"
-    default_reason = "ABORTED"
 
 
 @dataclass(frozen=True)
