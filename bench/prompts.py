@@ -39,35 +39,6 @@ class Result:
         )
 
 
-def raw_psycopg(url: str, clients: int) -> Result:
-    """The same two inserts in one transaction, straight from psycopg, one connection per client."""
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    deadline = time.perf_counter() + SECONDS
-
-    def worker(i: int) -> None:
-        owner = f"raw-{uuid.uuid4()}"
-        with psycopg.connect(url) as conn:
-            while (start := time.perf_counter()) < deadline:
-                with conn.transaction():
-                    (prompt_id,) = conn.execute(
-                        "INSERT INTO prompts.prompts (owner, original_text, version_count)"
-                        " VALUES (%s, %s, 1) RETURNING id",
-                        (owner, PROMPT_TEXT),
-                    ).fetchone()  # type: ignore[misc]
-                    conn.execute(
-                        "INSERT INTO prompts.versions (prompt_id, version_no, text, source) VALUES (%s, 1, %s, %s)",
-                        (prompt_id, VERSION_TEXT, "syntax"),
-                    )
-                latencies[i].append(time.perf_counter() - start)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return Result([x for each in latencies for x in each], SECONDS)
-
-
 def _drive(
     clients: int, connect: Callable[[], contextlib.AbstractContextManager[Callable[[], object]]]
 ) -> Result:
@@ -89,6 +60,31 @@ def _drive(
     for t in threads:
         t.join()
     return Result([x for each in latencies for x in each], SECONDS)
+
+
+def raw_psycopg(url: str, clients: int) -> Result:
+    """The same two inserts in one transaction, straight from psycopg, one connection per client."""
+
+    @contextlib.contextmanager
+    def connect() -> Iterator[Callable[[], object]]:
+        owner = f"raw-{uuid.uuid4()}"
+        with psycopg.connect(url) as conn:
+
+            def create() -> None:
+                with conn.transaction():
+                    (prompt_id,) = conn.execute(
+                        "INSERT INTO prompts.prompts (owner, original_text, version_count)"
+                        " VALUES (%s, %s, 1) RETURNING id",
+                        (owner, PROMPT_TEXT),
+                    ).fetchone()  # type: ignore[misc]
+                    conn.execute(
+                        "INSERT INTO prompts.versions (prompt_id, version_no, text, source) VALUES (%s, 1, %s, %s)",
+                        (prompt_id, VERSION_TEXT, "syntax"),
+                    )
+
+            yield create
+
+    return _drive(clients, connect)
 
 
 def over_grpc(system: System, clients: int) -> Result:
