@@ -39,8 +39,10 @@ proto-check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The long reliability suites (about 30 minutes on two cores); stopped after RELIABILITY_MINUTES.
+RELIABILITY_MINUTES ?= 60
 reliability: $(STAMP)
-	$(BIN)/pytest -q tests/reliability --long
+	timeout --signal=INT --kill-after=60 $$(( $(RELIABILITY_MINUTES) * 60 )) $(BIN)/pytest -q tests/reliability --long
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

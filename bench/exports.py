@@ -86,11 +86,15 @@ def timed(action: Callable[[], object]) -> tuple[object, float]:
 
 
 def create_csv(user: User) -> dict[str, object]:
+    """The temporal dataset as CSV: a queued job (202), followed to its end with `?wait=`."""
     reply = user.http.post(
         "/api/v1/exports", json={"source": "datasets/temporal", "format": "csv"}, timeout=600
     )
-    assert reply.status_code in (200, 201), reply.text
+    assert reply.status_code in (200, 202), reply.text
     body: dict[str, object] = reply.json()
+    while body["status"] in ("queued", "processing"):
+        body = user.http.get(reply.headers["location"], params={"wait": 30}, timeout=60).json()
+    assert body["status"] == "completed", body
     return body
 
 

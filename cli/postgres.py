@@ -33,6 +33,8 @@ class EmbeddedPostgres:
 
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
             server = get_server(self.pgdata, cleanup_mode=None)
+            # get_server hands back the handle of an earlier start; after stop() it must start again.
+            server.ensure_postgres_running()
         self._server = server
         admin_url = server.get_uri()
         with psycopg.connect(admin_url, autocommit=True) as conn:

@@ -54,18 +54,21 @@ class Stack:
         self.start_process("gateway")
         self.wait_ready(deadline=deadline)
 
-    def start_process(self, name: str) -> None:
-        output = subprocess.DEVNULL if self.log_dir is None else open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
-        self.processes[name] = subprocess.Popen(
+    def start_process(self, name: str, *, key: str | None = None, env: dict[str, str] | None = None) -> None:
+        """Starts `depot serve name`; `key` names a further process of the same service (a replica),
+        `env` holds the settings in which it differs (its port)."""
+        key = key or name
+        output = subprocess.DEVNULL if self.log_dir is None else open(self.log_dir / f"{key}.log", "ab")  # noqa: SIM115
+        self.processes[key] = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "serve", name],
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=output,
             stderr=output if self.log_dir is not None else None,
             start_new_session=True,  # Ctrl-C in a terminal reaches `depot up` only; it stops children in order
         )
 
-    def wait_serving(self, name: str, *, deadline: float) -> None:
-        with grpc.insecure_channel(self.grpc_address(name)) as channel:
+    def wait_serving(self, name: str, *, deadline: float, address: str | None = None) -> None:
+        with grpc.insecure_channel(address or self.grpc_address(name)) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 self._check_alive(name)

@@ -62,6 +62,7 @@ def _greet(stack: Stack, env: dict[str, str]) -> None:
     print(
         f"""
 Depot is running: {url}  (API docs: {url}/docs)
+Console: {url}/#token={token}  (offers the token below; a fragment never reaches a server)
 gRPC: prompts {stack.grpc_address("prompts")}
 
 A development token (24 h):

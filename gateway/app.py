@@ -12,9 +12,19 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from gateway import errors
+from gateway.idle import IdleTimeout
 from gateway.limits import BodyLimit
 from gateway.responses import Json
-from gateway.routes import exports, files, prompts, seed_exports, seed_files, seed_prompts
+from gateway.routes import (
+    console,
+    export_lifecycle,
+    exports,
+    files,
+    prompts,
+    seed_exports,
+    seed_files,
+    seed_prompts,
+)
 from gateway.upstream import Upstream
 from services.common.settings import Settings
 
@@ -44,17 +54,20 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(prompts.router)
     app.include_router(seed_prompts.router)
+    app.include_router(export_lifecycle.router)  # before exports: /exports/stats is no export id
     app.include_router(exports.router)
     app.include_router(exports.links)
     app.include_router(seed_exports.router)
     app.include_router(files.router)
     app.include_router(seed_files.router)
     _health_routes(app)
+    app.include_router(console.router)  # last: only `/` and `/console/...`
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]
         max_bytes=settings.max_request_body_bytes,
         exempt=lambda scope: scope["method"] == "PUT" and scope["path"].startswith(STREAMING_UPLOAD_PREFIXES),
     )
+    app.add_middleware(IdleTimeout, seconds=settings.http_idle_timeout_seconds)  # type: ignore[arg-type]
     app.add_middleware(RequestMetrics)  # type: ignore[arg-type]
     return app
 

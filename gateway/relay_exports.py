@@ -4,6 +4,13 @@ The first message (the metadata) is read before the response starts, so a missin
 unfinished export is a normal JSON error. After that the status line is sent; a failure in the
 middle aborts the connection, and the client sees fewer bytes than the Content-Length announced
 — never a 200 whose body ends in an error message.
+
+Text exports are stored gzip-compressed: a client that accepts gzip gets them as stored with
+`Content-Encoding: gzip`, any other the decoded bytes; the ETag (the content's sha256) is the same
+either way and `Vary: Accept-Encoding` keeps caches from mixing the two. Exports ignore Range
+(`Accept-Ranges: none`): a range of gzip bytes means nothing to a client that asked for the
+content, and exports are re-rendered rather than resumed. When the service answers with a
+redirect (a share link on the S3 store), the client is sent to that short-lived URL.
 """
 
 from __future__ import annotations
@@ -37,10 +44,20 @@ async def relay(call: Any, request: Request) -> Response:
         "Content-Disposition": content_disposition(meta.filename),
         "Cache-Control": "private, no-cache",
         "X-Content-Type-Options": "nosniff",
+        "Vary": "Accept-Encoding",
+        "Accept-Ranges": "none",
     }
     if meta.not_modified:
         return Response(status_code=304, headers=headers)
+    if meta.redirect_url:
+        call.cancel()
+        return Response(
+            status_code=302,
+            headers={"Location": meta.redirect_url, "Cache-Control": "no-store", "Vary": "Accept-Encoding"},
+        )
     headers["Content-Length"] = str(meta.size_bytes)
+    if meta.content_encoding:
+        headers["Content-Encoding"] = meta.content_encoding
     return StreamingResponse(_chunks(call, messages), media_type=meta.media_type, headers=headers)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 
-class Json(Response):
+class Json(JSONResponse):
+    """A JSONResponse (so the OpenAPI schema documents each route's response model) rendered by orjson."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:

@@ -6,6 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Version numbers travel as protobuf int32.
+INT32_MAX = 2**31 - 1
+
 
 class Body(BaseModel):
     """Request bodies: strict types, unknown fields refused."""
@@ -25,7 +28,7 @@ class VersionIn(Body):
     text: str = Field(min_length=1, max_length=100_000)
     source: str = Field(min_length=1, max_length=255)
     explanation: dict[str, Any] | None = None
-    parent_version_no: int | None = Field(default=None, ge=1)
+    parent_version_no: int | None = Field(default=None, ge=1, le=INT32_MAX)
     scores: ScoresIn | None = None
 
 
@@ -33,7 +36,7 @@ class NewVersionIn(Body):
     text: str = Field(min_length=1, max_length=100_000)
     source: str = Field(min_length=1, max_length=255)
     explanation: dict[str, Any] | None = None
-    parent_version_no: int | None = Field(default=None, ge=1)
+    parent_version_no: int | None = Field(default=None, ge=1, le=INT32_MAX)
 
 
 class PromptIn(Body):

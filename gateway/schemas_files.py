@@ -57,6 +57,20 @@ class ChatFileList(BaseModel):
     next_page_token: str
 
 
+class ChatOut(BaseModel):
+    chat_id: str
+    revision: int
+    file_count: int
+    artifact_count: int
+    created_at: str
+    updated_at: str
+
+
+class ChatList(BaseModel):
+    items: list[ChatOut]
+    next_page_token: str
+
+
 class ReplaceOut(ChatFileOut):
     replacements: int
 

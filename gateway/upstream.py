@@ -38,6 +38,7 @@ FILES_IDEMPOTENT = (
     "StreamChatFiles",
     "GetArtifact",
     "ListArtifacts",
+    "ListChats",
 )
 # Downloads: stream windows of 1 MiB instead of BDP-grown ones, so a slow HTTP client makes the
 # gateway hold about 1 MiB of a file, not megabytes (measured: ~5 MiB per slow stream with BDP).

@@ -30,6 +30,17 @@ def chat_file(message: pb.ChatFile) -> dict[str, Any]:
     }
 
 
+def chat(message: pb.Chat) -> dict[str, Any]:
+    return {
+        "chat_id": message.chat_id,
+        "revision": message.revision,
+        "file_count": message.file_count,
+        "artifact_count": message.artifact_count,
+        "created_at": rfc3339(message.create_time),
+        "updated_at": rfc3339(message.update_time),
+    }
+
+
 def cell_value(cell: pb.Cell) -> Any:
     kind = cell.WhichOneof("kind")
     return None if kind is None else getattr(cell, kind)

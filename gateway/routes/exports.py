@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any, Literal
 
 import grpc
@@ -12,12 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from depot.exports.v1 import exports_pb2 as pb
 from gateway import views_exports as views
 from gateway.auth import bearer_token
+from gateway.content_coding import accepted_codings
+from gateway.errors import ApiError
 from gateway.relay_exports import if_none_match, relay, too_many
 from gateway.responses import Json
 from gateway.routes.prompts import ERRORS, PageSize, upstream
 from gateway.schemas import ErrorOut
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
+# The service bounds a wait (DEPOT_EXPORT_WAIT_MAX_SECONDS, at most 600); the gateway never asks for
+# more, so its deadline stays finite. Seed routes follow a job in steps of FOLLOW_SECONDS.
+WAIT_CEILING_SECONDS = 600.0
+FOLLOW_SECONDS = 30.0
 links = APIRouter(tags=["exports"])
 EXPORT_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
@@ -65,7 +73,9 @@ def _struct(options: dict[str, Any]) -> struct_pb2.Struct:
 async def download(request: Request, token: str | None, export_id: str) -> Response:
     """Streams an export's bytes through the gateway as they come from the exports service."""
     gateway = upstream(request)
-    message = pb.ReadExportContentRequest(id=export_id, if_none_match=if_none_match(request))
+    message = pb.ReadExportContentRequest(
+        id=export_id, if_none_match=if_none_match(request), accept_encoding=accepted_codings(request)
+    )
     call = gateway.stream(gateway.exports.ReadExportContent, message, token)
     return await relay(call, request)
 
@@ -73,15 +83,51 @@ async def download(request: Request, token: str | None, export_id: str) -> Respo
 @router.post(
     "/exports",
     status_code=201,
-    responses={200: {"description": "A stored export of the same source revision"}, **EXPORT_ERRORS},
+    responses={
+        200: {"description": "A stored export of the same source revision"},
+        202: {"description": "Queued (or already being rendered) by a job; Location is the export to poll"},
+        **EXPORT_ERRORS,
+    },
 )
 async def create_export(body: ExportIn, request: Request, token: str = Depends(bearer_token)) -> Response:
-    """Renders a source (201), or returns the stored export that still matches its revision (200)."""
+    """Renders a source (201), returns the stored export that still matches its revision (200), or
+    queues a job for a dataset or a large artifact (202, follow Location with `?wait=`)."""
     try:
         reply = await create(request, token, source=body.source, fmt=body.format, options=body.options)
     except grpc.aio.AioRpcError as exc:
         return too_many(exc)
+    if reply.export.state in views.RUNNING:
+        headers = {"Location": views.export_path(reply.export.id)}
+        return Json(views.export(reply.export), status_code=202, headers=headers)
     return Json(views.export(reply.export), status_code=200 if reply.reused else 201)
+
+
+async def until_ended(request: Request, token: str, export: pb.Export) -> pb.Export:
+    """Follows a queued export to its end, within the export deadline, for routes that answer with
+    a finished export (the seed routes): its failure is 412, running out of time 503."""
+    gateway = upstream(request)
+    deadline = time.monotonic() + gateway.export_timeout
+    while export.state in views.RUNNING:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ApiError(503, "UNAVAILABLE", f"export {export.id} is still being rendered; retry shortly")
+        export = await get(request, token, export.id, wait=min(left, FOLLOW_SECONDS))
+    if export.state == pb.EXPORT_STATE_FAILED:
+        raise ApiError(412, "FAILED_PRECONDITION", f"the export failed: {export.error_message}")
+    return export
+
+
+async def get(request: Request, token: str, export_id: str, *, wait: float | None) -> pb.Export:
+    """GetExport, waiting up to `wait` seconds (the service cuts it to its bound) for the export to end."""
+    gateway = upstream(request)
+    message = pb.GetExportRequest(id=export_id)
+    timeout = gateway.timeout
+    if wait:
+        seconds = min(wait, WAIT_CEILING_SECONDS)
+        message.wait.FromTimedelta(timedelta(seconds=seconds))
+        timeout += seconds
+    reply = await gateway.call(gateway.exports.GetExport, message, token, timeout=timeout)
+    return reply.export
 
 
 @router.get("/exports", responses=EXPORT_ERRORS)
@@ -91,7 +137,7 @@ async def list_exports(
     page_size: int = PageSize,
     page_token: str = Query(default="", max_length=512),
     source: str = Query(default="", max_length=512, description="Only exports of this source"),
-    status: Literal["processing", "completed", "failed"] | None = None,
+    status: Literal["queued", "processing", "completed", "failed"] | None = None,
 ) -> Response:
     """The caller's exports, newest first."""
     gateway = upstream(request)
@@ -109,11 +155,20 @@ async def list_exports(
 
 
 @router.get("/exports/{export_id}", responses=EXPORT_ERRORS)
-async def get_export(export_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
-    """An export's status, metadata and receipt."""
-    gateway = upstream(request)
-    reply = await gateway.call(gateway.exports.GetExport, pb.GetExportRequest(id=export_id), token)
-    return Json(views.export(reply.export))
+async def get_export(
+    export_id: str,
+    request: Request,
+    token: str = Depends(bearer_token),
+    wait: float | None = Query(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Seconds to wait for a queued or processing export to end (at most 30 by default)",
+    ),
+) -> Response:
+    """An export's status, progress (rows_rendered, attempts), metadata and receipt; with `wait`,
+    as soon as it has ended or when the wait is over."""
+    return Json(views.export(await get(request, token, export_id, wait=wait)))
 
 
 @router.delete("/exports/{export_id}", status_code=204, responses=EXPORT_ERRORS)
@@ -164,6 +219,11 @@ def link_url(request: Request, token: str) -> str:
 async def shared_content(link_token: str, request: Request) -> Response:
     """The bytes behind a share link; no bearer token needed (the link is the credential)."""
     gateway = upstream(request)
-    message = pb.ReadSharedContentRequest(token=link_token, if_none_match=if_none_match(request))
+    message = pb.ReadSharedContentRequest(
+        token=link_token,
+        if_none_match=if_none_match(request),
+        accept_encoding=accepted_codings(request),
+        allow_redirect=True,  # on the S3 store: a fresh presigned URL each time
+    )
     call = gateway.stream(gateway.exports.ReadSharedContent, message, None)
     return await relay(call, request)

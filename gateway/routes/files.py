@@ -60,6 +60,7 @@ def _file_response(message: pb.ChatFile, *, status_code: int = 200, **extra: Any
     status_code=201,
     response_model=schemas_files.ChatFileOut,
     responses={
+        **WRITE_ERRORS,
         200: {"description": "An existing file replaced"},
         413: {"description": "Over the size limit"},
     },
@@ -99,6 +100,24 @@ async def put_file(
     if reply.created:
         response.headers["Location"] = location
     return response
+
+
+@router.get("/chats", response_model=schemas_files.ChatList, responses=ERRORS)
+async def list_chats(
+    request: Request,
+    token: str = Depends(bearer_token),
+    page_size: int = PageSize,
+    page_token: str = Query(default="", max_length=512),
+) -> Response:
+    """The caller's chats with their file and artifact counts, most recently written first."""
+    reply = await upstream(request).call(
+        upstream(request).files.ListChats,
+        pb.ListChatsRequest(page_size=page_size, page_token=page_token),
+        token,
+    )
+    return Json(
+        {"items": [views_files.chat(c) for c in reply.chats], "next_page_token": reply.next_page_token}
+    )
 
 
 @router.get("/chats/{chat_id}/files", response_model=schemas_files.ChatFileList, responses=ERRORS)
@@ -154,7 +173,10 @@ async def update_file(
     if "description" in body.model_fields_set:
         message.description = body.description or ""
     if "metadata" in body.model_fields_set:
-        message.metadata_json = orjson.dumps(body.metadata).decode()
+        try:
+            message.metadata_json = orjson.dumps(body.metadata).decode()
+        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+            raise ApiError(400, "INVALID_ARGUMENT", f"metadata: {exc}") from None
     reply = await upstream(request).call(upstream(request).files.UpdateFile, message, token)
     return _file_response(reply.file)
 

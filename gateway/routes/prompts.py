@@ -9,11 +9,15 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from depot.prompts.v1 import prompts_pb2 as pb
 from gateway import schemas, views
 from gateway.auth import bearer_token
+from gateway.errors import ApiError
 from gateway.responses import Json
 from gateway.upstream import Upstream
 
 router = APIRouter(prefix="/api/v1", tags=["prompts"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": schemas.ErrorOut} for code in (400, 401, 404, 503)}
+# 413: a JSON body over DEPOT_MAX_REQUEST_BODY_BYTES (the body limit guards every route).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.ErrorOut} for code in (400, 401, 404, 413, 503)
+}
 INT32_MAX = 2**31 - 1
 PageSize = Query(
     default=0, ge=0, le=INT32_MAX, description="Items per page: 0 means 50, more than 1000 means 1000."
@@ -27,7 +31,10 @@ def upstream(request: Request) -> Upstream:
 def new_version(body: schemas.VersionIn | schemas.NewVersionIn) -> pb.NewVersion:
     message = pb.NewVersion(text=body.text, source=body.source, parent_version_no=body.parent_version_no or 0)
     if body.explanation is not None:
-        message.explanation.update(body.explanation)
+        try:
+            message.explanation.update(body.explanation)
+        except (OverflowError, ValueError) as exc:  # a number no double holds
+            raise ApiError(400, "INVALID_ARGUMENT", f"explanation: {exc}") from None
     scores = getattr(body, "scores", None)
     if scores is not None:
         message.scores.CopyFrom(pb.Scores(**scores.model_dump()))

@@ -11,9 +11,19 @@ from depot.exports.v1 import exports_pb2 as pb
 from depot.prompts.v1 import prompts_pb2
 from gateway import views_exports as views
 from gateway.auth import bearer_token
+from gateway.errors import ApiError
+from gateway.export_paths import export_id_of
 from gateway.relay_exports import too_many
 from gateway.responses import Json
-from gateway.routes.exports import DOWNLOAD, EXPORT_ERRORS, create, download, link_url, share_link
+from gateway.routes.exports import (
+    DOWNLOAD,
+    EXPORT_ERRORS,
+    create,
+    download,
+    link_url,
+    share_link,
+    until_ended,
+)
 from gateway.routes.prompts import upstream
 
 router = APIRouter(tags=["seed compatibility"])
@@ -93,12 +103,13 @@ async def _dataset_csv(
         )
     except grpc.aio.AioRpcError as exc:
         return too_many(exc)
-    url = absolute(request, views.content_path(reply.export.id))
+    export = await until_ended(request, token, reply.export)  # datasets render as jobs
+    url = absolute(request, views.content_path(export.id))
     return Json(
         {
             "success": True,
-            "records": reply.export.receipt.row_count,
-            "export_id": reply.export.id,
+            "records": export.receipt.row_count,
+            "export_id": export.id,
             "download_url": url,
             "csv_path": url,
             "reused": reply.reused,
@@ -153,8 +164,8 @@ async def seed_export_artifact(
         )
     except grpc.aio.AioRpcError as exc:
         return too_many(exc)
-    link = await share_link(request, token, reply.export.id, SHARE_SECONDS)
-    export = reply.export
+    export = await until_ended(request, token, reply.export)  # a large artifact renders as a job
+    link = await share_link(request, token, export.id, SHARE_SECONDS)
     return Json(
         {
             "id": export.id,
@@ -166,3 +177,13 @@ async def seed_export_artifact(
             "expiresAt": link.expire_time.ToJsonString(),
         }
     )
+
+
+@router.get("/api/exports/{path:path}", responses=DOWNLOAD)
+async def seed_export_file(path: str, request: Request, token: str = Depends(bearer_token)) -> Response:
+    """Seed 004: an export's bytes by file path (`exports/<user>/<id>.<ext>`, `exports/<id>`, `<id>`).
+    Paths that could leave a directory (`..`, absolute, NUL, backslash, encoded or not) are 400."""
+    export_id = export_id_of(path)
+    if export_id is None:
+        raise ApiError(404, "NOT_FOUND", "no export at that path")
+    return await download(request, token, export_id)

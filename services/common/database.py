@@ -10,6 +10,8 @@ microseconds per await) and 1.9 ms this way, within 10 % of hand-written psycopg
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -164,6 +166,29 @@ async def _configure(connection: psycopg.AsyncConnection[Any]) -> None:
     connection.adapters.register_dumper(dict, _DictAsJsonb)
 
 
+# How long a call waits for a pooled connection (the database down, or every connection busy)
+# before it fails as UNAVAILABLE; never longer than the caller's deadline allows, less a margin
+# for the answer to reach it, so a caller hears "unavailable" rather than "deadline exceeded".
+POOL_TIMEOUT_SECONDS = 10.0
+DEADLINE_MARGIN_SECONDS = 1.0
+_CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "depot_call_deadline", default=None
+)
+
+
+def set_call_deadline(seconds_remaining: float | None) -> None:
+    """Records the current call's remaining time (None: no deadline) for the connection waits it makes."""
+    _CALL_DEADLINE.set(None if seconds_remaining is None else time.monotonic() + seconds_remaining)
+
+
+def pool_wait_seconds() -> float:
+    """How long the current call may wait for a connection."""
+    deadline = _CALL_DEADLINE.get()
+    if deadline is None:
+        return POOL_TIMEOUT_SECONDS
+    return max(0.05, min(POOL_TIMEOUT_SECONDS, deadline - time.monotonic() - DEADLINE_MARGIN_SECONDS))
+
+
 class Database:
     """A pool of connections to one service's database."""
 
@@ -173,7 +198,7 @@ class Database:
             min_size=1,
             max_size=pool_size,
             open=False,
-            timeout=10,
+            timeout=POOL_TIMEOUT_SECONDS,
             kwargs={
                 "application_name": application_name,
                 "connect_timeout": 5,
@@ -191,14 +216,14 @@ class Database:
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[Session]:
         """One unit of work: committed when the block ends normally, rolled back otherwise."""
-        async with self.pool.connection() as connection, connection.transaction():
+        async with self.pool.connection(timeout=pool_wait_seconds()) as connection, connection.transaction():
             yield Session(connection)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Session]:
         """A pooled connection in autocommit for short reads: each statement is one round trip, with
         no BEGIN/COMMIT around it and no transaction held while the caller waits between reads."""
-        async with self.pool.connection() as connection:
+        async with self.pool.connection(timeout=pool_wait_seconds()) as connection:
             await connection.set_autocommit(True)
             try:
                 yield Session(connection)
@@ -208,6 +233,6 @@ class Database:
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Session]:
         """A read-only repeatable-read transaction: everything read matches a single instant."""
-        async with self.pool.connection() as connection, connection.transaction():
+        async with self.pool.connection(timeout=pool_wait_seconds()) as connection, connection.transaction():
             await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield Session(connection)

@@ -24,7 +24,8 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services.common.auth import Principal, TokenVerifier
-from services.common.errors import DepotError, Unauthenticated, Unavailable
+from services.common.database import set_call_deadline
+from services.common.errors import DepotError, InvalidArgument, Unauthenticated, Unavailable
 from services.common.metrics import RpcMetrics
 
 log = logging.getLogger("depot.rpc")
@@ -131,6 +132,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        set_call_deadline(context.time_remaining())
         _PRINCIPAL.set(self._verifier.verify(bearer_token(context.invocation_metadata())))
 
     def _wrap_unary(
@@ -179,6 +181,11 @@ def _as_depot_error(method: str, exc: Exception) -> DepotError:
     """What the caller is told: our own errors as they are, a lost database as UNAVAILABLE, else INTERNAL."""
     if isinstance(exc, DepotError):
         return exc
+    if isinstance(exc, psycopg.DataError):
+        # SQLSTATE class 22 and the driver's own refusals (a NUL in text, a number out of range):
+        # the value the caller sent cannot be stored or compared, which is the caller's to fix.
+        log.warning("invalid_data", extra={"method": method, "error": type(exc).__name__})
+        return InvalidArgument(f"a value cannot be stored: {str(exc).splitlines()[0]}", reason="INVALID_DATA")
     if isinstance(exc, _UNAVAILABLE_ERRORS):
         log.warning("database_unavailable", extra={"method": method, "error": type(exc).__name__})
         return Unavailable("the database is unavailable; retry shortly", reason="DATABASE_UNAVAILABLE")

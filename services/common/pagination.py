@@ -6,7 +6,9 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from services.common.errors import InvalidArgument
 
@@ -26,12 +28,18 @@ def encode_cursor(created_at: datetime, id_: uuid.UUID | str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str) -> tuple[datetime, uuid.UUID] | None:
-    """None for an empty token; InvalidArgument for one this server did not make."""
+Key = TypeVar("Key")
+
+
+def decode_cursor(token: str, key: Callable[[str], Key] = uuid.UUID) -> tuple[datetime, Key] | None:  # type: ignore[assignment]
+    """None for an empty token; InvalidArgument for one this server did not make. `key` parses the
+    tie-breaking id (a UUID unless the rows are keyed by a name)."""
     if not token:
         return None
     try:
         created_at, id_ = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return datetime.fromisoformat(created_at), uuid.UUID(id_)
+        if not isinstance(id_, str):
+            raise TypeError("the id of a cursor is a string")
+        return datetime.fromisoformat(created_at), key(id_)
     except (ValueError, TypeError, binascii.Error):
         raise InvalidArgument("page_token is not a token this server issued", field="page_token") from None

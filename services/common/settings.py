@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     max_concurrent_rpcs: int = Field(default=1000, ge=1)
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The gateway closes a connection whose upload or download makes no progress for this long.
+    http_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
 
     # Exports: where rendered bytes live (`postgres`, `local:<dir>`, `s3://<bucket>`), renders per
@@ -58,6 +60,23 @@ class Settings(BaseSettings):
     export_rate_limit_per_minute: int = Field(default=10, ge=1)
     export_render_timeout_seconds: float = Field(default=600.0, gt=0, le=86400)
     export_render_workers: int = Field(default=4, ge=1, le=64)
+    # Export jobs: datasets, and artifacts of more rows than the threshold, are queued in PostgreSQL
+    # and rendered by any exports process. A worker holds a job by a lease its heartbeat extends;
+    # a job whose worker died is taken again, at most `max_attempts` times in all. Workers wake on
+    # a notification, or after the poll interval when one was missed. A client may wait for a
+    # job's end (GetExport's wait, `?wait=`) for at most `wait_max_seconds`.
+    export_queue_threshold_rows: int = Field(default=1000, ge=0)
+    export_job_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    export_job_max_attempts: int = Field(default=3, ge=1, le=100)
+    export_job_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    export_wait_max_seconds: float = Field(default=30.0, ge=0, le=600)
+    # Export lifecycle: how long a completed export lives (seconds; then the cleanup removes it and
+    # its bytes), how often each exports process runs the cleanup and the blob sweep (0: never),
+    # and how old bytes no row points at (and crashed writes' leftovers) must be before the sweep
+    # removes them: longer than any render, so bytes about to be pointed at are never taken.
+    export_ttl: int = Field(default=30 * 24 * 3600, ge=1)
+    export_sweep_interval_seconds: float = Field(default=300.0, ge=0, le=86400)
+    export_sweep_grace_seconds: float = Field(default=3600.0, ge=0)
 
     # The `s3://<bucket>` store: any S3 endpoint (empty = AWS), the name browsers reach it by when
     # that differs (presigned URLs), the life of a presigned URL, the size at which uploads turn

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
-from typing import Protocol
+from datetime import datetime
+from typing import NamedTuple, Protocol
 
 from psycopg import sql
 from psycopg_pool import ConnectionPool
@@ -28,6 +29,13 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")
 
 class BlobNotFound(NotFound):
     default_reason = "BLOB_NOT_FOUND"
+
+
+class BlobEntry(NamedTuple):
+    """A stored key and when its bytes were last written (by the store's own clock)."""
+
+    key: str
+    modified_at: datetime
 
 
 def check_key(key: str) -> str:
@@ -58,7 +66,12 @@ class BlobStore(Protocol):
         ...
 
     def keys(self) -> Iterator[str]:
-        """Every stored key, for a sweeper that removes blobs no export points at."""
+        """Every stored key."""
+        ...
+
+    def entries(self) -> Iterator[BlobEntry]:
+        """Every stored key with the time it was written, for a sweeper that removes blobs no
+        export points at once they are older than a grace period."""
         ...
 
     def close(self) -> None:
@@ -129,10 +142,10 @@ class PostgresBlobStore:
         with self._pool.connection() as conn, conn.transaction():
             if not self._exists(conn, key):
                 raise BlobNotFound(f"no blob under key {key!r}")
-            with conn.cursor(name="blob_read") as cur:
-                cur.itersize = 2
-                cur.execute(query, {"key": key, "start": start, "end": end})
-                for offset, data in cur:
+            # Rows streamed one at a time (single-row mode: no cursor round trips, one chunk in memory)
+            # and binary, so bytea arrives as raw bytes rather than hex text twice the size to parse.
+            with conn.cursor() as cur:
+                for offset, data in cur.stream(query, {"key": key, "start": start, "end": end}, binary=True):
                     lo = max(start - offset, 0)
                     hi = len(data) if end is None else min(end - offset, len(data))
                     if hi > lo:
@@ -153,11 +166,15 @@ class PostgresBlobStore:
         return conn.execute(query, (key,)).fetchone() is not None  # type: ignore[attr-defined]
 
     def keys(self) -> Iterator[str]:
-        query = sql.SQL("SELECT DISTINCT key FROM {} ORDER BY key").format(self._table)
+        return (entry.key for entry in self.entries())
+
+    def entries(self) -> Iterator[BlobEntry]:
+        # A blob's time is its last chunk's: a put streams for as long as its render runs.
+        query = sql.SQL("SELECT key, max(stored_at) FROM {} GROUP BY key ORDER BY key").format(self._table)
         with self._pool.connection() as conn, conn.transaction(), conn.cursor(name="blob_keys") as cur:
             cur.execute(query)
-            for (key,) in cur:
-                yield key
+            for key, stored_at in cur:
+                yield BlobEntry(key, stored_at)
 
     def close(self) -> None:
         self._pool.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -13,6 +13,8 @@ from depot.exports.v1 import exports_pb2_grpc
 from services.common.errors import DepotError
 from services.common.interceptors import current_principal
 from services.exports import messages
+from services.exports.downloads import Content
+from services.exports.lifecycle import Lifecycle
 from services.exports.service import ExportsService, prefetched
 
 log = logging.getLogger("depot.exports")
@@ -21,8 +23,10 @@ log = logging.getLogger("depot.exports")
 class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
     """Each RPC is one service call; units of work are the service's (a rendering spans several)."""
 
-    def __init__(self, service: ExportsService) -> None:
+    def __init__(self, service: ExportsService, lifecycle: Lifecycle) -> None:
         self._service = service
+        self._lifecycle = lifecycle
+        self._downloads = lifecycle.downloads
 
     async def CreateExport(self, request: pb.CreateExportRequest, context: grpc.aio.ServicerContext) -> Any:
         row, reused = await self._service.create_export(
@@ -35,7 +39,14 @@ class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
         return pb.CreateExportResponse(export=messages.export_message(row), reused=reused)
 
     async def GetExport(self, request: pb.GetExportRequest, context: grpc.aio.ServicerContext) -> Any:
-        row = await self._service.get_export(owner=current_principal().user_id, export_id=request.id)
+        owner = current_principal().user_id
+        wait = request.wait.ToTimedelta().total_seconds() if request.HasField("wait") else 0.0
+        if wait:
+            row = await self._service.wait_export(
+                owner=owner, export_id=request.id, seconds=wait, timeout=context.time_remaining()
+            )
+        else:
+            row = await self._service.get_export(owner=owner, export_id=request.id)
         return pb.GetExportResponse(export=messages.export_message(row))
 
     async def ListExports(self, request: pb.ListExportsRequest, context: grpc.aio.ServicerContext) -> Any:
@@ -57,16 +68,19 @@ class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
     async def ReadExportContent(
         self, request: pb.ReadExportContentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ReadExportContentResponse]:
-        row, chunks = await self._service.open_content(
-            owner=current_principal().user_id, export_id=request.id, if_none_match=request.if_none_match
+        content = await self._downloads.open_content(
+            owner=current_principal().user_id,
+            export_id=request.id,
+            if_none_match=request.if_none_match,
+            accept_encoding=request.accept_encoding,
         )
-        async for message in _content(row, chunks, pb.ReadExportContentResponse):
+        async for message in _content(content, pb.ReadExportContentResponse):
             yield message
 
     async def CreateShareLink(
         self, request: pb.CreateShareLinkRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        link, token = await self._service.create_share_link(
+        link, token = await self._downloads.create_share_link(
             owner=current_principal().user_id,
             export_id=request.export_id,
             seconds=request.expires_in_seconds,
@@ -79,10 +93,13 @@ class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
         # Authorised by the link's token, so the shared interceptor lets it through without a bearer
         # token (see server.py) and errors are turned into statuses here.
         try:
-            row, chunks = await self._service.open_shared(
-                token=request.token, if_none_match=request.if_none_match
+            content = await self._downloads.open_shared(
+                token=request.token,
+                if_none_match=request.if_none_match,
+                accept_encoding=request.accept_encoding,
+                allow_redirect=request.allow_redirect,
             )
-            async for message in _content(row, chunks, pb.ReadSharedContentResponse):
+            async for message in _content(content, pb.ReadSharedContentResponse):
                 yield message
         except DepotError as exc:
             await context.abort(grpc.StatusCode[exc.code], exc.message)
@@ -92,16 +109,56 @@ class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
             log.error("rpc_failed", exc_info=exc, extra={"method": "ReadSharedContent"})
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
+    async def ListShareLinks(
+        self, request: pb.ListShareLinksRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        page = await self._downloads.list_share_links(
+            owner=current_principal().user_id,
+            export_id=request.export_id,
+            size=request.page_size,
+            token=request.page_token,
+        )
+        return pb.ListShareLinksResponse(
+            links=[messages.share_link_message(link) for link in page.items],
+            next_page_token=page.next_page_token,
+        )
 
-async def _content(row: Any, chunks: Iterator[bytes] | None, response: Any) -> AsyncIterator[Any]:
+    async def RevokeShareLink(
+        self, request: pb.RevokeShareLinkRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        link = await self._downloads.revoke_share_link(
+            owner=current_principal().user_id, export_id=request.export_id, link=request.link
+        )
+        return pb.RevokeShareLinkResponse(link=messages.share_link_message(link))
+
+    async def ListExportHistory(
+        self, request: pb.ListExportHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        page = await self._lifecycle.history(
+            owner=current_principal().user_id,
+            export_id=request.id,
+            size=request.page_size,
+            token=request.page_token,
+        )
+        return pb.ListExportHistoryResponse(
+            exports=[messages.export_message(r) for r in page.items], next_page_token=page.next_page_token
+        )
+
+    async def GetExportStats(
+        self, request: pb.GetExportStatsRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        return messages.stats_message(await self._lifecycle.stats(caller=current_principal()))
+
+
+async def _content(content: Content, response: Any) -> AsyncIterator[Any]:
     """The metadata, then the chunks; the first chunk is read before anything is sent, so a
     store that cannot serve the bytes fails the call cleanly instead of mid-stream."""
-    if chunks is None:
-        yield response(metadata=messages.content_metadata(row, not_modified=True))
+    if content.chunks is None:  # not modified, or redirected
+        yield response(metadata=messages.content_metadata(content))
         return
-    stream = prefetched(chunks)
+    stream = prefetched(content.chunks)
     first = await anext(stream, None)
-    yield response(metadata=messages.content_metadata(row))
+    yield response(metadata=messages.content_metadata(content))
     if first is not None:
         yield response(chunk=first)
         async for chunk in stream:

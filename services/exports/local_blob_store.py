@@ -20,9 +20,10 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
-from services.exports.blob_store import STORE_CHUNK_BYTES, BlobNotFound, check_key
+from services.exports.blob_store import STORE_CHUNK_BYTES, BlobEntry, BlobNotFound, check_key
 
 _TEMPORARY_MARK = "~"  # outside the key alphabet, so no key ever names a temporary file
 _TEMPORARY_PREFIX = f".{_TEMPORARY_MARK}"
@@ -120,13 +121,22 @@ class LocalBlobStore:
             return False
 
     def keys(self) -> Iterator[str]:
+        return (entry.key for entry in self.entries())
+
+    def entries(self) -> Iterator[BlobEntry]:
         for directory, folders, files in os.walk(self._root):
             folders.sort()
             relative = Path(directory).relative_to(self._root)
             for name in sorted(files):
                 key = (relative / name).as_posix()
-                if _is_key(key) and not os.path.islink(os.path.join(directory, name)):
-                    yield key
+                if not _is_key(key):
+                    continue
+                try:
+                    status = os.lstat(os.path.join(directory, name))
+                except FileNotFoundError:  # deleted while listing
+                    continue
+                if stat.S_ISREG(status.st_mode):
+                    yield BlobEntry(key, datetime.fromtimestamp(status.st_mtime, UTC))
 
     def remove_abandoned_temporaries(self, *, older_than_seconds: float = 3600.0) -> int:
         """Deletes temporary files of writes that crashed at least `older_than_seconds` ago; returns how many."""

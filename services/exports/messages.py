@@ -8,8 +8,11 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from depot.exports.v1 import exports_pb2 as pb
+from services.exports.downloads import Content
+from services.exports.lifecycle import FormatStats, Stats
 
 STATES = {
+    "queued": pb.EXPORT_STATE_QUEUED,
     "processing": pb.EXPORT_STATE_PROCESSING,
     "completed": pb.EXPORT_STATE_COMPLETED,
     "failed": pb.EXPORT_STATE_FAILED,
@@ -55,6 +58,8 @@ def export_message(row: Any) -> pb.Export:
         error_message=row.error or "",
         download_count=row.download_count,
         cache_hits=row.cache_hits,
+        rows_rendered=row.rows_rendered,
+        attempts=row.attempts,
         create_time=timestamp(row.created_at),
         update_time=timestamp(row.updated_at),
     )
@@ -63,24 +68,63 @@ def export_message(row: Any) -> pb.Export:
         message.receipt.CopyFrom(receipt_message(row.receipt))
     if row.last_downloaded_at is not None:
         message.last_download_time.CopyFrom(timestamp(row.last_downloaded_at))
+    if row.expires_at is not None:
+        message.expire_time.CopyFrom(timestamp(row.expires_at))
+    message.content_encoding = row.content_encoding or ""
+    message.stored_bytes = row.stored_bytes or 0
     return message
 
 
-def content_metadata(row: Any, *, not_modified: bool = False) -> pb.ContentMetadata:
+def content_metadata(content: Content) -> pb.ContentMetadata:
+    row = content.row
     return pb.ContentMetadata(
         export_id=str(row.id),
-        size_bytes=row.size_bytes,
+        size_bytes=content.size if not content.not_modified else row.size_bytes,
         sha256=row.sha256,
         media_type=row.media_type,
         filename=row.filename,
-        not_modified=not_modified,
+        not_modified=content.not_modified,
+        content_encoding=content.encoding,
+        redirect_url=content.redirect_url,
     )
 
 
-def share_link_message(row: Any, token: str) -> pb.ShareLink:
-    return pb.ShareLink(
+def share_link_message(row: Any, token: str = "") -> pb.ShareLink:
+    """A link; its token only when just created (afterwards only its hash, the id, is known)."""
+    message = pb.ShareLink(
         token=token,
+        id=row.token_hash,
         export_id=str(row.export_id),
         expire_time=timestamp(row.expires_at),
         create_time=timestamp(row.created_at),
+        download_count=row.download_count,
+    )
+    if row.revoked_at is not None:
+        message.revoke_time.CopyFrom(timestamp(row.revoked_at))
+    if row.last_downloaded_at is not None:
+        message.last_download_time.CopyFrom(timestamp(row.last_downloaded_at))
+    return message
+
+
+def format_stats_message(stats: FormatStats) -> pb.FormatStats:
+    message = pb.FormatStats(
+        format=stats.format,
+        exports=stats.exports,
+        size_bytes=stats.size_bytes,
+        stored_bytes=stats.stored_bytes,
+        cache_hits=stats.cache_hits,
+        cache_hit_rate=stats.cache_hit_rate,
+        downloads=stats.downloads,
+        link_downloads=stats.link_downloads,
+    )
+    if stats.last_downloaded_at is not None:
+        message.last_download_time.CopyFrom(timestamp(stats.last_downloaded_at))
+    return message
+
+
+def stats_message(stats: Stats) -> pb.GetExportStatsResponse:
+    return pb.GetExportStatsResponse(
+        formats=[format_stats_message(entry) for entry in stats.formats],
+        total=format_stats_message(stats.total),
+        all_users=stats.all_users,
     )

@@ -60,6 +60,7 @@ class Export(Base):
         Index("ix_exports_queue", "created_at", postgresql_where=text("status = 'queued'")),
         Index("ix_exports_leases", "lease_expires_at", postgresql_where=text("status = 'processing'")),
         Index("ix_exports_expires_at", "expires_at"),
+        Index("ix_exports_blob_key", "blob_key"),
         CheckConstraint("status IN ('queued', 'processing', 'completed', 'failed')", name="status_known"),
         CheckConstraint(
             "status <> 'completed' OR (blob_key IS NOT NULL AND sha256 IS NOT NULL AND size_bytes IS NOT NULL)",
@@ -118,6 +119,10 @@ class BlobChunk(Base):
     # Stored EXTERNAL (see the migration): rendered files are mostly compressed already, and
     # compressing the rest on every write costs more than it saves.
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # Per chunk, at insert time (not the transaction's start): a blob's age is its last chunk's.
+    stored_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")
+    )
 
 
 class ShareLink(Base):

@@ -13,12 +13,25 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from services.exports import compression
 from services.exports.blob_store import BlobStore
 from services.exports.jobs import Rendering, RenderJob
 from services.exports.renderers import Cell, RenderOptions, Report, render, render_zip
 from services.exports.reports import RenderStats, artifact_report, prompt_report
 from services.exports.rules import DATASETS
 from services.exports.sources import Sources
+
+
+class RenderCancelled(Exception):
+    """The job's worker lost its lease: another worker renders it now."""
+
+
+def _unless_cancelled(chunks: Iterator[bytes], job: RenderJob) -> Iterator[bytes]:
+    """The chunks, until the job is cancelled; then the store's write fails and keeps nothing."""
+    for chunk in chunks:
+        if job.cancelled.is_set():
+            raise RenderCancelled(f"export {job.export_id}: the job was taken from this worker")
+        yield chunk
 
 
 class RenderRunner:
@@ -36,9 +49,18 @@ class RenderRunner:
     def run(self, job: RenderJob) -> Rendering:
         """The job itself, synchronously (in a worker thread)."""
         started = time.perf_counter()
-        stats = RenderStats()
-        size, sha256 = self._blobs.put(job.blob_key, self.chunks(job, stats))
-        return Rendering(size=size, sha256=sha256, seconds=time.perf_counter() - started, stats=stats)
+        stats = job.progress
+        chunks = _unless_cancelled(self.chunks(job, stats), job)
+        content = compression.encode(chunks, job.request.media_type)
+        stored, _ = self._blobs.put(job.blob_key, content)
+        return Rendering(
+            size=content.size,
+            sha256=content.sha256,
+            seconds=time.perf_counter() - started,
+            stats=stats,
+            encoding=content.encoding,
+            stored_bytes=stored,
+        )
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -10,14 +10,33 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Database, Session
-from services.exports.models import Export, RenderEvent, ShareLink
+from services.exports.job_signals import ENDED_CHANNEL, JOBS_CHANNEL
+from services.exports.models import Export, RenderEvent
 from services.exports.rules import RATE_WINDOW_SECONDS, ExportRequest
 
 COLUMNS = tuple(Export.__table__.c)
+# An export past its expiry is gone to its owner at once, before the cleanup removes it.
+UNEXPIRED = or_(Export.expires_at.is_(None), Export.expires_at > func.now())
+
+
+# A job that ends gives its token back and holds no lease (the lease owner stays, as a record).
+JOB_ENDED: dict[str, Any] = {"job_token": None, "lease_expires_at": None}
+NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+def _processing(export_id: uuid.UUID, lease_owner: str | None) -> Any:
+    """An update of a processing export; of a job only while `lease_owner` still holds it."""
+    stmt = update(Export).where(Export.id == export_id, Export.status == "processing")
+    return stmt if lease_owner is None else stmt.where(Export.lease_owner == lease_owner)
+
+
+def _expiry(ttl_seconds: int | None) -> Any:
+    """When an export completed now expires: `ttl_seconds` from now, or never."""
+    return None if ttl_seconds is None else func.now() + text(f"interval '{int(ttl_seconds)} seconds'")
 
 
 def _key(owner: str, request: ExportRequest, revision: str) -> Any:
@@ -29,6 +48,10 @@ def _key(owner: str, request: ExportRequest, revision: str) -> Any:
         Export.source_revision == revision,
         Export.status != "failed",
     )
+
+
+def _live_key(owner: str, request: ExportRequest, revision: str) -> Any:
+    return and_(_key(owner, request, revision), UNEXPIRED)
 
 
 class ExportsRepository:
@@ -43,8 +66,13 @@ class ExportsRepository:
 
     async def find_live(self, *, owner: str, request: ExportRequest, revision: str) -> Any | None:
         """The processing or completed export of this cache key, if any."""
-        stmt = select(*COLUMNS).where(_key(owner, request, revision))
+        stmt = select(*COLUMNS).where(_live_key(owner, request, revision))
         return (await self.session.execute(stmt)).first()
+
+    async def drop_expired(self, *, owner: str, request: ExportRequest, revision: str) -> None:
+        """Deletes this key's expired export, which would otherwise hold the key's place in the
+        render-once index; its bytes, pointed at by nothing now, are the sweeper's."""
+        await self.session.execute(delete(Export).where(_key(owner, request, revision), ~UNEXPIRED))
 
     async def lock_owner(self, *, owner: str) -> None:
         """Serialises the render decisions of one owner until the transaction ends (every replica)."""
@@ -64,6 +92,21 @@ class ExportsRepository:
 
     async def insert_processing(self, *, owner: str, request: ExportRequest, revision: str) -> Any | None:
         """A new processing export and one render event; None when the key already has a live export."""
+        return await self._insert_live(owner, request, revision, status="processing")
+
+    async def insert_queued(
+        self, *, owner: str, request: ExportRequest, revision: str, job_token: str
+    ) -> Any | None:
+        """A new queued export job carrying the caller's token, and one render event; the workers
+        are woken when the transaction commits. None when the key already has a live export."""
+        row = await self._insert_live(owner, request, revision, status="queued", job_token=job_token)
+        if row is not None:
+            await self.session.execute(NOTIFY, {"channel": JOBS_CHANNEL, "payload": ""})
+        return row
+
+    async def _insert_live(
+        self, owner: str, request: ExportRequest, revision: str, **state: str
+    ) -> Any | None:
         stmt = (
             pg_insert(Export)
             .values(
@@ -73,9 +116,9 @@ class ExportsRepository:
                 options=request.options,
                 options_hash=request.options_hash,
                 source_revision=revision,
-                status="processing",
                 media_type=request.media_type,
                 filename=request.filename,
+                **state,
             )
             .on_conflict_do_nothing(
                 index_elements=["owner", "source", "format", "options_hash", "source_revision"],
@@ -99,7 +142,7 @@ class ExportsRepository:
         """One export; scoped to `owner` unless None."""
         stmt = select(*COLUMNS).where(Export.id == export_id)
         if owner is not None:
-            stmt = stmt.where(Export.owner == owner)
+            stmt = stmt.where(Export.owner == owner, UNEXPIRED)
         return (await self.session.execute(stmt)).first()
 
     async def count_hit(self, *, export_id: uuid.UUID) -> Any | None:
@@ -121,33 +164,71 @@ class ExportsRepository:
         )
 
     async def complete(
-        self, *, export_id: uuid.UUID, blob_key: str, size: int, sha256: str, receipt: dict[str, Any]
+        self,
+        *,
+        export_id: uuid.UUID,
+        blob_key: str,
+        size: int,
+        sha256: str,
+        receipt: dict[str, Any],
+        lease_owner: str | None = None,
+        content_encoding: str | None = None,
+        stored_bytes: int | None = None,
+        ttl_seconds: int | None = None,
     ) -> Any | None:
-        """Points a processing export at its stored bytes; None when it is no longer processing."""
+        """Points a processing export at its stored bytes; None when it is no longer processing (or,
+        for a job, no longer leased by `lease_owner`). `size` and `sha256` are the content's; the
+        store may hold it encoded (`content_encoding`, `stored_bytes`). It expires `ttl_seconds`
+        from now (never when None)."""
         stmt = (
-            update(Export)
-            .where(Export.id == export_id, Export.status == "processing")
+            _processing(export_id, lease_owner)
             .values(
                 status="completed",
                 blob_key=blob_key,
                 size_bytes=size,
                 sha256=sha256,
                 receipt=receipt,
+                rows_rendered=receipt["row_count"],
+                error=None,  # a retried job's earlier failure is history once it succeeds
+                content_encoding=content_encoding,
+                stored_bytes=size if stored_bytes is None else stored_bytes,
+                expires_at=_expiry(ttl_seconds),
                 updated_at=func.now(),
+                **JOB_ENDED,
             )
             .returning(*COLUMNS)
         )
-        return (await self.session.execute(stmt)).first()
+        done = (await self.session.execute(stmt)).first()
+        if done is not None:
+            await self.notify_ended(export_id=export_id)
+        return done
 
-    async def fail(self, *, export_id: uuid.UUID, error: str, stale_before: datetime | None = None) -> bool:
-        """Marks a processing export failed (only if its heartbeat is older than `stale_before`, when given)."""
-        stmt = update(Export).where(Export.id == export_id, Export.status == "processing")
+    async def fail(
+        self,
+        *,
+        export_id: uuid.UUID,
+        error: str,
+        stale_before: datetime | None = None,
+        lease_owner: str | None = None,
+    ) -> bool:
+        """Marks a processing export failed (only if its heartbeat is older than `stale_before`, when
+        given; for a job, only while `lease_owner` holds it)."""
+        stmt = _processing(export_id, lease_owner)
         if stale_before is not None:
             stmt = stmt.where(Export.heartbeat_at < stale_before)
         result = await self.session.execute(
-            stmt.values(status="failed", error=error[:4000], updated_at=func.now()).returning(Export.id)
+            stmt.values(status="failed", error=error[:4000], updated_at=func.now(), **JOB_ENDED).returning(
+                Export.id
+            )
         )
-        return result.first() is not None
+        failed = result.first() is not None
+        if failed:
+            await self.notify_ended(export_id=export_id)
+        return failed
+
+    async def notify_ended(self, *, export_id: uuid.UUID) -> None:
+        """Tells every exports process, once the transaction commits, that an export has ended."""
+        await self.session.execute(NOTIFY, {"channel": ENDED_CHANNEL, "payload": str(export_id)})
 
     async def list(
         self,
@@ -172,37 +253,6 @@ class ExportsRepository:
     async def delete(self, *, export_id: uuid.UUID, owner: str) -> Any | None:
         """Deletes an export (its links go with it); returns the deleted row."""
         stmt = delete(Export).where(Export.id == export_id, Export.owner == owner).returning(*COLUMNS)
-        return (await self.session.execute(stmt)).first()
-
-    async def count_download(self, *, export_id: uuid.UUID) -> None:
-        """Counts one download and remembers when it happened."""
-        await self.session.execute(
-            update(Export)
-            .where(Export.id == export_id)
-            .values(download_count=Export.download_count + 1, last_downloaded_at=func.now())
-        )
-
-    async def insert_link(self, *, token_hash: str, export_id: uuid.UUID, owner: str, seconds: int) -> Any:
-        """Stores a share link by the hash of its token."""
-        stmt = (
-            insert(ShareLink)
-            .values(
-                token_hash=token_hash,
-                export_id=export_id,
-                owner=owner,
-                expires_at=func.now() + text(f"interval '{int(seconds)} seconds'"),
-            )
-            .returning(*ShareLink.__table__.c)
-        )
-        return (await self.session.execute(stmt)).one()
-
-    async def export_of_link(self, *, token_hash: str) -> Any | None:
-        """The export behind an unexpired link."""
-        stmt = (
-            select(*COLUMNS)
-            .join(ShareLink, ShareLink.export_id == Export.id)
-            .where(ShareLink.token_hash == token_hash, ShareLink.expires_at > func.now())
-        )
         return (await self.session.execute(stmt)).first()
 
 

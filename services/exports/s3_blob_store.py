@@ -32,7 +32,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from services.common.errors import Unavailable
 from services.common.settings import Settings
-from services.exports.blob_store import STORE_CHUNK_BYTES, BlobNotFound, rechunk
+from services.exports.blob_store import STORE_CHUNK_BYTES, BlobEntry, BlobNotFound, rechunk
 from services.exports.local_blob_store import check_segments
 
 log = logging.getLogger("depot.exports")
@@ -99,6 +99,11 @@ class S3BlobStore:
             if public_endpoint_url
             else self._client
         )
+
+    @property
+    def presign_expiry_seconds(self) -> int:
+        """How long a presigned URL lives unless told otherwise."""
+        return self._presign_expiry
 
     @classmethod
     def from_settings(cls, bucket: str, settings: Settings) -> S3BlobStore:
@@ -221,8 +226,13 @@ class S3BlobStore:
         return True
 
     def keys(self) -> Iterator[str]:
+        return (entry.key for entry in self.entries())
+
+    def entries(self) -> Iterator[BlobEntry]:
         pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
-        yield from (item["Key"] for page in self._pages(pages) for item in page.get("Contents", ()))
+        for page in self._pages(pages):
+            for item in page.get("Contents", ()):
+                yield BlobEntry(item["Key"], item["LastModified"])
 
     def presigned_url(
         self,
@@ -231,8 +241,10 @@ class S3BlobStore:
         *,
         filename: str | None = None,
         media_type: str | None = None,
+        content_encoding: str | None = None,
     ) -> str:
-        """A GET URL that needs no credentials for `expires_in` seconds (the configured expiry by default)."""
+        """A GET URL that needs no credentials for `expires_in` seconds (the configured expiry by default);
+        `content_encoding` labels stored bytes that are compressed (e.g. gzip) for the browser."""
         check_segments(key)
         expiry = self._presign_expiry if expires_in is None else _check_expiry(expires_in)
         params = {"Bucket": self.bucket, "Key": key}
@@ -240,6 +252,8 @@ class S3BlobStore:
             params["ResponseContentDisposition"] = attachment(filename)
         if media_type:
             params["ResponseContentType"] = media_type
+        if content_encoding:
+            params["ResponseContentEncoding"] = content_encoding
         url: str = self._presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=expiry)
         return url
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -9,12 +10,17 @@ from depot.exports.v1 import exports_pb2, exports_pb2_grpc
 from services.common.database import Database
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
-from services.exports.blob_store import open_blob_store
+from services.exports.blob_store import BlobStore, open_blob_store
 from services.exports.handlers import ExportsHandlers
+from services.exports.job_queue import job_queues
+from services.exports.job_rules import QueuePolicy
+from services.exports.job_signals import JobSignals
+from services.exports.lifecycle import Lifecycle
 from services.exports.rendering import RenderRunner
 from services.exports.repository import units_of_work
 from services.exports.service import ExportsService
 from services.exports.sources import Sources
+from services.exports.worker import JobSettings, JobWorker
 
 NAME: Final = "exports"
 FULL_NAME = exports_pb2.DESCRIPTOR.services_by_name["ExportsService"].full_name
@@ -24,7 +30,9 @@ SHARED_CONTENT_METHOD = f"/{FULL_NAME}/ReadSharedContent"
 
 def build(settings: Settings, database: Database) -> tuple[list[Registration], Callable[[], Awaitable[None]]]:
     """The servicers to register, and what to close once the server has drained."""
-    blobs = open_blob_store(settings, pool_size=settings.export_render_workers + 4)
+    # Renders of requests and of queued jobs each have their own threads, so a full queue never
+    # holds up an interactive export, and each thread may hold a store connection.
+    blobs = open_blob_store(settings, pool_size=2 * settings.export_render_workers + 4)
     sources = Sources(
         prompts_address=settings.address_for("prompts"),
         files_address=settings.address_for("files"),
@@ -32,6 +40,8 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         stream_timeout=settings.export_render_timeout_seconds,
     )
     runner = RenderRunner(sources=sources, blobs=blobs, workers=settings.export_render_workers)
+    signals = JobSignals(settings.database_url_for(NAME))
+    listening = asyncio.ensure_future(signals.run())
     service = ExportsService(
         unit_of_work=units_of_work(database),
         sources=sources,
@@ -39,21 +49,65 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         blobs=blobs,
         rate_limit_per_minute=settings.export_rate_limit_per_minute,
         default_timeout=settings.export_render_timeout_seconds,
+        ttl_seconds=settings.export_ttl,
+        queue=QueuePolicy(threshold_rows=settings.export_queue_threshold_rows),
+        ended=signals,
+        wait_max_seconds=settings.export_wait_max_seconds,
     )
+    job_runner = RenderRunner(sources=sources, blobs=blobs, workers=settings.export_render_workers)
+    worker = _job_worker(
+        settings, database, sources=sources, renderer=job_runner, blobs=blobs, signals=signals
+    )
+    lifecycle = Lifecycle.started(settings, database=database, blobs=blobs, exports=service)
     registration = Registration(
         exports_pb2_grpc.add_ExportsServiceServicer_to_server,
-        ExportsHandlers(service),
+        ExportsHandlers(service, lifecycle),
         FULL_NAME,
         public_methods=(SHARED_CONTENT_METHOD,),
     )
 
     async def close() -> None:
-        await service.drain(settings.grace_period_seconds)
+        await asyncio.gather(
+            service.drain(settings.grace_period_seconds), worker.drain(settings.grace_period_seconds)
+        )
+        listening.cancel()
+        job_runner.close()
+        await lifecycle.stop()
         runner.close()
         await sources.close()
         blobs.close()
 
     return [registration], close
+
+
+def _job_worker(
+    settings: Settings,
+    database: Database,
+    *,
+    sources: Sources,
+    renderer: RenderRunner,
+    blobs: BlobStore,
+    signals: JobSignals,
+) -> JobWorker:
+    """The started job worker of this process."""
+    worker = JobWorker(
+        queues=job_queues(database),
+        exports=units_of_work(database),
+        sources=sources,
+        renderer=renderer,
+        blobs=blobs,
+        wake=signals.queued,
+        settings=JobSettings(
+            concurrency=settings.export_render_workers,
+            lease_seconds=settings.export_job_lease_seconds,
+            max_attempts=settings.export_job_max_attempts,
+            poll_seconds=settings.export_job_poll_seconds,
+            lookup_timeout=settings.rpc_timeout_seconds,
+            ttl_seconds=settings.export_ttl,
+        ),
+    )
+    worker.start()
+    return worker
 
 
 async def serve(settings: Settings) -> None:

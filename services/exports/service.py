@@ -1,4 +1,5 @@
-"""Use cases of the exports domain: render once per cache key, reuse, list, read, share.
+"""Use cases of the exports domain: render once per cache key, reuse, list, read, delete.
+Downloads and share links are in downloads.py; history, statistics and expiry in lifecycle.py.
 
 Plain Python over ports (repository unit of work, sources, render runner, blob store): no grpc.
 Creating an export spans several short transactions on purpose, since a rendering may take
@@ -14,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -29,8 +28,8 @@ from services.common.errors import DepotError, FailedPrecondition, NotFound, Una
 from services.common.pagination import decode_cursor, encode_cursor, page_size
 from services.exports import rules, telemetry
 from services.exports.blob_store import BlobStore
-from services.exports.jobs import Rendering, RenderJob, Resolved, blob_key
-from services.exports.renderers import RENDERER_VERSION
+from services.exports.job_rules import QueuePolicy, failure_reason, wait_seconds
+from services.exports.jobs import Rendering, RenderJob, Resolved, blob_key, receipt
 from services.exports.repository import ExportsRepository
 from services.exports.rules import ExportRequest
 
@@ -38,6 +37,8 @@ log = logging.getLogger("depot.exports")
 
 POLL_FIRST, POLL_MAX = 0.02, 0.25  # seconds between looks at another request's rendering
 DEADLINE_MARGIN = 0.5  # answer before the caller's deadline passes rather than after
+ENDED_STATES = ("completed", "failed")
+RECHECK_SECONDS = 1.0  # a waiter looks at the row this often even if no notification came
 
 
 class Caller(Protocol):
@@ -61,6 +62,19 @@ class RenderPort(Protocol):
     async def render(self, job: RenderJob) -> Rendering: ...
 
 
+class EndedPort(Protocol):
+    async def wait_ended(self, export_id: uuid.UUID, timeout: float) -> None:
+        """Returns when the export may have ended (completed or failed), or after `timeout` seconds."""
+        ...
+
+
+class _Polling:
+    """Without notifications, a waiter simply looks again after a pause."""
+
+    async def wait_ended(self, export_id: uuid.UUID, timeout: float) -> None:
+        await asyncio.sleep(min(timeout, POLL_MAX))
+
+
 UnitOfWork = Callable[[], AbstractAsyncContextManager[ExportsRepository]]
 
 
@@ -82,10 +96,6 @@ def parse_id(value: str, what: str = "export") -> uuid.UUID:
         raise NotFound(f"no {what} with id {value!r}") from None
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class ExportsService:
     """The exports use cases, given their ports."""
 
@@ -98,8 +108,16 @@ class ExportsService:
         blobs: BlobStore,
         rate_limit_per_minute: int,
         default_timeout: float,
+        ttl_seconds: int | None = None,
+        queue: QueuePolicy | None = None,
+        ended: EndedPort | None = None,
+        wait_max_seconds: float = 30.0,
     ) -> None:
         self._uow = unit_of_work
+        self._queue = queue  # which exports go to the job queue; None: every one renders here
+        self._ended = ended or _Polling()
+        self._wait_max = wait_max_seconds
+        self._ttl = ttl_seconds  # how long a completed export lives; None: until deleted
         self._sources = sources
         self._renderer = renderer
         self._blobs = blobs
@@ -111,18 +129,23 @@ class ExportsService:
         self, *, caller: Caller, source: str, fmt: str, options: dict[str, Any], timeout: float | None
     ) -> tuple[Any, bool]:
         """The completed export of (caller, source, format, options) at the source's current revision,
-        rendered now or reused; the flag says whether it was reused."""
+        rendered now or reused; the flag says whether it was reused. An export the queue policy
+        sends to a worker is returned queued (or as its job stands, when one is under way)."""
         started = time.perf_counter()
         request = rules.export_request(source=source, fmt=fmt, options=options, is_admin=caller.is_admin)
         budget = timeout if timeout is not None else self._default_timeout
         deadline = time.monotonic() + budget - DEADLINE_MARGIN
         resolved = await self._sources.resolve(request, token=caller.token, timeout=budget)
+        # A queued job reads its sources later, as the caller: it carries the caller's token.
+        job_token = caller.token if self._queue and self._queue.queues(request, resolved) else None
         while True:
-            row, claimed = await self._claim(caller.user_id, request, resolved.revision)
-            if claimed:
+            row, claimed = await self._claim(caller.user_id, request, resolved.revision, job_token)
+            if claimed and job_token is None:
                 return await self._render_shielded(caller, request, resolved, row), False
             if row is None:  # the live export vanished between two looks: claim again
                 continue
+            if job_token is not None and row.status != "completed":
+                return row, False  # a worker renders it; the caller follows its job
             done = row if row.status == "completed" else await self._await_render(row, deadline)
             if done is not None:
                 done = await self._count_hit(done)
@@ -137,7 +160,9 @@ class ExportsService:
                 )
                 return done, True
 
-    async def _claim(self, owner: str, request: ExportRequest, revision: str) -> tuple[Any, bool]:
+    async def _claim(
+        self, owner: str, request: ExportRequest, revision: str, job_token: str | None
+    ) -> tuple[Any, bool]:
         async with self._uow() as repo:
             live = await repo.find_live(owner=owner, request=request, revision=revision)
             if live is not None:
@@ -146,11 +171,17 @@ class ExportsService:
             live = await repo.find_live(owner=owner, request=request, revision=revision)
             if live is not None:
                 return live, False
+            await repo.drop_expired(owner=owner, request=request, revision=revision)
             renders, oldest = await repo.recent_renders(owner=owner)
             rules.check_render_rate(
                 renders=renders, oldest=oldest, now=await repo.now(), limit=self._rate_limit
             )
-            row = await repo.insert_processing(owner=owner, request=request, revision=revision)
+            if job_token is None:
+                row = await repo.insert_processing(owner=owner, request=request, revision=revision)
+            else:
+                row = await repo.insert_queued(
+                    owner=owner, request=request, revision=revision, job_token=job_token
+                )
             if row is None:  # another replica won a race the lock did not cover
                 return await repo.find_live(owner=owner, request=request, revision=revision), False
             await repo.prune_render_events(owner=owner)
@@ -207,22 +238,16 @@ class ExportsService:
             raise
         finally:
             heartbeat.cancel()
-        receipt = {
-            "sha256": rendering.sha256,
-            "size_bytes": rendering.size,
-            "row_count": rendering.stats.row_count,
-            "source_revision": resolved.revision,
-            "snapshot_time": (rendering.stats.snapshot_time or resolved.read_time).isoformat(),
-            "renderer_version": RENDERER_VERSION,
-            "csv_mode": request.csv_mode,
-        }
         async with self._uow() as repo:
             done = await repo.complete(
                 export_id=row.id,
                 blob_key=job.blob_key,
                 size=rendering.size,
                 sha256=rendering.sha256,
-                receipt=receipt,
+                receipt=receipt(request, resolved, rendering),
+                content_encoding=rendering.encoding,
+                stored_bytes=rendering.stored_bytes,
+                ttl_seconds=self._ttl,
             )
         if done is None:
             await asyncio.to_thread(self._blobs.delete, job.blob_key)
@@ -239,11 +264,9 @@ class ExportsService:
         return done
 
     async def _record_failure(self, caller: Caller, row: Any, job: RenderJob, exc: Exception) -> None:
-        if isinstance(exc, DepotError):
-            message = exc.message
-        else:
+        if not isinstance(exc, DepotError):
             log.error("render_failed", exc_info=exc, extra={"export_id": str(row.id)})
-            message = f"rendering failed ({type(exc).__name__})"
+        message = failure_reason(exc)
         with contextlib.suppress(Exception):  # best effort: a store may hold a partial write
             await asyncio.to_thread(self._blobs.delete, job.blob_key)
         async with self._uow() as repo:
@@ -274,6 +297,20 @@ class ExportsService:
             raise NotFound(f"no export with id {export_id!r}")
         return row
 
+    async def wait_export(self, *, owner: str, export_id: str, seconds: float, timeout: float | None) -> Any:
+        """One of the owner's exports once it has ended (completed or failed), or as it stands when
+        the wait (cut to its bound, and to the caller's deadline) is over."""
+        wait = wait_seconds(seconds, bound=self._wait_max)
+        if timeout is not None:
+            wait = min(wait, max(timeout - DEADLINE_MARGIN, 0.0))
+        deadline = time.monotonic() + wait
+        while True:
+            row = await self.get_export(owner=owner, export_id=export_id)
+            left = deadline - time.monotonic()
+            if row.status in ENDED_STATES or left <= 0:
+                return row
+            await self._ended.wait_ended(row.id, min(left, RECHECK_SECONDS))
+
     async def list_exports(self, *, owner: str, size: int, token: str, source: str, state: str) -> Page:
         """The owner's exports, newest first, optionally of one source or in one state."""
         limit = page_size(size)
@@ -298,52 +335,6 @@ class ExportsService:
                 await asyncio.to_thread(self._blobs.delete, row.blob_key)
             except Exception:  # left for the sweeper: bytes without a row harm no one
                 log.warning("blob_delete_failed", extra={"export_id": export_id}, exc_info=True)
-
-    async def open_content(
-        self, *, owner: str, export_id: str, if_none_match: Sequence[str] = ()
-    ) -> tuple[Any, Iterator[bytes] | None]:
-        """A completed export and a lazy stream of its bytes (None when the client's copy, named by
-        its entity tags, is current); counts the download."""
-        row = await self.get_export(owner=owner, export_id=export_id)
-        return await self._open(row, if_none_match)
-
-    async def _open(self, row: Any, if_none_match: Sequence[str]) -> tuple[Any, Iterator[bytes] | None]:
-        if row.status != "completed":
-            raise FailedPrecondition(
-                f"export {row.id} is {row.status}; only a completed export has content",
-                reason=f"EXPORT_{row.status.upper()}",
-            )
-        if row.sha256 in {tag.strip().removeprefix("W/").strip('"') for tag in if_none_match}:
-            return row, None
-        async with self._uow() as repo:
-            await repo.count_download(export_id=row.id)
-        telemetry.downloaded(fmt=row.format, size=row.size_bytes)
-        return row, self._blobs.open(row.blob_key)
-
-    async def create_share_link(self, *, owner: str, export_id: str, seconds: int) -> tuple[Any, str]:
-        """A new link to a completed export; the token is returned once and stored hashed."""
-        lifetime = rules.share_link_seconds(seconds)
-        row = await self.get_export(owner=owner, export_id=export_id)
-        if row.status != "completed":
-            raise FailedPrecondition(
-                f"export {row.id} is {row.status}; only a completed export can be shared"
-            )
-        token = secrets.token_urlsafe(32)  # 256 random bits
-        async with self._uow() as repo:
-            link = await repo.insert_link(
-                token_hash=hash_token(token), export_id=row.id, owner=owner, seconds=lifetime
-            )
-        return link, token
-
-    async def open_shared(
-        self, *, token: str, if_none_match: Sequence[str] = ()
-    ) -> tuple[Any, Iterator[bytes] | None]:
-        """The export behind an unexpired link and its bytes; any bad token is the same NotFound."""
-        async with self._uow() as repo:
-            row = await repo.export_of_link(token_hash=hash_token(token)) if token else None
-        if row is None or row.status != "completed":
-            raise NotFound("no such link, or it has expired")
-        return await self._open(row, if_none_match)
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:

@@ -132,7 +132,7 @@ class Sources:
                 artifact = (
                     await self._files_aio.GetArtifact(files_pb2.GetArtifactRequest(id=name), **call)
                 ).artifact
-                return Resolved(str(artifact.revision), _now(), artifact)
+                return Resolved(str(artifact.revision), _now(), artifact, rows=artifact.row_count)
             chat = await self._files_aio.GetChatRevision(
                 files_pb2.GetChatRevisionRequest(chat_id=name), **call
             )
@@ -199,6 +199,7 @@ def _dataset_rows(responses: Any) -> Iterator[list[Cell]]:
 
 def _csv_chunks(responses: Any, stats: RenderStats) -> Iterator[bytes]:
     counter = CsvLineCounter()
+    rows_before = stats.row_count  # `datasets/all` counts several CSVs into one figure
     for message in _guarded(responses, "prompts"):
         if message.WhichOneof("part") == "header":
             header = message.header
@@ -206,8 +207,9 @@ def _csv_chunks(responses: Any, stats: RenderStats) -> Iterator[bytes]:
             continue
         chunk = message.chunk
         counter.feed(chunk)
+        stats.row_count = rows_before + max(counter.newlines - 1, 0)  # progress: complete lines so far
         yield chunk
-    stats.row_count += max(counter.records - 1, 0)  # the first record is the header line
+    stats.row_count = rows_before + max(counter.records - 1, 0)  # the first record is the header line
 
 
 _NOT_QUOTE_OR_NEWLINE = bytes(b for b in range(256) if b not in b'"\n')

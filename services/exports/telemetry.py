@@ -61,5 +61,22 @@ def render_failed(*, user: str, export_id: str, source: str, fmt: str, reason: s
     )
 
 
-def downloaded(*, fmt: str, size: int) -> None:
-    DOWNLOADED_BYTES.labels(format=fmt).inc(size)
+def downloaded(
+    *, export_id: str, fmt: str, size: int, encoding: str, link: str | None, redirected: bool
+) -> None:
+    """One download served: by the owner or through a link (named by the start of its id), as bytes
+    (`size` of them, in `encoding`) or as a redirect to the store."""
+    if not redirected:
+        DOWNLOADED_BYTES.labels(format=fmt).inc(size)
+    log.info(
+        "export_downloaded",
+        extra={
+            "export_id": export_id,
+            "format": fmt,
+            "bytes": size,
+            "encoding": encoding or "identity",
+            "via": "link" if link else "owner",
+            "link": link,
+            "redirected": redirected,
+        },
+    )

@@ -177,6 +177,15 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
             )
         return pb.DeleteChatResponse(deleted_files=deleted_files, deleted_artifacts=deleted_artifacts)
 
+    async def ListChats(self, request: pb.ListChatsRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self._reads() as repo:
+            page = await service.list_chats(
+                repo, owner=_owner(), size=request.page_size, token=request.page_token
+            )
+        return pb.ListChatsResponse(
+            chats=[messages.chat_message(r) for r in page.items], next_page_token=page.next_page_token
+        )
+
     async def GetChatRevision(
         self, request: pb.GetChatRevisionRequest, context: grpc.aio.ServicerContext
     ) -> Any:

@@ -87,6 +87,17 @@ def cell(value: Any) -> pb.Cell:
     return pb.Cell(string_value=str(value))
 
 
+def chat_message(row: Any) -> pb.Chat:
+    return pb.Chat(
+        chat_id=row.chat_id,
+        revision=row.revision,
+        file_count=row.file_count,
+        artifact_count=row.artifact_count,
+        create_time=timestamp(row.created_at),
+        update_time=timestamp(row.updated_at),
+    )
+
+
 def artifact_message(row: Any, *, with_rows: bool) -> pb.Artifact:
     message = pb.Artifact(
         id=str(row.id),

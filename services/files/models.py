@@ -52,6 +52,7 @@ class Chat(Base):
     """A chat of one user: exists from its first write until it is deleted; carries its revision."""
 
     __tablename__ = "chats"
+    __table_args__ = (Index("ix_chats_owner_updated_at_chat_id", "owner", "updated_at", "chat_id"),)
 
     owner: Mapped[str] = mapped_column(String(255), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)

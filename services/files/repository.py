@@ -99,6 +99,25 @@ class FilesRepository:
         ).where(Chat.owner == owner, Chat.chat_id == chat_id)
         return (await self.session.execute(stmt)).first()
 
+    async def list_chats(
+        self, *, owner: str, limit: int, after: tuple[datetime, str] | None
+    ) -> Sequence[Any]:
+        """The owner's chats with their counts, most recently written first, after a keyset cursor."""
+        files = select(func.count()).where(ChatFile.owner == Chat.owner, ChatFile.chat_id == Chat.chat_id)
+        artifacts = select(func.count()).where(Artifact.owner == Chat.owner, Artifact.chat_id == Chat.chat_id)
+        stmt = select(
+            Chat.chat_id,
+            Chat.revision,
+            files.scalar_subquery().label("file_count"),
+            artifacts.scalar_subquery().label("artifact_count"),
+            Chat.created_at,
+            Chat.updated_at,
+        ).where(Chat.owner == owner)
+        if after is not None:
+            stmt = stmt.where(tuple_(Chat.updated_at, Chat.chat_id) < tuple_(*after))
+        stmt = stmt.order_by(Chat.updated_at.desc(), Chat.chat_id.desc()).limit(limit)
+        return (await self.session.execute(stmt)).all()
+
     async def delete_chat(self, *, owner: str, chat_id: str) -> tuple[int, int]:
         """Deletes the chat's files (their chunks by cascade), artifacts and row; returns the counts."""
         files = await self.session.execute(

@@ -368,6 +368,16 @@ async def delete_chat(repo: FilesRepository, *, owner: str, chat_id: str) -> tup
     return await repo.delete_chat(owner=owner, chat_id=chat)
 
 
+async def list_chats(repo: FilesRepository, *, owner: str, size: int, token: str) -> Page:
+    """The owner's chats, most recently written first."""
+    limit = page_size(size)
+    rows = await repo.list_chats(owner=owner, limit=limit + 1, after=decode_cursor(token, str))
+    if len(rows) <= limit:
+        return Page(items=rows, next_page_token="")
+    last = rows[limit - 1]
+    return Page(items=rows[:limit], next_page_token=encode_cursor(last.updated_at, last.chat_id))
+
+
 async def chat_revision(repo: FilesRepository, *, owner: str, chat_id: str) -> Any:
     """The chat's revision with its file and artifact counts."""
     row = await repo.chat_revision(owner=owner, chat_id=rules.check_chat_id(chat_id))

@@ -84,7 +84,19 @@ def check_explanation(explanation: dict[str, Any] | None, field: str) -> dict[st
         raise InvalidArgument(
             f"{field} must be at most {MAX_EXPLANATION_BYTES} bytes of JSON, got {size}", field=field
         )
+    if _has_nul(explanation):  # PostgreSQL's jsonb cannot hold U+0000 in a key or a string
+        raise InvalidArgument(f"{field} must not contain NUL characters", field=field)
     return explanation
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def check_new_version(version: NewVersion, *, field: str, existing_versions: int | None) -> NewVersion:

@@ -3,7 +3,9 @@ through the gateway."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from cli.stack import available_services
+from tests.support.s3 import S3Server, running_s3_server
 from tests.support.system import User
 
 SCORES = ("clarity", "specificity", "actionability", "structure", "context_use")
@@ -71,11 +74,28 @@ def export(user: User, source: str, fmt: str, **options: Any) -> httpx.Response:
 
 
 def export_ok(user: User, source: str, fmt: str, **options: Any) -> dict[str, Any]:
+    """A completed export: rendered in the request (201), reused (200), or queued (202) and followed."""
     reply = export(user, source, fmt, **options)
-    assert reply.status_code in (200, 201), f"expected 200/201, got {reply.status_code}: {reply.text}"
-    body: dict[str, Any] = reply.json()
+    assert reply.status_code in (200, 201, 202), (
+        f"expected 200/201/202, got {reply.status_code}: {reply.text}"
+    )
+    body: dict[str, Any] = follow(user, reply) if reply.status_code == 202 else reply.json()
     assert body["status"] == "completed", body
     return body
+
+
+def follow(user: User, accepted: httpx.Response, *, deadline_seconds: float = 120) -> dict[str, Any]:
+    """The export behind a 202, once it has ended: its Location, polled with `?wait=`."""
+    body = accepted.json()
+    location = accepted.headers["location"]
+    assert location == f"/api/v1/exports/{body['id']}", accepted.headers
+    deadline = time.monotonic() + deadline_seconds
+    while body["status"] in ("queued", "processing"):
+        assert time.monotonic() < deadline, f"the job did not end in {deadline_seconds} s: {body}"
+        reply = user.http.get(location, params={"wait": 10})
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+    return body  # type: ignore[no-any-return]
 
 
 def content(user: User, export_id: str) -> httpx.Response:
@@ -95,3 +115,10 @@ def files_service_running() -> bool:
 needs_files = pytest.mark.skipif(
     not files_service_running(), reason="the files service (artifacts, chats) is not in this checkout yet"
 )
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One real S3 server (SeaweedFS on 127.0.0.1) for every exports test that needs one."""
+    with running_s3_server(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server

@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,7 +34,7 @@ from services.exports.blob_store import (
 )
 from services.exports.local_blob_store import LocalBlobStore
 from services.exports.s3_blob_store import MIN_PART_BYTES, BlobStoreUnavailable, S3BlobStore
-from tests.support.s3 import S3Server, running_s3_server
+from tests.support.s3 import S3Server
 
 MiB = 1024 * 1024
 PART = MIN_PART_BYTES  # the S3 store's multipart threshold in these tests
@@ -47,12 +48,6 @@ class Subject:
     name: str
     store: BlobStore
     leftovers: Callable[[str], list[str]]
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with running_s3_server(tmp_path_factory.mktemp("seaweedfs")) as server:
-        yield server
 
 
 def s3_store(server: S3Server, **options: Any) -> S3BlobStore:
@@ -229,6 +224,38 @@ def test_keys_lists_what_is_stored(subject: Subject) -> None:
     subject.store.delete(stored[0])
     listed = subject.store.keys()
     assert sorted(k for k in listed if k.startswith(f"{prefix}/")) == stored[1:]
+
+
+# The store's clock is not this process's (PostgreSQL's, the S3 server's); they agree this closely here.
+CLOCK_SLACK = timedelta(seconds=5)
+
+
+def test_entries_give_each_stored_key_once_with_the_time_it_was_written(subject: Subject) -> None:
+    prefix = new_key("aged")
+    written = {f"{prefix}/small": [b"x"], f"{prefix}/chunks": pieces(os.urandom(2 * STORE_CHUNK_BYTES + 1))}
+    before = datetime.now(UTC) - CLOCK_SLACK
+    for key, data in written.items():
+        subject.store.put(key, data)
+    after = datetime.now(UTC) + CLOCK_SLACK
+    subject.store.put(f"{prefix}/gone", [b"y"])
+    subject.store.delete(f"{prefix}/gone")
+    entries = [entry for entry in subject.store.entries() if entry.key.startswith(f"{prefix}/")]
+    assert sorted(entry.key for entry in entries) == sorted(written)
+    for entry in entries:
+        assert before <= entry.modified_at <= after, (
+            f"{entry.key}: {entry.modified_at} not in [{before}, {after}]"
+        )
+    assert {entry.key for entry in entries} <= set(subject.store.keys())
+
+
+def test_rewriting_a_blob_makes_it_younger(subject: Subject) -> None:
+    key = new_key("aged")
+    subject.store.put(key, [b"first"])
+    [first] = [entry.modified_at for entry in subject.store.entries() if entry.key == key]
+    time.sleep(1.1)  # S3 keeps whole seconds
+    subject.store.put(key, [b"second"])
+    [second] = [entry.modified_at for entry in subject.store.entries() if entry.key == key]
+    assert second > first
 
 
 HOSTILE = [

@@ -42,7 +42,7 @@ def test_twenty_concurrent_first_requests_render_once_and_get_the_same_bytes(
     clients = [system.client(alice.id) for _ in range(20)]
 
     def request(i: int) -> tuple[int, str, str]:
-        reply = export(clients[i], "datasets/all", "xlsx")
+        reply = export(clients[i], f"prompts/{session.id}", "xlsx")  # datasets queue: see test_jobs
         body = reply.json()
         data = content(clients[i], body["id"]).content
         return reply.status_code, body["id"], hashlib.sha256(data).hexdigest()
@@ -57,7 +57,7 @@ def test_twenty_concurrent_first_requests_render_once_and_get_the_same_bytes(
     assert statuses == [200] * 19 + [201], statuses
     assert len({export_id for _, export_id, _ in results}) == 1
     assert len({digest for _, _, digest in results}) == 1
-    listed = alice.http.get("/api/v1/exports", params={"source": "datasets/all"}).json()["items"]
+    listed = alice.http.get("/api/v1/exports", params={"source": f"prompts/{session.id}"}).json()["items"]
     assert len(listed) == 1, "exactly one rendering was stored"
     assert session.marker
 

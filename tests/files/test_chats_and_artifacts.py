@@ -161,3 +161,51 @@ def test_readyz_covers_the_files_service(alice: User) -> None:
     reply = alice.http.get("/readyz")
     assert reply.status_code == 200
     assert reply.json()["services"]["files"] == "serving"
+
+
+def test_chats_list_most_recently_written_first_with_counts(alice: User, bob: User) -> None:
+    stored(alice, "older", "a.txt", "a")
+    stored(alice, "newer", "b.txt", "b")
+    stored(alice, "newer", "c.txt", "c")
+    assert alice.http.post("/api/v1/chats/tables/artifacts", json=TABLE).status_code == 201
+    stored(bob, "bobs-chat", "secret.txt", "bob's")
+    stored(alice, "older", "d.txt", "d")  # a write moves the chat to the front
+    listing = alice.http.get("/api/v1/chats")
+    assert listing.status_code == 200, listing.text
+    chats = listing.json()["items"]
+    assert [(c["chat_id"], c["file_count"], c["artifact_count"]) for c in chats] == [
+        ("older", 2, 0),
+        ("tables", 0, 1),
+        ("newer", 2, 0),
+    ]
+    assert chats[0]["revision"] > chats[1]["revision"] > chats[2]["revision"]
+    assert "bobs-chat" not in listing.text
+    assert [c["chat_id"] for c in bob.http.get("/api/v1/chats").json()["items"]] == ["bobs-chat"]
+
+
+def test_chats_page_by_token_and_a_deleted_chat_is_gone(alice: User) -> None:
+    for i in range(5):
+        stored(alice, f"chat-{i}", "f.txt", str(i))
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = alice.http.get("/api/v1/chats", params={"page_size": 2, "page_token": token}).json()
+        assert len(page["items"]) <= 2
+        seen += [c["chat_id"] for c in page["items"]]
+        if not (token := page["next_page_token"]):
+            break
+    assert seen == [f"chat-{i}" for i in reversed(range(5))]
+    assert alice.http.delete("/api/v1/chats/chat-3").status_code in (200, 204)
+    remaining = [c["chat_id"] for c in alice.http.get("/api/v1/chats").json()["items"]]
+    assert remaining == ["chat-4", "chat-2", "chat-1", "chat-0"]
+
+
+@pytest.mark.parametrize("params", [{"page_token": "forged"}, {"page_size": -1}, {"page_size": "many"}])
+def test_chats_listing_refuses_bad_paging_with_400(alice: User, params: dict[str, object]) -> None:
+    reply = alice.http.get("/api/v1/chats", params=params)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] == "INVALID_ARGUMENT"
+
+
+def test_a_user_with_no_chats_lists_none(alice: User) -> None:
+    assert alice.http.get("/api/v1/chats").json() == {"items": [], "next_page_token": ""}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,13 @@ class Database:
     postgres: EmbeddedPostgres
     url: str
 
+    def restart(self, *, down_seconds: float = 0.0) -> None:
+        """Stops PostgreSQL (fast: open transactions roll back), keeps it down for `down_seconds` (the
+        fault's length), and starts it again on the same data."""
+        self.postgres.stop()
+        time.sleep(down_seconds)
+        assert self.postgres.start() == self.url
+
     @classmethod
     def start(cls, directory: Path) -> Database:
         postgres = EmbeddedPostgres(directory / "pgdata")
@@ -52,23 +60,36 @@ class System:
     @contextmanager
     def running(cls, database: Database, directory: Path, **settings: str) -> Iterator[System]:
         secret = secrets.token_urlsafe(32)
-        env = stack_environment(
-            DEPOT_DATABASE_URL=database.url,
-            DEPOT_JWT_SECRET=secret,
-            DEPOT_DATA_DIR=str(directory / "data"),
-            DEPOT_HTTP_PORT=str(free_port()),
-            DEPOT_PROMPTS_PORT=str(free_port()),
-            DEPOT_FILES_PORT=str(free_port()),
-            DEPOT_EXPORTS_PORT=str(free_port()),
-            DEPOT_GRACE_PERIOD_SECONDS="5",
-            **settings,
-        )
+        defaults = {
+            "DEPOT_DATABASE_URL": database.url,
+            "DEPOT_JWT_SECRET": secret,
+            "DEPOT_DATA_DIR": str(directory / "data"),
+            "DEPOT_HTTP_PORT": str(free_port()),
+            "DEPOT_PROMPTS_PORT": str(free_port()),
+            "DEPOT_FILES_PORT": str(free_port()),
+            "DEPOT_EXPORTS_PORT": str(free_port()),
+            "DEPOT_GRACE_PERIOD_SECONDS": "5",
+        }
+        env = stack_environment(**{**defaults, **settings})
         stack = Stack(env=env, log_dir=directory)
         try:
             stack.start()
             yield cls(stack, database, secret)
         finally:
             stack.stop()
+
+    @classmethod
+    @contextmanager
+    def on_own_database(cls, directory: Path, **settings: str) -> Iterator[System]:
+        """A system with a PostgreSQL of its own. Systems on one database are replicas of one
+        deployment: they share the export job queue, and a worker of one could take a job whose
+        token only the other's secret (or issuer) accepts."""
+        database = Database.start(directory)
+        try:
+            with cls.running(database, directory, **settings) as system:
+                yield system
+        finally:
+            database.postgres.stop()
 
     @property
     def url(self) -> str:
@@ -94,6 +115,21 @@ class System:
 
     def channel(self, service: str) -> grpc.Channel:
         return grpc.insecure_channel(self.stack.grpc_address(service))
+
+    def start_replica(self, service: str, port: int, *, timeout: float = 60.0) -> str:
+        """Starts one more process of `service` on `port`; returns its key in `stack.processes`."""
+        key = f"{service}-{port}"
+        self.stack.start_process(service, key=key, env={f"DEPOT_{service.upper()}_PORT": str(port)})
+        self.stack.wait_serving(key, deadline=time.monotonic() + timeout, address=f"127.0.0.1:{port}")
+        return key
+
+    def kill(self, pid: int) -> str:
+        """SIGKILLs the stack's process with this PID (a crash: no drain); returns its key."""
+        [key] = [key for key, process in self.stack.processes.items() if process.pid == pid]
+        process = self.stack.processes.pop(key)
+        process.kill()
+        process.wait()
+        return key
 
 
 @dataclass

@@ -40,6 +40,12 @@ def upgrade() -> None:
     op.add_column('exports', sa.Column('content_encoding', sa.String(length=16), nullable=True), schema='exports')
     op.add_column('exports', sa.Column('stored_bytes', sa.BigInteger(), nullable=True), schema='exports')
     op.create_index('ix_exports_expires_at', 'exports', ['expires_at'], schema='exports')
+    # The sweeper asks which stored keys a row still points at.
+    op.create_index('ix_exports_blob_key', 'exports', ['blob_key'], schema='exports')
+    # When each chunk was written (clock_timestamp: a put's transaction lasts as long as its render),
+    # so the sweeper leaves bytes younger than its grace period alone.
+    op.add_column('blob_chunks', sa.Column('stored_at', sa.DateTime(timezone=True),
+                                           server_default=sa.text('clock_timestamp()'), nullable=False), schema='exports')
     op.add_column('share_links', sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True), schema='exports')
     op.add_column('share_links', sa.Column('download_count', sa.BigInteger(), server_default='0', nullable=False), schema='exports')
     op.add_column('share_links', sa.Column('last_downloaded_at', sa.DateTime(timezone=True), nullable=True), schema='exports')
@@ -49,6 +55,8 @@ def downgrade() -> None:
     op.drop_column('share_links', 'last_downloaded_at', schema='exports')
     op.drop_column('share_links', 'download_count', schema='exports')
     op.drop_column('share_links', 'revoked_at', schema='exports')
+    op.drop_column('blob_chunks', 'stored_at', schema='exports')
+    op.drop_index('ix_exports_blob_key', table_name='exports', schema='exports')
     op.drop_index('ix_exports_expires_at', table_name='exports', schema='exports')
     for column in ('stored_bytes', 'content_encoding', 'expires_at'):
         op.drop_column('exports', column, schema='exports')

@@ -22,55 +22,74 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64\x65pot/exports/v1/exports.proto\x12\x10\x64\x65pot.exports.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x01\n\x07Receipt\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x11\n\trow_count\x18\x03 \x01(\x03\x12\x17\n\x0fsource_revision\x18\x04 \x01(\t\x12\x31\n\rsnapshot_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10renderer_version\x18\x06 \x01(\t\x12\x10\n\x08\x63sv_mode\x18\x07 \x01(\t\"\x87\x04\n\x06\x45xport\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x04 \x01(\t\x12(\n\x07options\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fsource_revision\x18\x06 \x01(\t\x12,\n\x05state\x18\x07 \x01(\x0e\x32\x1d.depot.exports.v1.ExportState\x12\x12\n\nsize_bytes\x18\x08 \x01(\x03\x12\x0e\n\x06sha256\x18\t \x01(\t\x12\x12\n\nmedia_type\x18\n \x01(\t\x12\x10\n\x08\x66ilename\x18\x0b \x01(\t\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12*\n\x07receipt\x18\r \x01(\x0b\x32\x19.depot.exports.v1.Receipt\x12\x16\n\x0e\x64ownload_count\x18\x0e \x01(\x03\x12\x36\n\x12last_download_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncache_hits\x18\x10 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x13\x43reateExportRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"P\n\x14\x43reateExportResponse\x12(\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x18.depot.exports.v1.Export\x12\x0e\n\x06reused\x18\x02 \x01(\x08\"\x1e\n\x10GetExportRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x11GetExportResponse\x12(\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x18.depot.exports.v1.Export\"y\n\x12ListExportsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12,\n\x05state\x18\x04 \x01(\x0e\x32\x1d.depot.exports.v1.ExportState\"Y\n\x13ListExportsResponse\x12)\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x18.depot.exports.v1.Export\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13\x44\x65leteExportRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteExportResponse\"=\n\x18ReadExportContentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rif_none_match\x18\x02 \x03(\t\"\x84\x01\n\x0f\x43ontentMetadata\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\x12\x14\n\x0cnot_modified\x18\x06 \x01(\x08\"k\n\x19ReadExportContentResponse\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32!.depot.exports.v1.ContentMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x8f\x01\n\tShareLink\x12\r\n\x05token\x18\x01 \x01(\t\x12\x11\n\texport_id\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x16\x43reateShareLinkRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x02 \x01(\x03\"D\n\x17\x43reateShareLinkResponse\x12)\n\x04link\x18\x01 \x01(\x0b\x32\x1b.depot.exports.v1.ShareLink\"@\n\x18ReadSharedContentRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x15\n\rif_none_match\x18\x02 \x03(\t\"k\n\x19ReadSharedContentResponse\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32!.depot.exports.v1.ContentMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part*}\n\x0b\x45xportState\x12\x1c\n\x18\x45XPORT_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XPORT_STATE_PROCESSING\x10\x01\x12\x1a\n\x16\x45XPORT_STATE_COMPLETED\x10\x02\x12\x17\n\x13\x45XPORT_STATE_FAILED\x10\x03\x32\xc8\x05\n\x0e\x45xportsService\x12]\n\x0c\x43reateExport\x12%.depot.exports.v1.CreateExportRequest\x1a&.depot.exports.v1.CreateExportResponse\x12T\n\tGetExport\x12\".depot.exports.v1.GetExportRequest\x1a#.depot.exports.v1.GetExportResponse\x12Z\n\x0bListExports\x12$.depot.exports.v1.ListExportsRequest\x1a%.depot.exports.v1.ListExportsResponse\x12]\n\x0c\x44\x65leteExport\x12%.depot.exports.v1.DeleteExportRequest\x1a&.depot.exports.v1.DeleteExportResponse\x12n\n\x11ReadExportContent\x12*.depot.exports.v1.ReadExportContentRequest\x1a+.depot.exports.v1.ReadExportContentResponse0\x01\x12\x66\n\x0f\x43reateShareLink\x12(.depot.exports.v1.CreateShareLinkRequest\x1a).depot.exports.v1.CreateShareLinkResponse\x12n\n\x11ReadSharedContent\x12*.depot.exports.v1.ReadSharedContentRequest\x1a+.depot.exports.v1.ReadSharedContentResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64\x65pot/exports/v1/exports.proto\x12\x10\x64\x65pot.exports.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x01\n\x07Receipt\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x11\n\trow_count\x18\x03 \x01(\x03\x12\x17\n\x0fsource_revision\x18\x04 \x01(\t\x12\x31\n\rsnapshot_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10renderer_version\x18\x06 \x01(\t\x12\x10\n\x08\x63sv_mode\x18\x07 \x01(\t\"\x91\x05\n\x06\x45xport\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x04 \x01(\t\x12(\n\x07options\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fsource_revision\x18\x06 \x01(\t\x12,\n\x05state\x18\x07 \x01(\x0e\x32\x1d.depot.exports.v1.ExportState\x12\x12\n\nsize_bytes\x18\x08 \x01(\x03\x12\x0e\n\x06sha256\x18\t \x01(\t\x12\x12\n\nmedia_type\x18\n \x01(\t\x12\x10\n\x08\x66ilename\x18\x0b \x01(\t\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12*\n\x07receipt\x18\r \x01(\x0b\x32\x19.depot.exports.v1.Receipt\x12\x16\n\x0e\x64ownload_count\x18\x0e \x01(\x03\x12\x36\n\x12last_download_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncache_hits\x18\x10 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x1e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63ontent_encoding\x18\x1f \x01(\t\x12\x14\n\x0cstored_bytes\x18  \x01(\x03\x12\x15\n\rrows_rendered\x18\x13 \x01(\x03\x12\x10\n\x08\x61ttempts\x18\x14 \x01(\x05\"_\n\x13\x43reateExportRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"P\n\x14\x43reateExportResponse\x12(\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x18.depot.exports.v1.Export\x12\x0e\n\x06reused\x18\x02 \x01(\x08\"G\n\x10GetExportRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04wait\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"=\n\x11GetExportResponse\x12(\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x18.depot.exports.v1.Export\"y\n\x12ListExportsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12,\n\x05state\x18\x04 \x01(\x0e\x32\x1d.depot.exports.v1.ExportState\"Y\n\x13ListExportsResponse\x12)\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x18.depot.exports.v1.Export\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13\x44\x65leteExportRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteExportResponse\"V\n\x18ReadExportContentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rif_none_match\x18\x02 \x03(\t\x12\x17\n\x0f\x61\x63\x63\x65pt_encoding\x18\x03 \x03(\t\"\xb4\x01\n\x0f\x43ontentMetadata\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\x12\x14\n\x0cnot_modified\x18\x06 \x01(\x08\x12\x18\n\x10\x63ontent_encoding\x18\x07 \x01(\t\x12\x14\n\x0credirect_url\x18\x08 \x01(\t\"k\n\x19ReadExportContentResponse\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32!.depot.exports.v1.ContentMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x9c\x02\n\tShareLink\x12\r\n\x05token\x18\x01 \x01(\t\x12\x11\n\texport_id\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02id\x18\x05 \x01(\t\x12/\n\x0brevoke_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x64ownload_count\x18\x07 \x01(\x03\x12\x36\n\x12last_download_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x16\x43reateShareLinkRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x02 \x01(\x03\"D\n\x17\x43reateShareLinkResponse\x12)\n\x04link\x18\x01 \x01(\x0b\x32\x1b.depot.exports.v1.ShareLink\"q\n\x18ReadSharedContentRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x15\n\rif_none_match\x18\x02 \x03(\t\x12\x17\n\x0f\x61\x63\x63\x65pt_encoding\x18\x03 \x03(\t\x12\x16\n\x0e\x61llow_redirect\x18\x04 \x01(\x08\"k\n\x19ReadSharedContentResponse\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32!.depot.exports.v1.ContentMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Q\n\x15ListShareLinksRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"]\n\x16ListShareLinksResponse\x12*\n\x05links\x18\x01 \x03(\x0b\x32\x1b.depot.exports.v1.ShareLink\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x16RevokeShareLinkRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x0c\n\x04link\x18\x02 \x01(\t\"D\n\x17RevokeShareLinkResponse\x12)\n\x04link\x18\x01 \x01(\x0b\x32\x1b.depot.exports.v1.ShareLink\"M\n\x18ListExportHistoryRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x19ListExportHistoryResponse\x12)\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x18.depot.exports.v1.Export\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15GetExportStatsRequest\"\xe7\x01\n\x0b\x46ormatStats\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x0f\n\x07\x65xports\x18\x02 \x01(\x03\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x04 \x01(\x03\x12\x12\n\ncache_hits\x18\x05 \x01(\x03\x12\x16\n\x0e\x63\x61\x63he_hit_rate\x18\x06 \x01(\x01\x12\x11\n\tdownloads\x18\x07 \x01(\x03\x12\x16\n\x0elink_downloads\x18\x08 \x01(\x03\x12\x36\n\x12last_download_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x89\x01\n\x16GetExportStatsResponse\x12.\n\x07\x66ormats\x18\x01 \x03(\x0b\x32\x1d.depot.exports.v1.FormatStats\x12,\n\x05total\x18\x02 \x01(\x0b\x32\x1d.depot.exports.v1.FormatStats\x12\x11\n\tall_users\x18\x03 \x01(\x08*\x96\x01\n\x0b\x45xportState\x12\x1c\n\x18\x45XPORT_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XPORT_STATE_PROCESSING\x10\x01\x12\x1a\n\x16\x45XPORT_STATE_COMPLETED\x10\x02\x12\x17\n\x13\x45XPORT_STATE_FAILED\x10\x03\x12\x17\n\x13\x45XPORT_STATE_QUEUED\x10\x04\x32\xe8\x08\n\x0e\x45xportsService\x12]\n\x0c\x43reateExport\x12%.depot.exports.v1.CreateExportRequest\x1a&.depot.exports.v1.CreateExportResponse\x12T\n\tGetExport\x12\".depot.exports.v1.GetExportRequest\x1a#.depot.exports.v1.GetExportResponse\x12Z\n\x0bListExports\x12$.depot.exports.v1.ListExportsRequest\x1a%.depot.exports.v1.ListExportsResponse\x12]\n\x0c\x44\x65leteExport\x12%.depot.exports.v1.DeleteExportRequest\x1a&.depot.exports.v1.DeleteExportResponse\x12n\n\x11ReadExportContent\x12*.depot.exports.v1.ReadExportContentRequest\x1a+.depot.exports.v1.ReadExportContentResponse0\x01\x12\x66\n\x0f\x43reateShareLink\x12(.depot.exports.v1.CreateShareLinkRequest\x1a).depot.exports.v1.CreateShareLinkResponse\x12n\n\x11ReadSharedContent\x12*.depot.exports.v1.ReadSharedContentRequest\x1a+.depot.exports.v1.ReadSharedContentResponse0\x01\x12\x63\n\x0eListShareLinks\x12\'.depot.exports.v1.ListShareLinksRequest\x1a(.depot.exports.v1.ListShareLinksResponse\x12\x66\n\x0fRevokeShareLink\x12(.depot.exports.v1.RevokeShareLinkRequest\x1a).depot.exports.v1.RevokeShareLinkResponse\x12l\n\x11ListExportHistory\x12*.depot.exports.v1.ListExportHistoryRequest\x1a+.depot.exports.v1.ListExportHistoryResponse\x12\x63\n\x0eGetExportStats\x12\'.depot.exports.v1.GetExportStatsRequest\x1a(.depot.exports.v1.GetExportStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'depot.exports.v1.exports_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXPORTSTATE']._serialized_start=2142
-  _globals['_EXPORTSTATE']._serialized_end=2267
-  _globals['_RECEIPT']._serialized_start=116
-  _globals['_RECEIPT']._serialized_end=300
-  _globals['_EXPORT']._serialized_start=303
-  _globals['_EXPORT']._serialized_end=822
-  _globals['_CREATEEXPORTREQUEST']._serialized_start=824
-  _globals['_CREATEEXPORTREQUEST']._serialized_end=919
-  _globals['_CREATEEXPORTRESPONSE']._serialized_start=921
-  _globals['_CREATEEXPORTRESPONSE']._serialized_end=1001
-  _globals['_GETEXPORTREQUEST']._serialized_start=1003
-  _globals['_GETEXPORTREQUEST']._serialized_end=1033
-  _globals['_GETEXPORTRESPONSE']._serialized_start=1035
-  _globals['_GETEXPORTRESPONSE']._serialized_end=1096
-  _globals['_LISTEXPORTSREQUEST']._serialized_start=1098
-  _globals['_LISTEXPORTSREQUEST']._serialized_end=1219
-  _globals['_LISTEXPORTSRESPONSE']._serialized_start=1221
-  _globals['_LISTEXPORTSRESPONSE']._serialized_end=1310
-  _globals['_DELETEEXPORTREQUEST']._serialized_start=1312
-  _globals['_DELETEEXPORTREQUEST']._serialized_end=1345
-  _globals['_DELETEEXPORTRESPONSE']._serialized_start=1347
-  _globals['_DELETEEXPORTRESPONSE']._serialized_end=1369
-  _globals['_READEXPORTCONTENTREQUEST']._serialized_start=1371
-  _globals['_READEXPORTCONTENTREQUEST']._serialized_end=1432
-  _globals['_CONTENTMETADATA']._serialized_start=1435
-  _globals['_CONTENTMETADATA']._serialized_end=1567
-  _globals['_READEXPORTCONTENTRESPONSE']._serialized_start=1569
-  _globals['_READEXPORTCONTENTRESPONSE']._serialized_end=1676
-  _globals['_SHARELINK']._serialized_start=1679
-  _globals['_SHARELINK']._serialized_end=1822
-  _globals['_CREATESHARELINKREQUEST']._serialized_start=1824
-  _globals['_CREATESHARELINKREQUEST']._serialized_end=1895
-  _globals['_CREATESHARELINKRESPONSE']._serialized_start=1897
-  _globals['_CREATESHARELINKRESPONSE']._serialized_end=1965
-  _globals['_READSHAREDCONTENTREQUEST']._serialized_start=1967
-  _globals['_READSHAREDCONTENTREQUEST']._serialized_end=2031
-  _globals['_READSHAREDCONTENTRESPONSE']._serialized_start=2033
-  _globals['_READSHAREDCONTENTRESPONSE']._serialized_end=2140
-  _globals['_EXPORTSSERVICE']._serialized_start=2270
-  _globals['_EXPORTSSERVICE']._serialized_end=2982
+  _globals['_EXPORTSTATE']._serialized_start=3499
+  _globals['_EXPORTSTATE']._serialized_end=3649
+  _globals['_RECEIPT']._serialized_start=148
+  _globals['_RECEIPT']._serialized_end=332
+  _globals['_EXPORT']._serialized_start=335
+  _globals['_EXPORT']._serialized_end=992
+  _globals['_CREATEEXPORTREQUEST']._serialized_start=994
+  _globals['_CREATEEXPORTREQUEST']._serialized_end=1089
+  _globals['_CREATEEXPORTRESPONSE']._serialized_start=1091
+  _globals['_CREATEEXPORTRESPONSE']._serialized_end=1171
+  _globals['_GETEXPORTREQUEST']._serialized_start=1173
+  _globals['_GETEXPORTREQUEST']._serialized_end=1244
+  _globals['_GETEXPORTRESPONSE']._serialized_start=1246
+  _globals['_GETEXPORTRESPONSE']._serialized_end=1307
+  _globals['_LISTEXPORTSREQUEST']._serialized_start=1309
+  _globals['_LISTEXPORTSREQUEST']._serialized_end=1430
+  _globals['_LISTEXPORTSRESPONSE']._serialized_start=1432
+  _globals['_LISTEXPORTSRESPONSE']._serialized_end=1521
+  _globals['_DELETEEXPORTREQUEST']._serialized_start=1523
+  _globals['_DELETEEXPORTREQUEST']._serialized_end=1556
+  _globals['_DELETEEXPORTRESPONSE']._serialized_start=1558
+  _globals['_DELETEEXPORTRESPONSE']._serialized_end=1580
+  _globals['_READEXPORTCONTENTREQUEST']._serialized_start=1582
+  _globals['_READEXPORTCONTENTREQUEST']._serialized_end=1668
+  _globals['_CONTENTMETADATA']._serialized_start=1671
+  _globals['_CONTENTMETADATA']._serialized_end=1851
+  _globals['_READEXPORTCONTENTRESPONSE']._serialized_start=1853
+  _globals['_READEXPORTCONTENTRESPONSE']._serialized_end=1960
+  _globals['_SHARELINK']._serialized_start=1963
+  _globals['_SHARELINK']._serialized_end=2247
+  _globals['_CREATESHARELINKREQUEST']._serialized_start=2249
+  _globals['_CREATESHARELINKREQUEST']._serialized_end=2320
+  _globals['_CREATESHARELINKRESPONSE']._serialized_start=2322
+  _globals['_CREATESHARELINKRESPONSE']._serialized_end=2390
+  _globals['_READSHAREDCONTENTREQUEST']._serialized_start=2392
+  _globals['_READSHAREDCONTENTREQUEST']._serialized_end=2505
+  _globals['_READSHAREDCONTENTRESPONSE']._serialized_start=2507
+  _globals['_READSHAREDCONTENTRESPONSE']._serialized_end=2614
+  _globals['_LISTSHARELINKSREQUEST']._serialized_start=2616
+  _globals['_LISTSHARELINKSREQUEST']._serialized_end=2697
+  _globals['_LISTSHARELINKSRESPONSE']._serialized_start=2699
+  _globals['_LISTSHARELINKSRESPONSE']._serialized_end=2792
+  _globals['_REVOKESHARELINKREQUEST']._serialized_start=2794
+  _globals['_REVOKESHARELINKREQUEST']._serialized_end=2851
+  _globals['_REVOKESHARELINKRESPONSE']._serialized_start=2853
+  _globals['_REVOKESHARELINKRESPONSE']._serialized_end=2921
+  _globals['_LISTEXPORTHISTORYREQUEST']._serialized_start=2923
+  _globals['_LISTEXPORTHISTORYREQUEST']._serialized_end=3000
+  _globals['_LISTEXPORTHISTORYRESPONSE']._serialized_start=3002
+  _globals['_LISTEXPORTHISTORYRESPONSE']._serialized_end=3097
+  _globals['_GETEXPORTSTATSREQUEST']._serialized_start=3099
+  _globals['_GETEXPORTSTATSREQUEST']._serialized_end=3122
+  _globals['_FORMATSTATS']._serialized_start=3125
+  _globals['_FORMATSTATS']._serialized_end=3356
+  _globals['_GETEXPORTSTATSRESPONSE']._serialized_start=3359
+  _globals['_GETEXPORTSTATSRESPONSE']._serialized_end=3496
+  _globals['_EXPORTSSERVICE']._serialized_start=3652
+  _globals['_EXPORTSSERVICE']._serialized_end=4780
 # @@protoc_insertion_point(module_scope)

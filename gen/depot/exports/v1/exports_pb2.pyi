@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -35,6 +36,10 @@ class _ExportStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExportSta
     """Rendered; the bytes can be read."""
     EXPORT_STATE_FAILED: _ExportState.ValueType  # 3
     """The rendering failed; error_message says why and there are no bytes."""
+    EXPORT_STATE_QUEUED: _ExportState.ValueType  # 4
+    """Waiting for a worker: a job (a dataset, a large artifact) that any exports process may take.
+    A job released for a retry is queued again until its retry time.
+    """
 
 class ExportState(_ExportState, metaclass=_ExportStateEnumTypeWrapper):
     """Where an export is in its life. Output only."""
@@ -47,6 +52,10 @@ EXPORT_STATE_COMPLETED: ExportState.ValueType  # 2
 """Rendered; the bytes can be read."""
 EXPORT_STATE_FAILED: ExportState.ValueType  # 3
 """The rendering failed; error_message says why and there are no bytes."""
+EXPORT_STATE_QUEUED: ExportState.ValueType  # 4
+"""Waiting for a worker: a job (a dataset, a large artifact) that any exports process may take.
+A job released for a retry is queued again until its retry time.
+"""
 Global___ExportState: _TypeAlias = ExportState  # noqa: Y015
 
 @_typing.final
@@ -121,6 +130,11 @@ class Export(_message.Message):
     CACHE_HITS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CONTENT_ENCODING_FIELD_NUMBER: _builtins.int
+    STORED_BYTES_FIELD_NUMBER: _builtins.int
+    ROWS_RENDERED_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID."""
     owner: _builtins.str
@@ -147,6 +161,18 @@ class Export(_message.Message):
     """How many times the bytes were downloaded."""
     cache_hits: _builtins.int
     """How many requests were answered with this stored export instead of a new rendering."""
+    content_encoding: _builtins.str
+    """How the stored bytes are encoded: "gzip" for text formats, empty when stored as they are.
+    size_bytes and sha256 always describe the content itself, decoded.
+    """
+    stored_bytes: _builtins.int
+    """How many bytes the blob store holds for it (the compressed size when encoded)."""
+    rows_rendered: _builtins.int
+    """Data rows rendered so far by the job's current attempt (progress while processing); the
+    receipt's row_count once completed.
+    """
+    attempts: _builtins.int
+    """How many times a worker has taken the job (0 for an export rendered in its request)."""
     @_builtins.property
     def options(self) -> _struct_pb2.Struct:
         """The options, with every default filled in (part of the cache key)."""
@@ -166,6 +192,10 @@ class Export(_message.Message):
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the state last changed."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the cleanup removes the export and its bytes (DEPOT_EXPORT_TTL after it completed)."""
 
     def __init__(
         self,
@@ -188,10 +218,15 @@ class Export(_message.Message):
         cache_hits: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        content_encoding: _builtins.str = ...,
+        stored_bytes: _builtins.int = ...,
+        rows_rendered: _builtins.int = ...,
+        attempts: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_download_time", b"last_download_time", "options", b"options", "receipt", b"receipt", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "last_download_time", b"last_download_time", "options", b"options", "receipt", b"receipt", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_hits", b"cache_hits", "create_time", b"create_time", "download_count", b"download_count", "error_message", b"error_message", "filename", b"filename", "format", b"format", "id", b"id", "last_download_time", b"last_download_time", "media_type", b"media_type", "options", b"options", "owner", b"owner", "receipt", b"receipt", "sha256", b"sha256", "size_bytes", b"size_bytes", "source", b"source", "source_revision", b"source_revision", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cache_hits", b"cache_hits", "content_encoding", b"content_encoding", "create_time", b"create_time", "download_count", b"download_count", "error_message", b"error_message", "expire_time", b"expire_time", "filename", b"filename", "format", b"format", "id", b"id", "last_download_time", b"last_download_time", "media_type", b"media_type", "options", b"options", "owner", b"owner", "receipt", b"receipt", "rows_rendered", b"rows_rendered", "sha256", b"sha256", "size_bytes", b"size_bytes", "source", b"source", "source_revision", b"source_revision", "state", b"state", "stored_bytes", b"stored_bytes", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -243,7 +278,7 @@ class CreateExportResponse(_message.Message):
     """True when a stored export matching the source's current revision was returned."""
     @_builtins.property
     def export(self) -> Global___Export:
-        """The export, completed."""
+        """The export: completed, or queued (or already processing) when a job renders it."""
 
     def __init__(
         self,
@@ -266,16 +301,24 @@ class GetExportRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    WAIT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The export id."""
+    @_builtins.property
+    def wait(self) -> _duration_pb2.Duration:
+        """Wait up to this long for a queued or processing export to end (completed or failed) before
+        answering; the server cuts it to its bound (30 s by default). Unset or zero answers at once.
+        """
+
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        wait: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["wait", b"wait"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "wait", b"wait"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -414,6 +457,7 @@ class ReadExportContentRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     IF_NONE_MATCH_FIELD_NUMBER: _builtins.int
+    ACCEPT_ENCODING_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The export id."""
     @_builtins.property
@@ -422,15 +466,22 @@ class ReadExportContentRequest(_message.Message):
         only the metadata is sent, marked not_modified, and no download is counted.
         """
 
+    @_builtins.property
+    def accept_encoding(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Content codings the client accepts (e.g. "gzip"): bytes stored in one of them are sent as
+        stored; otherwise they are decoded on the way.
+        """
+
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         if_none_match: _abc.Iterable[_builtins.str] | None = ...,
+        accept_encoding: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "if_none_match", b"if_none_match"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_encoding", b"accept_encoding", "id", b"id", "if_none_match", b"if_none_match"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -448,6 +499,8 @@ class ContentMetadata(_message.Message):
     MEDIA_TYPE_FIELD_NUMBER: _builtins.int
     FILENAME_FIELD_NUMBER: _builtins.int
     NOT_MODIFIED_FIELD_NUMBER: _builtins.int
+    CONTENT_ENCODING_FIELD_NUMBER: _builtins.int
+    REDIRECT_URL_FIELD_NUMBER: _builtins.int
     export_id: _builtins.str
     """The export the bytes belong to."""
     size_bytes: _builtins.int
@@ -460,6 +513,14 @@ class ContentMetadata(_message.Message):
     """The file name to save the bytes under."""
     not_modified: _builtins.bool
     """The client's copy is current (if_none_match matched): no bytes follow."""
+    content_encoding: _builtins.str
+    """The content coding of the bytes that follow ("gzip"), or empty when they are the content
+    itself; size_bytes counts the bytes that follow, sha256 is the decoded content's.
+    """
+    redirect_url: _builtins.str
+    """Set instead of sending bytes when the request allowed a redirect and the store can hand out
+    a short-lived URL that needs no credentials (a presigned S3 URL): no bytes follow.
+    """
     def __init__(
         self,
         *,
@@ -469,10 +530,12 @@ class ContentMetadata(_message.Message):
         media_type: _builtins.str = ...,
         filename: _builtins.str = ...,
         not_modified: _builtins.bool = ...,
+        content_encoding: _builtins.str = ...,
+        redirect_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["export_id", b"export_id", "filename", b"filename", "media_type", b"media_type", "not_modified", b"not_modified", "sha256", b"sha256", "size_bytes", b"size_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_encoding", b"content_encoding", "export_id", b"export_id", "filename", b"filename", "media_type", b"media_type", "not_modified", b"not_modified", "redirect_url", b"redirect_url", "sha256", b"sha256", "size_bytes", b"size_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -518,10 +581,18 @@ class ShareLink(_message.Message):
     EXPORT_ID_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    REVOKE_TIME_FIELD_NUMBER: _builtins.int
+    DOWNLOAD_COUNT_FIELD_NUMBER: _builtins.int
+    LAST_DOWNLOAD_TIME_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """The secret part of the link (at least 128 random bits); only its hash is stored."""
     export_id: _builtins.str
     """The export it downloads."""
+    id: _builtins.str
+    """Names the link without revealing it: hex SHA-256 of the token."""
+    download_count: _builtins.int
+    """How many downloads went through the link."""
     @_builtins.property
     def expire_time(self) -> _timestamp_pb2.Timestamp:
         """When the link stops working."""
@@ -530,6 +601,14 @@ class ShareLink(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the link was made."""
 
+    @_builtins.property
+    def revoke_time(self) -> _timestamp_pb2.Timestamp:
+        """When the link was revoked; unset while it is not."""
+
+    @_builtins.property
+    def last_download_time(self) -> _timestamp_pb2.Timestamp:
+        """When the link was last used; unset when never."""
+
     def __init__(
         self,
         *,
@@ -537,10 +616,14 @@ class ShareLink(_message.Message):
         export_id: _builtins.str = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        id: _builtins.str = ...,
+        revoke_time: _timestamp_pb2.Timestamp | None = ...,
+        download_count: _builtins.int = ...,
+        last_download_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "last_download_time", b"last_download_time", "revoke_time", b"revoke_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "export_id", b"export_id", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "download_count", b"download_count", "expire_time", b"expire_time", "export_id", b"export_id", "id", b"id", "last_download_time", b"last_download_time", "revoke_time", b"revoke_time", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -604,10 +687,20 @@ class ReadSharedContentRequest(_message.Message):
 
     TOKEN_FIELD_NUMBER: _builtins.int
     IF_NONE_MATCH_FIELD_NUMBER: _builtins.int
+    ACCEPT_ENCODING_FIELD_NUMBER: _builtins.int
+    ALLOW_REDIRECT_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """The link's token."""
+    allow_redirect: _builtins.bool
+    """The caller can follow a redirect: with a store that presigns URLs (S3) the metadata carries a
+    fresh short-lived redirect_url instead of the bytes.
+    """
     @_builtins.property
     def if_none_match(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """As in ReadExportContentRequest."""
+
+    @_builtins.property
+    def accept_encoding(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """As in ReadExportContentRequest."""
 
     def __init__(
@@ -615,10 +708,12 @@ class ReadSharedContentRequest(_message.Message):
         *,
         token: _builtins.str = ...,
         if_none_match: _abc.Iterable[_builtins.str] | None = ...,
+        accept_encoding: _abc.Iterable[_builtins.str] | None = ...,
+        allow_redirect: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["if_none_match", b"if_none_match", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_encoding", b"accept_encoding", "allow_redirect", b"allow_redirect", "if_none_match", b"if_none_match", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -653,3 +748,276 @@ class ReadSharedContentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
 
 Global___ReadSharedContentResponse: _TypeAlias = ReadSharedContentResponse  # noqa: Y015
+
+@_typing.final
+class ListShareLinksRequest(_message.Message):
+    """Request of ListShareLinks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPORT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    export_id: _builtins.str
+    """One of the caller's exports."""
+    page_size: _builtins.int
+    """At most this many; 0 means 50, more than 1000 means 1000."""
+    page_token: _builtins.str
+    """From a previous response's next_page_token."""
+    def __init__(
+        self,
+        *,
+        export_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["export_id", b"export_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListShareLinksRequest: _TypeAlias = ListShareLinksRequest  # noqa: Y015
+
+@_typing.final
+class ListShareLinksResponse(_message.Message):
+    """Response of ListShareLinks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINKS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def links(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShareLink]:
+        """The links, newest first; their tokens are empty (only their ids are kept)."""
+
+    def __init__(
+        self,
+        *,
+        links: _abc.Iterable[Global___ShareLink] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["links", b"links", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListShareLinksResponse: _TypeAlias = ListShareLinksResponse  # noqa: Y015
+
+@_typing.final
+class RevokeShareLinkRequest(_message.Message):
+    """Request of RevokeShareLink."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPORT_ID_FIELD_NUMBER: _builtins.int
+    LINK_FIELD_NUMBER: _builtins.int
+    export_id: _builtins.str
+    """The export the link belongs to."""
+    link: _builtins.str
+    """The link's token, or its id."""
+    def __init__(
+        self,
+        *,
+        export_id: _builtins.str = ...,
+        link: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["export_id", b"export_id", "link", b"link"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeShareLinkRequest: _TypeAlias = RevokeShareLinkRequest  # noqa: Y015
+
+@_typing.final
+class RevokeShareLinkResponse(_message.Message):
+    """Response of RevokeShareLink."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def link(self) -> Global___ShareLink:
+        """The link as revoked (token empty)."""
+
+    def __init__(
+        self,
+        *,
+        link: Global___ShareLink | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeShareLinkResponse: _TypeAlias = RevokeShareLinkResponse  # noqa: Y015
+
+@_typing.final
+class ListExportHistoryRequest(_message.Message):
+    """Request of ListExportHistory."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """One of the caller's exports."""
+    page_size: _builtins.int
+    """At most this many; 0 means 50, more than 1000 means 1000."""
+    page_token: _builtins.str
+    """From a previous response's next_page_token."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListExportHistoryRequest: _TypeAlias = ListExportHistoryRequest  # noqa: Y015
+
+@_typing.final
+class ListExportHistoryResponse(_message.Message):
+    """Response of ListExportHistory."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPORTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def exports(self) -> _containers.RepeatedCompositeFieldContainer[Global___Export]:
+        """Renderings of the same owner, source, format and options, newest first."""
+
+    def __init__(
+        self,
+        *,
+        exports: _abc.Iterable[Global___Export] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exports", b"exports", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListExportHistoryResponse: _TypeAlias = ListExportHistoryResponse  # noqa: Y015
+
+@_typing.final
+class GetExportStatsRequest(_message.Message):
+    """Request of GetExportStats."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetExportStatsRequest: _TypeAlias = GetExportStatsRequest  # noqa: Y015
+
+@_typing.final
+class FormatStats(_message.Message):
+    """What the exports of one format (or of all formats) amount to."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FORMAT_FIELD_NUMBER: _builtins.int
+    EXPORTS_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    STORED_BYTES_FIELD_NUMBER: _builtins.int
+    CACHE_HITS_FIELD_NUMBER: _builtins.int
+    CACHE_HIT_RATE_FIELD_NUMBER: _builtins.int
+    DOWNLOADS_FIELD_NUMBER: _builtins.int
+    LINK_DOWNLOADS_FIELD_NUMBER: _builtins.int
+    LAST_DOWNLOAD_TIME_FIELD_NUMBER: _builtins.int
+    format: _builtins.str
+    """The format; empty in the total."""
+    exports: _builtins.int
+    """Completed exports."""
+    size_bytes: _builtins.int
+    """Their content's size, decoded."""
+    stored_bytes: _builtins.int
+    """What the blob store holds for them (compressed where encoded)."""
+    cache_hits: _builtins.int
+    """Requests answered with a stored export instead of a rendering."""
+    cache_hit_rate: _builtins.float
+    """cache_hits / (cache_hits + completed renders); 0 when there were none."""
+    downloads: _builtins.int
+    """Downloads of their bytes, through share links included."""
+    link_downloads: _builtins.int
+    """The downloads that went through share links."""
+    @_builtins.property
+    def last_download_time(self) -> _timestamp_pb2.Timestamp:
+        """When one of them was last downloaded; unset when never."""
+
+    def __init__(
+        self,
+        *,
+        format: _builtins.str = ...,
+        exports: _builtins.int = ...,
+        size_bytes: _builtins.int = ...,
+        stored_bytes: _builtins.int = ...,
+        cache_hits: _builtins.int = ...,
+        cache_hit_rate: _builtins.float = ...,
+        downloads: _builtins.int = ...,
+        link_downloads: _builtins.int = ...,
+        last_download_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_download_time", b"last_download_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_hit_rate", b"cache_hit_rate", "cache_hits", b"cache_hits", "downloads", b"downloads", "exports", b"exports", "format", b"format", "last_download_time", b"last_download_time", "link_downloads", b"link_downloads", "size_bytes", b"size_bytes", "stored_bytes", b"stored_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FormatStats: _TypeAlias = FormatStats  # noqa: Y015
+
+@_typing.final
+class GetExportStatsResponse(_message.Message):
+    """Response of GetExportStats."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FORMATS_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    ALL_USERS_FIELD_NUMBER: _builtins.int
+    all_users: _builtins.bool
+    """True when the figures cover every user (the caller is an admin)."""
+    @_builtins.property
+    def formats(self) -> _containers.RepeatedCompositeFieldContainer[Global___FormatStats]:
+        """One entry per format that has exports, by format name."""
+
+    @_builtins.property
+    def total(self) -> Global___FormatStats:
+        """Over every format."""
+
+    def __init__(
+        self,
+        *,
+        formats: _abc.Iterable[Global___FormatStats] | None = ...,
+        total: Global___FormatStats | None = ...,
+        all_users: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["total", b"total"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_users", b"all_users", "formats", b"formats", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetExportStatsResponse: _TypeAlias = GetExportStatsResponse  # noqa: Y015

@@ -74,6 +74,26 @@ class ExportsServiceStub:
                 request_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.ReadSharedContentRequest.SerializeToString,
                 response_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.ReadSharedContentResponse.FromString,
                 _registered_method=True)
+        self.ListShareLinks = channel.unary_unary(
+                '/depot.exports.v1.ExportsService/ListShareLinks',
+                request_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.ListShareLinksRequest.SerializeToString,
+                response_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.ListShareLinksResponse.FromString,
+                _registered_method=True)
+        self.RevokeShareLink = channel.unary_unary(
+                '/depot.exports.v1.ExportsService/RevokeShareLink',
+                request_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.RevokeShareLinkRequest.SerializeToString,
+                response_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.RevokeShareLinkResponse.FromString,
+                _registered_method=True)
+        self.ListExportHistory = channel.unary_unary(
+                '/depot.exports.v1.ExportsService/ListExportHistory',
+                request_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.ListExportHistoryRequest.SerializeToString,
+                response_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.ListExportHistoryResponse.FromString,
+                _registered_method=True)
+        self.GetExportStats = channel.unary_unary(
+                '/depot.exports.v1.ExportsService/GetExportStats',
+                request_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.GetExportStatsRequest.SerializeToString,
+                response_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.GetExportStatsResponse.FromString,
+                _registered_method=True)
 
 
 class ExportsServiceServicer:
@@ -86,14 +106,16 @@ class ExportsServiceServicer:
 
     def CreateExport(self, request, context):
         """Renders a source in a format, or returns the stored export that still matches the source's
-        revision. Concurrent identical requests render once and all get the same export.
+        revision. Concurrent identical requests render once and all get the same export. Datasets and
+        large artifacts are queued instead: the export is returned QUEUED and a worker renders it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetExport(self, request, context):
-        """Reads one of the caller's exports (status, metadata and receipt).
+        """Reads one of the caller's exports (status, progress, metadata and receipt); with `wait`, once
+        it has ended or the wait is over.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -129,6 +151,36 @@ class ExportsServiceServicer:
 
     def ReadSharedContent(self, request, context):
         """Streams the bytes behind a share link: the metadata first, then chunks. Needs no bearer token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListShareLinks(self, request, context):
+        """Lists the caller's share links of one export, newest first, with their download counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeShareLink(self, request, context):
+        """Revokes a share link: from then on it is NOT_FOUND, exactly like an expired or unknown one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExportHistory(self, request, context):
+        """Lists the renderings of the same source, format and options as one export, newest first:
+        the export's history across source revisions (the export itself included).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExportStats(self, request, context):
+        """Per-format counts, bytes, cache-hit rate and downloads of the caller's exports (every user's
+        for an admin).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -171,6 +223,26 @@ def add_ExportsServiceServicer_to_server(servicer, server):
                     servicer.ReadSharedContent,
                     request_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.ReadSharedContentRequest.FromString,
                     response_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.ReadSharedContentResponse.SerializeToString,
+            ),
+            'ListShareLinks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListShareLinks,
+                    request_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.ListShareLinksRequest.FromString,
+                    response_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.ListShareLinksResponse.SerializeToString,
+            ),
+            'RevokeShareLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeShareLink,
+                    request_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.RevokeShareLinkRequest.FromString,
+                    response_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.RevokeShareLinkResponse.SerializeToString,
+            ),
+            'ListExportHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExportHistory,
+                    request_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.ListExportHistoryRequest.FromString,
+                    response_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.ListExportHistoryResponse.SerializeToString,
+            ),
+            'GetExportStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExportStats,
+                    request_deserializer=depot_dot_exports_dot_v1_dot_exports__pb2.GetExportStatsRequest.FromString,
+                    response_serializer=depot_dot_exports_dot_v1_dot_exports__pb2.GetExportStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -367,6 +439,114 @@ class ExportsService:
             '/depot.exports.v1.ExportsService/ReadSharedContent',
             depot_dot_exports_dot_v1_dot_exports__pb2.ReadSharedContentRequest.SerializeToString,
             depot_dot_exports_dot_v1_dot_exports__pb2.ReadSharedContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListShareLinks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.exports.v1.ExportsService/ListShareLinks',
+            depot_dot_exports_dot_v1_dot_exports__pb2.ListShareLinksRequest.SerializeToString,
+            depot_dot_exports_dot_v1_dot_exports__pb2.ListShareLinksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeShareLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.exports.v1.ExportsService/RevokeShareLink',
+            depot_dot_exports_dot_v1_dot_exports__pb2.RevokeShareLinkRequest.SerializeToString,
+            depot_dot_exports_dot_v1_dot_exports__pb2.RevokeShareLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExportHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.exports.v1.ExportsService/ListExportHistory',
+            depot_dot_exports_dot_v1_dot_exports__pb2.ListExportHistoryRequest.SerializeToString,
+            depot_dot_exports_dot_v1_dot_exports__pb2.ListExportHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExportStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.exports.v1.ExportsService/GetExportStats',
+            depot_dot_exports_dot_v1_dot_exports__pb2.GetExportStatsRequest.SerializeToString,
+            depot_dot_exports_dot_v1_dot_exports__pb2.GetExportStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

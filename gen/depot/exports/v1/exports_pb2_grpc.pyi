@@ -40,10 +40,13 @@ class ExportsServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ExportsServiceAsyncStub: ...
     CreateExport: _grpc.UnaryUnaryMultiCallable[_exports_pb2.CreateExportRequest, _exports_pb2.CreateExportResponse]
     """Renders a source in a format, or returns the stored export that still matches the source's
-    revision. Concurrent identical requests render once and all get the same export.
+    revision. Concurrent identical requests render once and all get the same export. Datasets and
+    large artifacts are queued instead: the export is returned QUEUED and a worker renders it.
     """
     GetExport: _grpc.UnaryUnaryMultiCallable[_exports_pb2.GetExportRequest, _exports_pb2.GetExportResponse]
-    """Reads one of the caller's exports (status, metadata and receipt)."""
+    """Reads one of the caller's exports (status, progress, metadata and receipt); with `wait`, once
+    it has ended or the wait is over.
+    """
     ListExports: _grpc.UnaryUnaryMultiCallable[_exports_pb2.ListExportsRequest, _exports_pb2.ListExportsResponse]
     """Lists the caller's exports, newest first."""
     DeleteExport: _grpc.UnaryUnaryMultiCallable[_exports_pb2.DeleteExportRequest, _exports_pb2.DeleteExportResponse]
@@ -54,6 +57,18 @@ class ExportsServiceStub:
     """Creates an expiring link that downloads an export without a bearer token."""
     ReadSharedContent: _grpc.UnaryStreamMultiCallable[_exports_pb2.ReadSharedContentRequest, _exports_pb2.ReadSharedContentResponse]
     """Streams the bytes behind a share link: the metadata first, then chunks. Needs no bearer token."""
+    ListShareLinks: _grpc.UnaryUnaryMultiCallable[_exports_pb2.ListShareLinksRequest, _exports_pb2.ListShareLinksResponse]
+    """Lists the caller's share links of one export, newest first, with their download counts."""
+    RevokeShareLink: _grpc.UnaryUnaryMultiCallable[_exports_pb2.RevokeShareLinkRequest, _exports_pb2.RevokeShareLinkResponse]
+    """Revokes a share link: from then on it is NOT_FOUND, exactly like an expired or unknown one."""
+    ListExportHistory: _grpc.UnaryUnaryMultiCallable[_exports_pb2.ListExportHistoryRequest, _exports_pb2.ListExportHistoryResponse]
+    """Lists the renderings of the same source, format and options as one export, newest first:
+    the export's history across source revisions (the export itself included).
+    """
+    GetExportStats: _grpc.UnaryUnaryMultiCallable[_exports_pb2.GetExportStatsRequest, _exports_pb2.GetExportStatsResponse]
+    """Per-format counts, bytes, cache-hit rate and downloads of the caller's exports (every user's
+    for an admin).
+    """
 
 @_typing.type_check_only
 class ExportsServiceAsyncStub(ExportsServiceStub):
@@ -67,10 +82,13 @@ class ExportsServiceAsyncStub(ExportsServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateExport: _aio.UnaryUnaryMultiCallable[_exports_pb2.CreateExportRequest, _exports_pb2.CreateExportResponse]  # type: ignore[assignment]
     """Renders a source in a format, or returns the stored export that still matches the source's
-    revision. Concurrent identical requests render once and all get the same export.
+    revision. Concurrent identical requests render once and all get the same export. Datasets and
+    large artifacts are queued instead: the export is returned QUEUED and a worker renders it.
     """
     GetExport: _aio.UnaryUnaryMultiCallable[_exports_pb2.GetExportRequest, _exports_pb2.GetExportResponse]  # type: ignore[assignment]
-    """Reads one of the caller's exports (status, metadata and receipt)."""
+    """Reads one of the caller's exports (status, progress, metadata and receipt); with `wait`, once
+    it has ended or the wait is over.
+    """
     ListExports: _aio.UnaryUnaryMultiCallable[_exports_pb2.ListExportsRequest, _exports_pb2.ListExportsResponse]  # type: ignore[assignment]
     """Lists the caller's exports, newest first."""
     DeleteExport: _aio.UnaryUnaryMultiCallable[_exports_pb2.DeleteExportRequest, _exports_pb2.DeleteExportResponse]  # type: ignore[assignment]
@@ -81,6 +99,18 @@ class ExportsServiceAsyncStub(ExportsServiceStub):
     """Creates an expiring link that downloads an export without a bearer token."""
     ReadSharedContent: _aio.UnaryStreamMultiCallable[_exports_pb2.ReadSharedContentRequest, _exports_pb2.ReadSharedContentResponse]  # type: ignore[assignment]
     """Streams the bytes behind a share link: the metadata first, then chunks. Needs no bearer token."""
+    ListShareLinks: _aio.UnaryUnaryMultiCallable[_exports_pb2.ListShareLinksRequest, _exports_pb2.ListShareLinksResponse]  # type: ignore[assignment]
+    """Lists the caller's share links of one export, newest first, with their download counts."""
+    RevokeShareLink: _aio.UnaryUnaryMultiCallable[_exports_pb2.RevokeShareLinkRequest, _exports_pb2.RevokeShareLinkResponse]  # type: ignore[assignment]
+    """Revokes a share link: from then on it is NOT_FOUND, exactly like an expired or unknown one."""
+    ListExportHistory: _aio.UnaryUnaryMultiCallable[_exports_pb2.ListExportHistoryRequest, _exports_pb2.ListExportHistoryResponse]  # type: ignore[assignment]
+    """Lists the renderings of the same source, format and options as one export, newest first:
+    the export's history across source revisions (the export itself included).
+    """
+    GetExportStats: _aio.UnaryUnaryMultiCallable[_exports_pb2.GetExportStatsRequest, _exports_pb2.GetExportStatsResponse]  # type: ignore[assignment]
+    """Per-format counts, bytes, cache-hit rate and downloads of the caller's exports (every user's
+    for an admin).
+    """
 
 class ExportsServiceServicer(metaclass=_abc_1.ABCMeta):
     """ExportsService renders prompts, datasets, table artifacts and chats into files, stores the bytes
@@ -97,7 +127,8 @@ class ExportsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_exports_pb2.CreateExportResponse, _abc.Awaitable[_exports_pb2.CreateExportResponse]]:
         """Renders a source in a format, or returns the stored export that still matches the source's
-        revision. Concurrent identical requests render once and all get the same export.
+        revision. Concurrent identical requests render once and all get the same export. Datasets and
+        large artifacts are queued instead: the export is returned QUEUED and a worker renders it.
         """
 
     @_abc_1.abstractmethod
@@ -106,7 +137,9 @@ class ExportsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _exports_pb2.GetExportRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_exports_pb2.GetExportResponse, _abc.Awaitable[_exports_pb2.GetExportResponse]]:
-        """Reads one of the caller's exports (status, metadata and receipt)."""
+        """Reads one of the caller's exports (status, progress, metadata and receipt); with `wait`, once
+        it has ended or the wait is over.
+        """
 
     @_abc_1.abstractmethod
     def ListExports(
@@ -147,5 +180,41 @@ class ExportsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_exports_pb2.ReadSharedContentResponse], _abc.AsyncIterator[_exports_pb2.ReadSharedContentResponse]]:
         """Streams the bytes behind a share link: the metadata first, then chunks. Needs no bearer token."""
+
+    @_abc_1.abstractmethod
+    def ListShareLinks(
+        self,
+        request: _exports_pb2.ListShareLinksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exports_pb2.ListShareLinksResponse, _abc.Awaitable[_exports_pb2.ListShareLinksResponse]]:
+        """Lists the caller's share links of one export, newest first, with their download counts."""
+
+    @_abc_1.abstractmethod
+    def RevokeShareLink(
+        self,
+        request: _exports_pb2.RevokeShareLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exports_pb2.RevokeShareLinkResponse, _abc.Awaitable[_exports_pb2.RevokeShareLinkResponse]]:
+        """Revokes a share link: from then on it is NOT_FOUND, exactly like an expired or unknown one."""
+
+    @_abc_1.abstractmethod
+    def ListExportHistory(
+        self,
+        request: _exports_pb2.ListExportHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exports_pb2.ListExportHistoryResponse, _abc.Awaitable[_exports_pb2.ListExportHistoryResponse]]:
+        """Lists the renderings of the same source, format and options as one export, newest first:
+        the export's history across source revisions (the export itself included).
+        """
+
+    @_abc_1.abstractmethod
+    def GetExportStats(
+        self,
+        request: _exports_pb2.GetExportStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exports_pb2.GetExportStatsResponse, _abc.Awaitable[_exports_pb2.GetExportStatsResponse]]:
+        """Per-format counts, bytes, cache-hit rate and downloads of the caller's exports (every user's
+        for an admin).
+        """
 
 def add_ExportsServiceServicer_to_server(servicer: ExportsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

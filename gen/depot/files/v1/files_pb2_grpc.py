@@ -103,6 +103,11 @@ class FilesServiceStub:
                 request_serializer=depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsRequest.SerializeToString,
                 response_deserializer=depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsResponse.FromString,
                 _registered_method=True)
+        self.ListChats = channel.unary_unary(
+                '/depot.files.v1.FilesService/ListChats',
+                request_serializer=depot_dot_files_dot_v1_dot_files__pb2.ListChatsRequest.SerializeToString,
+                response_deserializer=depot_dot_files_dot_v1_dot_files__pb2.ListChatsResponse.FromString,
+                _registered_method=True)
 
 
 class FilesServiceServicer:
@@ -206,6 +211,13 @@ class FilesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListChats(self, request, context):
+        """Lists the caller's chats, most recently written first, with their file and artifact counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FilesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -273,6 +285,11 @@ def add_FilesServiceServicer_to_server(servicer, server):
                     servicer.ListArtifacts,
                     request_deserializer=depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsRequest.FromString,
                     response_serializer=depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsResponse.SerializeToString,
+            ),
+            'ListChats': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChats,
+                    request_deserializer=depot_dot_files_dot_v1_dot_files__pb2.ListChatsRequest.FromString,
+                    response_serializer=depot_dot_files_dot_v1_dot_files__pb2.ListChatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -630,6 +647,33 @@ class FilesService:
             '/depot.files.v1.FilesService/ListArtifacts',
             depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsRequest.SerializeToString,
             depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.files.v1.FilesService/ListChats',
+            depot_dot_files_dot_v1_dot_files__pb2.ListChatsRequest.SerializeToString,
+            depot_dot_files_dot_v1_dot_files__pb2.ListChatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,8 @@ class FilesServiceStub:
     """Reads a table artifact with its rows."""
     ListArtifacts: _grpc.UnaryUnaryMultiCallable[_files_pb2.ListArtifactsRequest, _files_pb2.ListArtifactsResponse]
     """Lists a chat's artifacts without their rows, newest first."""
+    ListChats: _grpc.UnaryUnaryMultiCallable[_files_pb2.ListChatsRequest, _files_pb2.ListChatsResponse]
+    """Lists the caller's chats, most recently written first, with their file and artifact counts."""
 
 @_typing.type_check_only
 class FilesServiceAsyncStub(FilesServiceStub):
@@ -109,6 +111,8 @@ class FilesServiceAsyncStub(FilesServiceStub):
     """Reads a table artifact with its rows."""
     ListArtifacts: _aio.UnaryUnaryMultiCallable[_files_pb2.ListArtifactsRequest, _files_pb2.ListArtifactsResponse]  # type: ignore[assignment]
     """Lists a chat's artifacts without their rows, newest first."""
+    ListChats: _aio.UnaryUnaryMultiCallable[_files_pb2.ListChatsRequest, _files_pb2.ListChatsResponse]  # type: ignore[assignment]
+    """Lists the caller's chats, most recently written first, with their file and artifact counts."""
 
 class FilesServiceServicer(metaclass=_abc_1.ABCMeta):
     """FilesService owns chat files (bytes stored in PostgreSQL) and table artifacts, both scoped to a
@@ -225,5 +229,13 @@ class FilesServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_files_pb2.ListArtifactsResponse, _abc.Awaitable[_files_pb2.ListArtifactsResponse]]:
         """Lists a chat's artifacts without their rows, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListChats(
+        self,
+        request: _files_pb2.ListChatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.ListChatsResponse, _abc.Awaitable[_files_pb2.ListChatsResponse]]:
+        """Lists the caller's chats, most recently written first, with their file and artifact counts."""
 
 def add_FilesServiceServicer_to_server(servicer: FilesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,198 @@
+// Exporting a source: one button per format, a progress state while a job runs, the download when
+// it is done, and the source's export history (sizes, cache hits, share links).
+
+import { api, download, query, request } from "./api.js";
+import { formatBytes, formatTime, h, replace, table } from "./dom.js";
+import { announce } from "./status.js";
+
+export const FORMATS = ["json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx"];
+const RUNNING = new Set(["queued", "pending", "processing", "running"]);
+const POLL_MS = 500;
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** POST /exports, then, while the job runs (202), its status until it is done or failed. */
+export async function runExport(source, format, onProgress) {
+  const response = await request("/api/v1/exports", { method: "POST", json: { source, format, options: {} } });
+  let job = await response.json();
+  const reused = response.status === 200;
+  const location = new URL(response.headers.get("Location") || `/api/v1/exports/${job.id}`, window.location.origin);
+  while (RUNNING.has(job.status)) {
+    onProgress(job);
+    const started = Date.now();
+    location.searchParams.set("wait", "5");
+    job = await api(`${location.pathname}${location.search}`);
+    const spent = Date.now() - started;
+    if (spent < POLL_MS) await pause(POLL_MS - spent); // a server that ignores `wait` is not hammered
+  }
+  if (job.status === "failed") throw new Error(job.error || "the export failed");
+  return { job, reused };
+}
+
+function progressText(job) {
+  const rows = job.rows_rendered ?? job.progress?.rows_rendered;
+  return rows ? `${job.status}: ${rows} rows rendered` : `${job.status}…`;
+}
+
+async function shareLink(job, cell) {
+  const link = await api(`/api/v1/exports/${encodeURIComponent(job.id)}/links`, { method: "POST", json: { expires_in: 3600 } });
+  const box = h("input", { type: "text", readonly: true, value: link.url, class: "share-url", "aria-label": `Share link for ${job.filename || job.format}` });
+  const copy = h(
+    "button",
+    {
+      type: "button",
+      onclick: async () => {
+        box.select();
+        try {
+          await navigator.clipboard.writeText(link.url);
+          announce("Link copied.");
+        } catch {
+          announce("Select the link and copy it.");
+        }
+      },
+    },
+    "Copy",
+  );
+  replace(cell, box, copy, h("small", {}, ` until ${formatTime(link.expires_at)}`));
+  box.focus();
+}
+
+/** The export's share links with their downloads; each can be revoked. */
+async function listLinks(job, cell) {
+  const base = `/api/v1/exports/${encodeURIComponent(job.id)}/links`;
+  const page = await api(`${base}?page_size=50`);
+  const rows = page.items.map((link) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, formatTime(link.created_at)),
+      h("td", {}, link.revoked_at ? `revoked ${formatTime(link.revoked_at)}` : `until ${formatTime(link.expires_at)}`),
+      h("td", { class: "num" }, link.download_count),
+      h(
+        "td",
+        {},
+        link.revoked_at
+          ? null
+          : h(
+              "button",
+              {
+                type: "button",
+                class: "danger",
+                onclick: async () => {
+                  await api(`${base}/${encodeURIComponent(link.id)}`, { method: "DELETE" });
+                  announce("Link revoked.");
+                  await listLinks(job, cell);
+                },
+              },
+              "Revoke",
+            ),
+      ),
+    ),
+  );
+  replace(
+    cell,
+    rows.length
+      ? table(`Share links of ${job.filename || job.id}`, ["Created", "Valid", ["Downloads", "num"], "Revoke"], rows)
+      : h("p", { class: "muted" }, "No share links yet."),
+  );
+}
+
+/** A source with its UUID cut to the first eight characters (the full one is in the cell's title). */
+function shortSource(source) {
+  return source.replace(/([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "$1…");
+}
+
+function historyRow(job, refresh) {
+  const actions = h("div");
+  const links = h("div", { class: "links" });
+  const failed = (e) => announce(e.message, "error");
+  if (job.status === "completed") {
+    const content = `/api/v1/exports/${encodeURIComponent(job.id)}/content`;
+    const name = job.filename || `${job.format} export`;
+    actions.append(
+      h("button", { type: "button", "aria-label": `Download ${name}`, onclick: () => download(content, job.filename).then(refresh).catch(failed) }, "Download"),
+      h("button", { type: "button", "aria-label": `Share link for ${name}`, onclick: () => shareLink(job, links).catch(failed) }, "Share link"),
+      h("button", { type: "button", "aria-label": `Links of ${name}`, onclick: () => listLinks(job, links).catch(failed) }, "Links"),
+    );
+  }
+  return h(
+    "tr",
+    { "data-export": job.id },
+    h("td", {}, formatTime(job.created_at)),
+    h("td", { class: "wrap", title: job.source }, shortSource(job.source)),
+    h("td", {}, job.format),
+    h("td", {}, job.error ? `${job.status}: ${job.error}` : job.status),
+    h("td", { class: "num" }, formatBytes(job.size_bytes)),
+    h("td", { class: "num" }, job.cache_hits ?? 0),
+    h("td", { class: "num" }, job.download_count ?? 0),
+    h("td", { class: "actions" }, actions, links),
+  );
+}
+
+const HISTORY_HEADERS = ["Created", "Source", "Format", "Status", ["Size", "num"], ["Cache hits", "num"], ["Downloads", "num"], "Actions"];
+
+/** The caller's exports (of one source, or all), newest first, with a "more" button. */
+export function exportHistory(source, caption = "Export history") {
+  const wrapper = h("div", { class: "history" });
+  let next = "";
+  const more = h("button", { type: "button", hidden: true }, "More exports");
+  const view = table(caption, HISTORY_HEADERS, [], { class: "export-history" });
+  const body = view.querySelector("tbody");
+  async function load(reset) {
+    if (reset) {
+      next = "";
+      body.replaceChildren();
+    }
+    const page = await api(`/api/v1/exports${query({ source, page_size: 20, page_token: next })}`);
+    body.append(...page.items.map((job) => historyRow(job, () => load(true))));
+    next = page.next_page_token;
+    more.hidden = !next;
+    if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: HISTORY_HEADERS.length }, "No exports yet.")));
+  }
+  more.addEventListener("click", () => load(false).catch((e) => announce(e.message, "error")));
+  wrapper.append(view, more);
+  load(true).catch((e) => replace(wrapper, h("p", { class: "error" }, e.message)));
+  return { element: wrapper, refresh: () => load(true) };
+}
+
+/** Buttons for every format of a source, the job's progress, its download, and its history. */
+export function exportPanel(source, { formats = FORMATS, title = "Export", level = "h2" } = {}) {
+  const state = h("div", { class: "export-state", role: "status", "aria-live": "polite" });
+  const history = exportHistory(source, `Exports of ${source}`);
+  const buttons = formats.map((format) =>
+    h("button", { type: "button", class: "format", "data-format": format, onclick: () => start(format) }, format.toUpperCase()),
+  );
+  async function start(format) {
+    buttons.forEach((b) => (b.disabled = true));
+    replace(state, h("progress", { "aria-label": `Exporting ${format}` }), ` Exporting ${format}…`);
+    try {
+      const { job, reused } = await runExport(source, format, (j) =>
+        replace(state, h("progress", { "aria-label": `Exporting ${format}` }), ` ${progressText(j)}`),
+      );
+      const link = h(
+        "button",
+        {
+          type: "button",
+          class: "primary download",
+          "data-export": job.id,
+          onclick: () => download(`/api/v1/exports/${encodeURIComponent(job.id)}/content`, job.filename).then(history.refresh),
+        },
+        `Download ${job.filename || format}`,
+      );
+      replace(state, h("span", { class: "done" }, `Ready: ${formatBytes(job.size_bytes)}${reused ? " (a stored rendering: cache hit)" : ""}. `), link);
+      history.refresh();
+    } catch (error) {
+      replace(state, h("span", { class: "error" }, `Export failed: ${error.message}`));
+    } finally {
+      buttons.forEach((b) => (b.disabled = false));
+    }
+  }
+  return h(
+    "section",
+    { class: "export-panel", "aria-label": `${title}: ${source}` },
+    h(level, {}, title),
+    h("div", { class: "format-buttons", role: "group", "aria-label": "Formats" }, buttons),
+    state,
+    history.element,
+  );
+}

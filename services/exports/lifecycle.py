@@ -1,0 +1,270 @@
+"""The export lifecycle: downloads and share links (downloads.py), history, statistics, expiry,
+and the sweep of bytes no export points at.
+
+DESIGN.md rule 3: bytes are stored before the row that points at them commits, so a crash between
+the two leaves bytes that no row points at. The sweep deletes those once they are older than a
+grace period, and never bytes a row points at or bytes of an export still queued or rendering
+(any segment of their key is its id, whatever the attempt). It also clears what crashed writers
+left inside the store: temporary files (local) and incomplete multipart uploads (S3).
+
+Every exports process runs `run_forever`: each interval, whichever replica takes the advisory lock
+removes expired exports (rows first, then their bytes) and sweeps; the others skip that turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Protocol, runtime_checkable
+
+from services.common.database import Database
+from services.common.pagination import decode_cursor, encode_cursor, page_size
+from services.common.settings import Settings
+from services.exports.blob_store import BlobEntry, BlobStore
+from services.exports.downloads import Downloads, ExportReader
+from services.exports.lifecycle_repository import LifecycleRepository, lifecycle_units
+from services.exports.service import Caller, Page
+
+log = logging.getLogger("depot.exports")
+
+SWEPT_PREFIX = "exports/"  # every key the service writes (jobs.blob_key); nothing else is touched
+LOCK_NAME = "depot.exports.lifecycle"
+BATCH = 500
+
+
+@dataclass
+class FormatStats:
+    """What the exports of one format (or of all, format "") amount to."""
+
+    format: str = ""
+    exports: int = 0
+    size_bytes: int = 0
+    stored_bytes: int = 0
+    cache_hits: int = 0
+    downloads: int = 0
+    link_downloads: int = 0
+    last_downloaded_at: datetime | None = None
+
+    @property
+    def cache_hit_rate(self) -> float:
+        """Of the requests for a rendering, the share a stored one answered (each export was one render)."""
+        answered = self.cache_hits + self.exports
+        return self.cache_hits / answered if answered else 0.0
+
+    def add(self, other: FormatStats) -> None:
+        for name in ("exports", "size_bytes", "stored_bytes", "cache_hits", "downloads", "link_downloads"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        times = [t for t in (self.last_downloaded_at, other.last_downloaded_at) if t is not None]
+        self.last_downloaded_at = max(times, default=None)
+
+
+@dataclass
+class Stats:
+    formats: list[FormatStats]
+    all_users: bool
+    total: FormatStats = field(default_factory=FormatStats)
+
+
+@dataclass
+class Swept:
+    """What one sweep removed."""
+
+    blobs: int = 0
+    leftovers: int = 0
+
+
+@runtime_checkable
+class HasTemporaries(Protocol):
+    def remove_abandoned_temporaries(self, *, older_than_seconds: float = ...) -> int: ...
+
+
+@runtime_checkable
+class HasUploads(Protocol):
+    def abort_incomplete_uploads(self, *, older_than_seconds: float = ...) -> int: ...
+
+
+class Lifecycle:
+    """History, statistics and the cleanup, over the exports schema and the blob store."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        blobs: BlobStore,
+        exports: ExportReader,
+        interval_seconds: float,
+        grace_seconds: float,
+    ) -> None:
+        self._database = database
+        self._uow = lifecycle_units(database)
+        self._blobs = blobs
+        self._exports = exports
+        self._interval = interval_seconds
+        self._grace = grace_seconds
+        self._loop: asyncio.Task[None] | None = None
+        self.downloads = Downloads(unit_of_work=self._uow, blobs=blobs, exports=exports)
+
+    @classmethod
+    def started(
+        cls, settings: Settings, *, database: Database, blobs: BlobStore, exports: ExportReader
+    ) -> Lifecycle:
+        """The lifecycle of one exports process, its cleanup loop running (from within the event loop)."""
+        return cls(
+            database=database,
+            blobs=blobs,
+            exports=exports,
+            interval_seconds=settings.export_sweep_interval_seconds,
+            grace_seconds=settings.export_sweep_grace_seconds,
+        ).start()
+
+    async def history(self, *, owner: str, export_id: str, size: int, token: str) -> Page:
+        """Renderings of the same source, format and options as one of the owner's exports, newest first."""
+        limit = page_size(size)
+        row = await self._exports.get_export(owner=owner, export_id=export_id)
+        async with self._uow() as repo:
+            rows = await repo.history(of=row, limit=limit + 1, after=decode_cursor(token))
+        if len(rows) <= limit:
+            return Page(rows, "")
+        last = rows[limit - 1]
+        return Page(rows[:limit], encode_cursor(last.created_at, last.id))
+
+    async def stats(self, *, caller: Caller) -> Stats:
+        """Per-format figures of the caller's exports; every user's for an admin."""
+        async with self._uow() as repo:
+            rows = await repo.stats(owner=None if caller.is_admin else caller.user_id)
+        stats = Stats([FormatStats(**row._asdict()) for row in rows], all_users=caller.is_admin)
+        for entry in stats.formats:
+            stats.total.add(entry)
+        return stats
+
+    # Cleanup -------------------------------------------------------------------------------
+
+    async def remove_expired(self) -> int:
+        """Deletes every export whose time is up, its links, then its bytes; returns how many."""
+        removed = 0
+        while True:
+            async with self._uow() as repo:
+                rows = await repo.delete_expired(limit=BATCH)
+            await asyncio.to_thread(self._delete_blobs, [row.blob_key for row in rows if row.blob_key])
+            for row in rows:
+                log.info(
+                    "export_expired",
+                    extra={"export_id": str(row.id), "user": row.owner, "format": row.format},
+                )
+            removed += len(rows)
+            if len(rows) < BATCH:
+                return removed
+
+    async def sweep(self, *, grace_seconds: float | None = None) -> Swept:
+        """Deletes bytes no export points at that are older than the grace period, and what crashed
+        writers left in the store; never bytes a row points at or bytes still being rendered."""
+        grace = self._grace if grace_seconds is None else grace_seconds
+        cutoff = datetime.now(UTC) - timedelta(seconds=grace)
+        swept = Swept()
+        entries = self._blobs.entries()
+        try:
+            while batch := await asyncio.to_thread(_take, entries, BATCH):
+                old = [e.key for e in batch if e.key.startswith(SWEPT_PREFIX) and e.modified_at <= cutoff]
+                swept.blobs += await self._sweep_keys(old)
+        finally:
+            await asyncio.to_thread(_close, entries)
+        swept.leftovers = await asyncio.to_thread(self._clear_leftovers, grace)
+        if swept.blobs or swept.leftovers:
+            log.info("blobs_swept", extra={"blobs": swept.blobs, "leftovers": swept.leftovers})
+        return swept
+
+    async def _sweep_keys(self, keys: Sequence[str]) -> int:
+        if not keys:
+            return 0
+        owners = {key: _export_id(key) for key in keys}
+        async with self._uow() as repo:
+            referenced = await repo.referenced_keys(keys=keys)
+            rendering = await repo.in_flight(ids=[i for i in owners.values() if i is not None])
+        orphans = [k for k in keys if k not in referenced and owners[k] not in rendering]
+        await asyncio.to_thread(self._delete_blobs, orphans)
+        for key in orphans:
+            log.info("orphan_blob_deleted", extra={"key": key})
+        return len(orphans)
+
+    def _delete_blobs(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            try:
+                self._blobs.delete(key)
+            except Exception:  # the next sweep finds them again: bytes without a row harm no one
+                log.warning("blob_delete_failed", extra={"key": key}, exc_info=True)
+
+    def _clear_leftovers(self, grace: float) -> int:
+        cleared = 0
+        if isinstance(self._blobs, HasTemporaries):
+            cleared += self._blobs.remove_abandoned_temporaries(older_than_seconds=grace)
+        if isinstance(self._blobs, HasUploads):
+            cleared += self._blobs.abort_incomplete_uploads(older_than_seconds=grace)
+        return cleared
+
+    async def run_once(self) -> bool:
+        """One cleanup pass if no other replica is running one; returns whether this one ran it."""
+        async with self._exclusive() as held:
+            if held:
+                await self.remove_expired()
+                await self.sweep()
+            return held
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[bool]:
+        # A session-level lock on one autocommit connection, held for the pass and released with
+        # it (or with the connection, should the process die): no transaction stays open meanwhile.
+        async with self._database.connection() as session:
+            repo = LifecycleRepository(session)
+            held = await repo.try_lock(name=LOCK_NAME)
+            try:
+                yield held
+            finally:
+                if held:
+                    await repo.unlock(name=LOCK_NAME)
+
+    # The background loop -------------------------------------------------------------------
+
+    def start(self) -> Lifecycle:
+        """Starts the cleanup loop (unless the interval is 0); returns self."""
+        if self._interval > 0 and self._loop is None:
+            self._loop = asyncio.ensure_future(self._run_forever())
+        return self
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
+
+    async def _run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # a store or database outage: try again next interval
+                log.error("lifecycle_pass_failed", exc_info=True)
+            await asyncio.sleep(self._interval)
+
+
+def _take(entries: Iterator[BlobEntry], count: int) -> list[BlobEntry]:
+    return list(islice(entries, count))
+
+
+def _close(entries: Iterator[BlobEntry]) -> None:
+    close = getattr(entries, "close", None)
+    if close is not None:
+        close()
+
+
+def _export_id(key: str) -> uuid.UUID | None:
+    """The export a key belongs to: the first segment that is an id (`exports/<id>`, `exports/<id>.2`)."""
+    for segment in key.split("/"):
+        with contextlib.suppress(ValueError):
+            return uuid.UUID(segment.split(".")[0])
+    return None
