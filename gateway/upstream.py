@@ -40,9 +40,10 @@ FILES_IDEMPOTENT = (
     "ListArtifacts",
     "ListChats",
 )
-# Downloads: stream windows of 1 MiB instead of BDP-grown ones, so a slow HTTP client makes the
-# gateway hold about 1 MiB of a file, not megabytes (measured: ~5 MiB per slow stream with BDP).
-FILES_FLOW_CONTROL = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 1024 * 1024)]
+# Downloads: stream windows of 256 KiB instead of BDP-grown ones, so a slow HTTP client makes the
+# gateway hold a couple of the files service's 128 KiB messages, not megabytes (measured: ~5 MiB
+# per slow stream with BDP; with these windows and messages, 20 slow readers cost under 1 MiB each).
+FILES_FLOW_CONTROL = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 256 * 1024)]
 
 
 @dataclass

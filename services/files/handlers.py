@@ -13,7 +13,7 @@ from depot.files.v1 import files_pb2_grpc
 from services.common.database import Database
 from services.common.errors import DepotError
 from services.common.interceptors import current_principal
-from services.files import artifacts, messages, service
+from services.files import artifacts, messages, rules, service
 from services.files.content import Spool
 from services.files.repository import FilesRepository
 
@@ -109,7 +109,8 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         async for data in service.read_content(
             self._reads, file=download.file, offset=byte_range.offset, length=byte_range.length
         ):
-            yield pb.DownloadFileResponse(chunk=data)
+            for message in rules.message_slices(data):
+                yield pb.DownloadFileResponse(chunk=message)
 
     async def GetFile(self, request: pb.GetFileRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self._unit_of_work() as repo:
@@ -213,7 +214,8 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
             for row in files:
                 yield pb.StreamChatFilesResponse(file=messages.file_message(row))
                 async for data in service.file_content(repo, file=row):
-                    yield pb.StreamChatFilesResponse(chunk=data)
+                    for message in rules.message_slices(data):
+                        yield pb.StreamChatFilesResponse(chunk=message)
 
     async def CreateArtifact(
         self, request: pb.CreateArtifactRequest, context: grpc.aio.ServicerContext

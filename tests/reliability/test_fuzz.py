@@ -82,6 +82,8 @@ def run_operation(operation: Any, mode: GenerationMode, user: User, examples: in
     return ran, failures
 
 
+# The long run sends about 100,000 requests (some 20 minutes here); CI's sample takes seconds.
+@pytest.mark.timeout(50 * 60)
 def test_every_operation_survives_generated_requests(
     fuzzed_system: System, long_run: bool, suite: Suite
 ) -> None:
