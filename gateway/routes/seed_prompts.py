@@ -38,7 +38,11 @@ async def seed_storage_agent_effectiveness(
     return Json(_seed_effectiveness(await effectiveness(request, token, basis)))
 
 
-@router.post("/prompts/feedback", responses=ERRORS)
+@router.post(
+    "/prompts/feedback",
+    status_code=201,
+    responses={200: {"description": "Earlier feedback replaced"}, **ERRORS},
+)
 async def seed_prompt_feedback(
     body: schemas.FeedbackIn, request: Request, token: str = Depends(bearer_token)
 ) -> Response:

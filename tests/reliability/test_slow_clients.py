@@ -28,6 +28,7 @@ IDLE = 4.0
 FILE_BYTES = 8 * 1024 * 1024
 TRICKLE_SECONDS = 1.0  # slow uploaders send a byte this often, well inside IDLE
 READ_BYTES, READ_EVERY = 256 * 1024, 0.5  # slow readers: 512 KiB/s
+READER_BUFFER = 64 * 1024
 BOUNDS = {True: (2.0, 0.025), False: (4.0, 0.1)}  # long run → (factor, noise seconds)
 MEMORY_LIMIT = 100 * 1024 * 1024
 
@@ -120,7 +121,9 @@ def test_slow_clients_do_not_hurt_a_normal_client(patient: System, long_run: boo
     memory_before = rss(patient)
     upload_count, reader_count = (200, 20) if long_run else (40, 5)
     uploads = [slow_upload(user, i) for i in range(upload_count)]
-    readers = [slow_reader(user) for _ in range(reader_count)]
+    # A slow reader's socket takes 64 KiB at a time, as over a real network: with loopback's
+    # autotuned buffers it would first take megabytes at full speed, a burst of fast clients.
+    readers = [slow_reader(user, receive_buffer=READER_BUFFER) for _ in range(reader_count)]
     trickler = Trickler(uploads, readers)
     try:
         time.sleep(2 * TRICKLE_SECONDS)
