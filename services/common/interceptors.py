@@ -29,6 +29,9 @@ from services.common.errors import DepotError, InvalidArgument, Unauthenticated,
 from services.common.metrics import RpcMetrics
 
 log = logging.getLogger("depot.rpc")
+# How much of a refused client stream (an upload without a valid token) is read and dropped so the
+# client hears UNAUTHENTICATED; a longer stream is cut off.
+UNAUTHENTICATED_DISCARD_BYTES = 64 * 1024 * 1024
 
 _PRINCIPAL: contextvars.ContextVar[Principal] = contextvars.ContextVar("depot_principal")
 
@@ -121,7 +124,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.stream_unary),
+                self._wrap_unary(method, handler.stream_unary, client_streaming=True),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -136,12 +139,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         _PRINCIPAL.set(self._verifier.verify(bearer_token(context.invocation_metadata())))
 
     def _wrap_unary(
-        self, method: str, behavior: Callable[..., Awaitable[Any]]
+        self, method: str, behavior: Callable[..., Awaitable[Any]], *, client_streaming: bool = False
     ) -> Callable[..., Awaitable[Any]]:
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started, code = time.perf_counter(), "OK"
             try:
-                self._authenticate(context)
+                try:
+                    self._authenticate(context)
+                except DepotError:
+                    if client_streaming:
+                        # Ending a call while its client still sends makes grpc.aio clients report
+                        # INTERNAL instead of this error (grpc/grpc#36066): take in the rest first.
+                        await _discard(request, limit=UNAUTHENTICATED_DISCARD_BYTES)
+                    raise
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
@@ -175,6 +185,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 self._metrics.observe(method, code, time.perf_counter() - started)
 
         return stream
+
+
+async def _discard(requests: AsyncIterator[Any], *, limit: int) -> None:
+    """Reads and drops a refused call's request messages until the client is done or `limit` bytes went by."""
+    dropped = 0
+    async for message in requests:
+        dropped += message.ByteSize()
+        if dropped > limit:
+            return
 
 
 def _as_depot_error(method: str, exc: Exception) -> DepotError:

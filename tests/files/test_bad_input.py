@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.files.support import file_url, put, reason, stored
-from tests.support.system import User
+from tests.support.system import System, User
 
 MAX_FILE_BYTES = 25 * 1024 * 1024  # DEPOT_MAX_FILE_BYTES's default, which the test system runs with
 
@@ -171,3 +171,22 @@ def test_bad_json_bodies_are_400_not_422(alice: User) -> None:
     assert (reply.status_code, reply.json()["error"]["code"]) == (400, "INVALID_ARGUMENT")
     reply = alice.http.patch(file_url("c1", "a.txt"), json={"unknown": 1})
     assert reply.status_code == 400
+
+
+@pytest.mark.parametrize("size", [67, 64 * 1024])
+@pytest.mark.parametrize("token", ["a.b.c", "not-a-token", "eyJhbGciOiJub25lIn0.e30."])
+def test_an_upload_with_an_invalid_token_is_401_with_its_body_refused(
+    alice: User, system: System, token: str, size: int
+) -> None:
+    # The service refuses the token before it reads the stream; the client must still hear 401,
+    # not the INTERNAL a gRPC client reports when a call ends while it sends (grpc/grpc#36066).
+    body = (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 256)[:size]
+    with system.anonymous() as anonymous:
+        for attempt in range(10):
+            reply = anonymous.put(
+                file_url("c1", f"intruder-{attempt}.png"),
+                content=body,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "image/png"},
+            )
+            assert reply.status_code == 401, reply.text
+    assert alice.http.get("/api/v1/chats/c1/files").json()["items"] == []
