@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import namedtuple_row
@@ -189,6 +190,9 @@ def pool_wait_seconds() -> float:
     return max(0.05, min(POOL_TIMEOUT_SECONDS, deadline - time.monotonic() - DEADLINE_MARGIN_SECONDS))
 
 
+R = TypeVar("R")
+
+
 class Database:
     """A pool of connections to one service's database."""
 
@@ -218,6 +222,19 @@ class Database:
         """One unit of work: committed when the block ends normally, rolled back otherwise."""
         async with self.pool.connection(timeout=pool_wait_seconds()) as connection, connection.transaction():
             yield Session(connection)
+
+    def units_of_work(
+        self, repository: Callable[[Session], R]
+    ) -> Callable[[], AbstractAsyncContextManager[R]]:
+        """A factory of units of work: each a transaction (committed when its block succeeds) that
+        yields `repository` on its session."""
+
+        @contextlib.asynccontextmanager
+        async def unit_of_work() -> AsyncIterator[R]:
+            async with self.begin() as session:
+                yield repository(session)
+
+        return unit_of_work
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Session]:

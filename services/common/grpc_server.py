@@ -22,6 +22,9 @@ from services.common.settings import Settings
 
 log = logging.getLogger("depot.server")
 
+# A refused upload is read and dropped up to this many times the file size limit (see interceptors).
+REFUSED_UPLOADS_READ = 4
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -50,6 +53,8 @@ class GrpcServer:
                     TokenVerifier(settings),
                     RpcMetrics.for_service(name),
                     public_methods=frozenset(m for r in registrations for m in r.public_methods),
+                    # The largest client stream any service takes is a file upload.
+                    refused_stream_bytes=REFUSED_UPLOADS_READ * settings.max_file_bytes,
                 )
             ],
             options=[

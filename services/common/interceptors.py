@@ -29,9 +29,6 @@ from services.common.errors import DepotError, InvalidArgument, Unauthenticated,
 from services.common.metrics import RpcMetrics
 
 log = logging.getLogger("depot.rpc")
-# How much of a refused client stream (an upload without a valid token) is read and dropped so the
-# client hears UNAUTHENTICATED; a longer stream is cut off.
-UNAUTHENTICATED_DISCARD_BYTES = 64 * 1024 * 1024
 
 _PRINCIPAL: contextvars.ContextVar[Principal] = contextvars.ContextVar("depot_principal")
 
@@ -82,11 +79,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Authentication, error mapping and metrics around every non-public RPC."""
 
     def __init__(
-        self, verifier: TokenVerifier, metrics: RpcMetrics, *, public_methods: frozenset[str] = frozenset()
+        self,
+        verifier: TokenVerifier,
+        metrics: RpcMetrics,
+        *,
+        public_methods: frozenset[str] = frozenset(),
+        refused_stream_bytes: int = 0,
     ) -> None:
         self._verifier = verifier
         self._metrics = metrics
         self._public_methods = public_methods
+        # How much of a refused client stream is read and dropped so its client hears the error; a
+        # longer stream is cut off.
+        self._refused_stream_bytes = refused_stream_bytes
         # Wrapped handlers by method, built on a method's first call rather than on every call.
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
@@ -144,14 +149,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started, code = time.perf_counter(), "OK"
             try:
-                try:
-                    self._authenticate(context)
-                except DepotError:
-                    if client_streaming:
-                        # Ending a call while its client still sends makes grpc.aio clients report
-                        # INTERNAL instead of this error (grpc/grpc#36066): take in the rest first.
-                        await _discard(request, limit=UNAUTHENTICATED_DISCARD_BYTES)
-                    raise
+                self._authenticate(context)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
@@ -159,6 +157,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             except Exception as exc:
                 error = _as_depot_error(method, exc)
                 code = error.code
+                if client_streaming:
+                    # Ending a call while its client still sends makes grpc.aio clients report
+                    # INTERNAL instead of this error (grpc/grpc#36066): take in the rest first.
+                    await _discard(request, limit=self._refused_stream_bytes)
                 await _abort(context, error)
             finally:
                 self._metrics.observe(method, code, time.perf_counter() - started)

@@ -12,22 +12,15 @@ may take it before then.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy import func, or_, select, text, update
 
-from services.common.database import Database, Session
+from services.common.database import Session
 from services.exports.job_signals import ENDED_CHANNEL
 from services.exports.models import Export
-from services.exports.repository import COLUMNS, JOB_ENDED, NOTIFY
-
-
-def _seconds(value: float) -> Any:
-    return func.make_interval(0, 0, 0, 0, 0, 0, value)
+from services.exports.repository import COLUMNS, JOB_ENDED, NOTIFY, interval_of
 
 
 class JobQueue:
@@ -69,7 +62,7 @@ class JobQueue:
             .values(
                 status="processing",
                 lease_owner=worker,
-                lease_expires_at=func.now() + _seconds(lease_seconds),
+                lease_expires_at=func.now() + interval_of(lease_seconds),
                 attempts=Export.attempts + 1,
                 rows_rendered=0,
                 heartbeat_at=func.now(),
@@ -86,7 +79,7 @@ class JobQueue:
         stmt = (
             _leased(export_id, worker)
             .values(
-                lease_expires_at=func.now() + _seconds(lease_seconds),
+                lease_expires_at=func.now() + interval_of(lease_seconds),
                 rows_rendered=rows_rendered,
                 heartbeat_at=func.now(),
             )
@@ -102,7 +95,7 @@ class JobQueue:
         stmt = _leased(export_id, worker).values(
             status="queued",
             lease_owner=None,
-            lease_expires_at=func.now() + _seconds(retry_in),
+            lease_expires_at=func.now() + interval_of(retry_in),
             attempts=Export.attempts if spent else Export.attempts - 1,
             error=error,
             updated_at=func.now(),
@@ -139,14 +132,3 @@ def _leased(export_id: uuid.UUID, worker: str) -> Any:
     return update(Export).where(
         Export.id == export_id, Export.status == "processing", Export.lease_owner == worker
     )
-
-
-def job_queues(database: Database) -> Callable[[], AbstractAsyncContextManager[JobQueue]]:
-    """A factory of units of work on the queue: one transaction each, committed when the block succeeds."""
-
-    @contextlib.asynccontextmanager
-    async def unit_of_work() -> AsyncIterator[JobQueue]:
-        async with database.begin() as session:
-            yield JobQueue(session)
-
-    return unit_of_work

@@ -28,7 +28,7 @@ from services.common.pagination import decode_cursor, encode_cursor, page_size
 from services.common.settings import Settings
 from services.exports.blob_store import BlobEntry, BlobStore
 from services.exports.downloads import Downloads, ExportReader
-from services.exports.lifecycle_repository import LifecycleRepository, lifecycle_units
+from services.exports.lifecycle_repository import LifecycleRepository
 from services.exports.service import Caller, Page
 
 log = logging.getLogger("depot.exports")
@@ -102,7 +102,7 @@ class Lifecycle:
         grace_seconds: float,
     ) -> None:
         self._database = database
-        self._uow = lifecycle_units(database)
+        self._uow = database.units_of_work(LifecycleRepository)
         self._blobs = blobs
         self._exports = exports
         self._interval = interval_seconds

@@ -4,10 +4,8 @@ of work commits."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,9 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
-from services.common.database import Database, Session
+from services.common.database import Session
 from services.exports.models import Export, ShareLink
-from services.exports.repository import COLUMNS, UNEXPIRED
+from services.exports.repository import COLUMNS, UNEXPIRED, interval_of
 
 LINK_COLUMNS = tuple(ShareLink.__table__.c)
 # Rows whose bytes are still being written.
@@ -45,10 +43,6 @@ def _total(expression: Any, where: Any = None) -> Any:
     0 over no rows."""
     summed = func.sum(expression) if where is None else func.sum(expression).filter(where)
     return func.coalesce(cast(summed, BigInteger), 0)
-
-
-def _seconds(value: float) -> Any:
-    return text(f"interval '{float(value)} seconds'")
 
 
 class LifecycleRepository:
@@ -67,7 +61,7 @@ class LifecycleRepository:
                 token_hash=token_hash,
                 export_id=export_id,
                 owner=owner,
-                expires_at=func.now() + _seconds(seconds),
+                expires_at=func.now() + interval_of(seconds),
             )
             .returning(*LINK_COLUMNS)
         )
@@ -206,14 +200,3 @@ class LifecycleRepository:
         await self.session.execute(
             text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), {"name": name}
         )
-
-
-def lifecycle_units(database: Database) -> Callable[[], AbstractAsyncContextManager[LifecycleRepository]]:
-    """A factory of units of work: one transaction each, committed when the block succeeds."""
-
-    @contextlib.asynccontextmanager
-    async def unit_of_work() -> AsyncIterator[LifecycleRepository]:
-        async with database.begin() as session:
-            yield LifecycleRepository(session)
-
-    return unit_of_work

@@ -3,17 +3,15 @@ the caller's unit of work commits."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.common.database import Database, Session
+from services.common.database import Session
 from services.exports.job_signals import ENDED_CHANNEL, JOBS_CHANNEL
 from services.exports.models import Export, RenderEvent
 from services.exports.rules import RATE_WINDOW_SECONDS, ExportRequest
@@ -34,9 +32,14 @@ def _processing(export_id: uuid.UUID, lease_owner: str | None) -> Any:
     return stmt if lease_owner is None else stmt.where(Export.lease_owner == lease_owner)
 
 
+def interval_of(value: float) -> Any:
+    """An interval of `value` seconds, sent as a parameter (one statement shape for every value)."""
+    return func.make_interval(0, 0, 0, 0, 0, 0, float(value))
+
+
 def _expiry(ttl_seconds: int | None) -> Any:
     """When an export completed now expires: `ttl_seconds` from now, or never."""
-    return None if ttl_seconds is None else func.now() + text(f"interval '{int(ttl_seconds)} seconds'")
+    return None if ttl_seconds is None else func.now() + interval_of(ttl_seconds)
 
 
 def _key(owner: str, request: ExportRequest, revision: str) -> Any:
@@ -83,7 +86,7 @@ class ExportsRepository:
 
     async def recent_renders(self, *, owner: str) -> tuple[int, datetime | None]:
         """How many renders the owner started within the rate window, and when the oldest started."""
-        window = func.now() - text(f"interval '{RATE_WINDOW_SECONDS} seconds'")
+        window = func.now() - interval_of(RATE_WINDOW_SECONDS)
         stmt = select(func.count(), func.min(RenderEvent.created_at)).where(
             RenderEvent.owner == owner, RenderEvent.created_at > window
         )
@@ -133,7 +136,7 @@ class ExportsRepository:
 
     async def prune_render_events(self, *, owner: str) -> None:
         """Forgets the owner's render events older than the window."""
-        window = func.now() - text(f"interval '{RATE_WINDOW_SECONDS} seconds'")
+        window = func.now() - interval_of(RATE_WINDOW_SECONDS)
         await self.session.execute(
             delete(RenderEvent).where(RenderEvent.owner == owner, RenderEvent.created_at <= window)
         )
@@ -254,14 +257,3 @@ class ExportsRepository:
         """Deletes an export (its links go with it); returns the deleted row."""
         stmt = delete(Export).where(Export.id == export_id, Export.owner == owner).returning(*COLUMNS)
         return (await self.session.execute(stmt)).first()
-
-
-def units_of_work(database: Database) -> Callable[[], AbstractAsyncContextManager[ExportsRepository]]:
-    """A factory of units of work: one transaction each, committed when the block succeeds."""
-
-    @contextlib.asynccontextmanager
-    async def unit_of_work() -> AsyncIterator[ExportsRepository]:
-        async with database.begin() as session:
-            yield ExportsRepository(session)
-
-    return unit_of_work

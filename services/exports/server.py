@@ -12,12 +12,12 @@ from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
 from services.exports.blob_store import BlobStore, open_blob_store
 from services.exports.handlers import ExportsHandlers
-from services.exports.job_queue import job_queues
+from services.exports.job_queue import JobQueue
 from services.exports.job_rules import QueuePolicy
 from services.exports.job_signals import JobSignals
 from services.exports.lifecycle import Lifecycle
 from services.exports.rendering import RenderRunner
-from services.exports.repository import units_of_work
+from services.exports.repository import ExportsRepository
 from services.exports.service import ExportsService
 from services.exports.sources import Sources
 from services.exports.worker import JobSettings, JobWorker
@@ -43,7 +43,7 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
     signals = JobSignals(settings.database_url_for(NAME))
     listening = asyncio.ensure_future(signals.run())
     service = ExportsService(
-        unit_of_work=units_of_work(database),
+        unit_of_work=database.units_of_work(ExportsRepository),
         sources=sources,
         renderer=runner,
         blobs=blobs,
@@ -91,8 +91,8 @@ def _job_worker(
 ) -> JobWorker:
     """The started job worker of this process."""
     worker = JobWorker(
-        queues=job_queues(database),
-        exports=units_of_work(database),
+        queues=database.units_of_work(JobQueue),
+        exports=database.units_of_work(ExportsRepository),
         sources=sources,
         renderer=renderer,
         blobs=blobs,

@@ -11,14 +11,12 @@ import grpc
 from depot.files.v1 import files_pb2 as pb
 from depot.files.v1 import files_pb2_grpc
 from services.common.database import Database
-from services.common.errors import DepotError
 from services.common.interceptors import current_principal
 from services.files import artifacts, messages, rules, service
 from services.files.content import Spool
 from services.files.repository import FilesRepository
 
 optional = messages.optional
-DISCARD_LIMIT_FILES = 4  # a refused upload is read and dropped up to 4 times the size limit
 
 
 def _owner() -> str:
@@ -31,12 +29,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
     def __init__(self, database: Database, *, max_file_bytes: int) -> None:
         self._database = database
         self._max_file_bytes = max_file_bytes
-
-    @contextlib.asynccontextmanager
-    async def _unit_of_work(self) -> AsyncIterator[FilesRepository]:
-        """One transaction, committed when the block ends normally."""
-        async with self._database.begin() as session:
-            yield FilesRepository(session)
+        self._unit_of_work = database.units_of_work(FilesRepository)  # one transaction per write
 
     @contextlib.asynccontextmanager
     async def _reads(self) -> AsyncIterator[FilesRepository]:
@@ -53,13 +46,8 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
     async def UploadFile(
         self, request_iterator: AsyncIterator[pb.UploadFileRequest], context: grpc.aio.ServicerContext
     ) -> Any:
-        try:
-            return await self._upload(request_iterator)
-        except DepotError:
-            # Ending the call while the client still sends makes grpc.aio clients report INTERNAL
-            # instead of this error (grpc/grpc#36066), so take in the rest first, up to a bound.
-            await messages.discard(request_iterator, limit=DISCARD_LIMIT_FILES * self._max_file_bytes)
-            raise
+        # A refused upload's remaining body is read and dropped by the shared interceptor.
+        return await self._upload(request_iterator)
 
     async def _upload(self, request_iterator: AsyncIterator[pb.UploadFileRequest]) -> Any:
         header, chunks = await messages.upload_parts(request_iterator)

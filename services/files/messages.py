@@ -60,15 +60,6 @@ async def upload_parts(
     return first.header, chunks()
 
 
-async def discard(requests: AsyncIterator[pb.UploadFileRequest], *, limit: int) -> None:
-    """Reads and drops the rest of an upload until the client has sent it all or `limit` bytes went by."""
-    dropped = 0
-    async for request in requests:
-        dropped += len(request.chunk)
-        if dropped > limit:
-            return
-
-
 def cell_value(cell: pb.Cell) -> rules.Cell:
     kind = cell.WhichOneof("kind")
     return None if kind is None else getattr(cell, kind)

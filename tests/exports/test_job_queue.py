@@ -19,10 +19,10 @@ from services.common.database import Database
 from services.common.errors import NotFound, Unavailable
 from services.common.migrate import upgrade
 from services.exports.blob_store import PostgresBlobStore
-from services.exports.job_queue import JobQueue, job_queues
+from services.exports.job_queue import JobQueue
 from services.exports.jobs import Rendering, RenderJob, Resolved
 from services.exports.reports import RenderStats
-from services.exports.repository import ExportsRepository, units_of_work
+from services.exports.repository import ExportsRepository
 from services.exports.rules import export_request
 from services.exports.worker import JobSettings, JobWorker
 from tests.support.system import Database as SessionDatabase
@@ -89,8 +89,8 @@ class Harness:
             concurrency=2, lease_seconds=2.0, max_attempts=max_attempts, poll_seconds=0.1, lookup_timeout=5
         )
         return JobWorker(
-            queues=job_queues(self.database),
-            exports=units_of_work(self.database),
+            queues=self.database.units_of_work(JobQueue),
+            exports=self.database.units_of_work(ExportsRepository),
             sources=OneSource(),
             renderer=self.renderer,
             blobs=self.blobs,

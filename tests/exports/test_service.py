@@ -18,7 +18,7 @@ from services.common.errors import DepotError, NotFound, Unavailable
 from services.exports.blob_store import PostgresBlobStore
 from services.exports.jobs import Rendering, RenderJob, Resolved
 from services.exports.reports import RenderStats
-from services.exports.repository import ExportsRepository, units_of_work
+from services.exports.repository import ExportsRepository
 from services.exports.rules import ExportRequest, export_request
 from services.exports.service import ExportsService
 from tests.support.system import Database as SessionDatabase
@@ -78,7 +78,7 @@ async def harness(url: str) -> AsyncIterator[Harness]:
     blobs = PostgresBlobStore(url)
     renderer = FakeRenderer(blobs)
     service = ExportsService(
-        unit_of_work=units_of_work(database),
+        unit_of_work=database.units_of_work(ExportsRepository),
         sources=FakeSources(),
         renderer=renderer,
         blobs=blobs,
