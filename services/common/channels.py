@@ -15,6 +15,13 @@ KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
 ]
+# A restarted service is found again within a couple of seconds, not after gRPC's default backoff
+# (which grows to two minutes while a peer stays down).
+RECONNECT_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+]
 
 
 def _service_config(service: str, idempotent_methods: Iterable[str]) -> str:
@@ -47,6 +54,7 @@ def channel_options(
         ("grpc.enable_retries", 1),
         ("grpc.service_config", _service_config(service, idempotent_methods)),
         *KEEPALIVE_OPTIONS,
+        *RECONNECT_OPTIONS,
     ]
 
 
