@@ -71,6 +71,7 @@ class Receipt(_message.Message):
     SNAPSHOT_TIME_FIELD_NUMBER: _builtins.int
     RENDERER_VERSION_FIELD_NUMBER: _builtins.int
     CSV_MODE_FIELD_NUMBER: _builtins.int
+    DATA_OWNER_FIELD_NUMBER: _builtins.int
     sha256: _builtins.str
     """Hex SHA-256 of the bytes."""
     size_bytes: _builtins.int
@@ -83,6 +84,10 @@ class Receipt(_message.Message):
     """The version of the renderers that wrote the bytes."""
     csv_mode: _builtins.str
     """Formula neutralisation used for csv and xlsx cells: "safe" or "raw"."""
+    data_owner: _builtins.str
+    """Whose data the export holds: the owner's own, or another user's in an admin's export (the
+    export itself is the admin's); empty for datasets of every user (all_users).
+    """
     @_builtins.property
     def snapshot_time(self) -> _timestamp_pb2.Timestamp:
         """When the database snapshot the rows were read from was taken."""
@@ -97,10 +102,11 @@ class Receipt(_message.Message):
         snapshot_time: _timestamp_pb2.Timestamp | None = ...,
         renderer_version: _builtins.str = ...,
         csv_mode: _builtins.str = ...,
+        data_owner: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["snapshot_time", b"snapshot_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["csv_mode", b"csv_mode", "renderer_version", b"renderer_version", "row_count", b"row_count", "sha256", b"sha256", "size_bytes", b"size_bytes", "snapshot_time", b"snapshot_time", "source_revision", b"source_revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["csv_mode", b"csv_mode", "data_owner", b"data_owner", "renderer_version", b"renderer_version", "row_count", b"row_count", "sha256", b"sha256", "size_bytes", b"size_bytes", "snapshot_time", b"snapshot_time", "source_revision", b"source_revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
