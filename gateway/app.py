@@ -17,6 +17,7 @@ from gateway.limits import BodyLimit
 from gateway.responses import Json
 from gateway.routes import (
     console,
+    docs,
     export_lifecycle,
     exports,
     files,
@@ -50,6 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
         description="Prompts, scores, feedback, chat files and exports. Every /api route needs a bearer token.",
         lifespan=lifespan,
         default_response_class=Json,
+        docs_url=None,  # served by routes/docs.py from pinned assets, not a CDN
+        redoc_url=None,
     )
     errors.install(app)
     app.include_router(prompts.router)
@@ -61,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(files.router)
     app.include_router(seed_files.router)
     _health_routes(app)
+    app.include_router(docs.router)
     app.include_router(console.router)  # last: only `/` and `/console/...`
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]

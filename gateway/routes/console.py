@@ -21,6 +21,7 @@ MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".png": "image/png",
 }
 # No inline script or style, nothing from another origin; the API is same-origin.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -69,8 +70,8 @@ def load_assets(directory: Path) -> dict[str, Asset]:
 ASSETS = load_assets(CONSOLE_DIR)
 
 
-def serve(asset: Asset, request: Request) -> Response:
-    headers = {**SECURITY_HEADERS, "ETag": asset.etag}
+def serve(asset: Asset, request: Request, policy: str = CONTENT_SECURITY_POLICY) -> Response:
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": policy, "ETag": asset.etag}
     if asset.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(asset.body, media_type=asset.media_type, headers=headers)
