@@ -30,6 +30,7 @@ from services.exports import compression, rules, telemetry
 from services.exports.blob_store import BlobStore
 from services.exports.lifecycle_repository import LifecycleRepository
 from services.exports.service import Page, parse_id
+from services.exports.stream_threads import close_iterator
 
 LifecycleUnitOfWork = Callable[[], AbstractAsyncContextManager[LifecycleRepository]]
 _LINK_ID = re.compile(r"[0-9a-f]{64}")
@@ -46,7 +47,7 @@ class Content:
     """The answer to one download request: bytes, a redirect, or "your copy is current"."""
 
     row: Any
-    chunks: Iterator[bytes] | None = None
+    chunks: Iterator[bytes] | None = None  # blocking; one thread reads and closes it (in_own_thread)
     encoding: str = ""  # the content coding of the chunks (or of what redirect_url serves)
     size: int = 0  # how many bytes the chunks hold
     not_modified: bool = False
@@ -142,9 +143,9 @@ class Downloads:
             )
             await self._count(row, link, encoding=encoding, size=size, redirected=True)
             return Content(row, encoding=encoding, size=size, redirect_url=url)
-        chunks = await asyncio.to_thread(self._blobs.open, row.blob_key)
         await self._count(row, link, encoding=encoding, size=size, redirected=False)
-        return Content(row, chunks if as_stored else compression.decoded(chunks, stored), encoding, size)
+        chunks = _blob_chunks(self._blobs, row.blob_key, decode="" if as_stored else stored)
+        return Content(row, chunks, encoding, size)
 
     async def _count(self, row: Any, link: str | None, *, encoding: str, size: int, redirected: bool) -> None:
         async with self._uow() as repo:
@@ -195,6 +196,17 @@ class Downloads:
         if revoked is None:
             raise NotFound(f"export {export_id!r} has no such link")
         return revoked
+
+
+def _blob_chunks(blobs: BlobStore, key: str, *, decode: str) -> Iterator[bytes]:
+    """A blob's chunks (decoded from `decode` if set), opened when the first one is asked for: the
+    thread that reads the stream opens and closes it too, and a download that never starts holds
+    no file, connection or response."""
+    chunks = blobs.open(key)
+    try:
+        yield from compression.decoded(chunks, decode)
+    finally:
+        close_iterator(chunks)  # `decoded` leaves the stream it reads open
 
 
 def _require_completed(row: Any, what: str) -> None:

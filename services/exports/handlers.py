@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,8 @@ from services.common.interceptors import current_principal
 from services.exports import messages
 from services.exports.downloads import Content
 from services.exports.lifecycle import Lifecycle
-from services.exports.service import ExportsService, prefetched
+from services.exports.service import ExportsService
+from services.exports.stream_threads import in_own_thread
 
 log = logging.getLogger("depot.exports")
 
@@ -156,10 +158,10 @@ async def _content(content: Content, response: Any) -> AsyncIterator[Any]:
     if content.chunks is None:  # not modified, or redirected
         yield response(metadata=messages.content_metadata(content))
         return
-    stream = prefetched(content.chunks)
-    first = await anext(stream, None)
-    yield response(metadata=messages.content_metadata(content))
-    if first is not None:
-        yield response(chunk=first)
-        async for chunk in stream:
-            yield response(chunk=chunk)
+    async with contextlib.aclosing(in_own_thread(content.chunks, name="depot-download")) as stream:
+        first = await anext(stream, None)
+        yield response(metadata=messages.content_metadata(content))
+        if first is not None:
+            yield response(chunk=first)
+            async for chunk in stream:
+                yield response(chunk=chunk)

@@ -30,6 +30,7 @@ from services.exports.blob_store import BlobEntry, BlobStore
 from services.exports.downloads import Downloads, ExportReader
 from services.exports.lifecycle_repository import LifecycleRepository
 from services.exports.service import Caller, Page
+from services.exports.stream_threads import close_iterator, in_own_thread
 
 log = logging.getLogger("depot.exports")
 
@@ -167,13 +168,11 @@ class Lifecycle:
         grace = self._grace if grace_seconds is None else grace_seconds
         cutoff = datetime.now(UTC) - timedelta(seconds=grace)
         swept = Swept()
-        entries = self._blobs.entries()
-        try:
-            while batch := await asyncio.to_thread(_take, entries, BATCH):
+        listing = in_own_thread(_listed(self._blobs, BATCH), name="depot-sweep")
+        async with contextlib.aclosing(listing) as batches:
+            async for batch in batches:
                 old = [e.key for e in batch if e.key.startswith(SWEPT_PREFIX) and e.modified_at <= cutoff]
                 swept.blobs += await self._sweep_keys(old)
-        finally:
-            await asyncio.to_thread(_close, entries)
         swept.leftovers = await asyncio.to_thread(self._clear_leftovers, grace)
         if swept.blobs or swept.leftovers:
             log.info("blobs_swept", extra={"blobs": swept.blobs, "leftovers": swept.leftovers})
@@ -252,14 +251,14 @@ class Lifecycle:
             await asyncio.sleep(self._interval)
 
 
-def _take(entries: Iterator[BlobEntry], count: int) -> list[BlobEntry]:
-    return list(islice(entries, count))
-
-
-def _close(entries: Iterator[BlobEntry]) -> None:
-    close = getattr(entries, "close", None)
-    if close is not None:
-        close()
+def _listed(blobs: BlobStore, count: int) -> Iterator[list[BlobEntry]]:
+    """The store's entries in lists of `count`, listed (and closed) by the thread that reads them."""
+    entries = blobs.entries()
+    try:
+        while batch := list(islice(entries, count)):
+            yield batch
+    finally:
+        close_iterator(entries)
 
 
 def _export_id(key: str) -> uuid.UUID | None:

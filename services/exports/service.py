@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -341,15 +341,3 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
     """Marks a finished rendering's outcome as seen (its requester may have gone)."""
     if not task.cancelled():
         task.exception()
-
-
-async def prefetched(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """Pulls a blocking chunk stream from a worker thread, one chunk at a time."""
-    end = object()
-    try:
-        while (chunk := await asyncio.to_thread(next, chunks, end)) is not end:
-            yield chunk  # type: ignore[misc]
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            await asyncio.to_thread(close)
