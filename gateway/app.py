@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from gateway import errors
+from gateway.head import HeadAsGet
 from gateway.idle import IdleTimeout
 from gateway.limits import BodyLimit
 from gateway.responses import Json
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(IdleTimeout, seconds=settings.http_idle_timeout_seconds)  # type: ignore[arg-type]
     app.add_middleware(RequestMetrics)  # type: ignore[arg-type]
+    app.add_middleware(HeadAsGet)  # outermost: every layer inside sees a GET
     return app
 
 
