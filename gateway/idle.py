@@ -3,6 +3,8 @@ download whose next write, does not arrive (or drain) within `seconds` (DEPOT_HT
 
 Slow clients that keep moving are served; one that stops holds a connection (and the gRPC call
 behind it) for at most that long. Waiting for a disconnect after the body is complete is not bounded.
+What comes before a request reaches the app (its line and headers, an idle kept-alive connection)
+is bounded by the HTTP protocol itself: gateway/http_protocol.py.
 """
 
 from __future__ import annotations

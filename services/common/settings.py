@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # The gateway closes a connection whose upload or download makes no progress for this long.
     http_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Slowloris bounds: a request's line and headers must arrive within the header timeout; a
+    # kept-alive connection idle for the keep-alive time is closed (behind a load balancer, make it
+    # longer than the balancer's own idle timeout); connections over the cap are answered 503.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0, le=3600)
+    http_max_connections: int = Field(default=1000, ge=1)
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
 
     # Exports: where rendered bytes live (`postgres`, `local:<dir>`, `s3://<bucket>`), renders per
