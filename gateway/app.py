@@ -86,16 +86,16 @@ def _health_routes(app: FastAPI) -> None:
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> Response:
-        """Readiness: every configured service reports SERVING through gRPC health."""
+        """Readiness: 200 while any service reports SERVING through gRPC health ("ready" when all
+        do, "degraded" with the others listed as unavailable: their routes answer 503 meanwhile),
+        503 when none does. One backend's outage hits every gateway replica alike, so leaving the
+        load balancer for it would only take the other backends' routes down too."""
         upstream: Upstream = request.app.state.upstream
         names = list(upstream.channels)
         results = await asyncio.gather(*(upstream.health(n) for n in names))
         services = {n: ("serving" if ok else "unavailable") for n, ok in zip(names, results, strict=True)}
-        ready = all(results)
-        return Json(
-            {"status": "ready" if ready else "unavailable", "services": services},
-            status_code=200 if ready else 503,
-        )
+        status = "ready" if all(results) else "degraded" if any(results) else "unavailable"
+        return Json({"status": status, "services": services}, status_code=200 if any(results) else 503)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics() -> Response:
