@@ -36,6 +36,7 @@ class Stack:
     env: dict[str, str]
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    launches: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # key → service, env
 
     @property
     def http_url(self) -> str:
@@ -58,6 +59,7 @@ class Stack:
         """Starts `depot serve name`; `key` names a further process of the same service (a replica),
         `env` holds the settings in which it differs (its port)."""
         key = key or name
+        self.launches[key] = (name, env or {})
         output = subprocess.DEVNULL if self.log_dir is None else open(self.log_dir / f"{key}.log", "ab")  # noqa: SIM115
         self.processes[key] = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "serve", name],
@@ -66,6 +68,11 @@ class Stack:
             stderr=output if self.log_dir is not None else None,
             start_new_session=True,  # Ctrl-C in a terminal reaches `depot up` only; it stops children in order
         )
+
+    def restart_process(self, key: str) -> None:
+        """Starts again, as it was started, a process that has exited."""
+        name, env = self.launches[key]
+        self.start_process(name, key=key, env=env)
 
     def wait_serving(self, name: str, *, deadline: float, address: str | None = None) -> None:
         with grpc.insecure_channel(address or self.grpc_address(name)) as channel:

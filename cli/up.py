@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cli.postgres import EmbeddedPostgres
 from cli.stack import Stack, stack_environment
+from cli.supervisor import Supervisor
 from services.common.auth import mint_token
 from services.common.migrate import available_services as migratable
 from services.common.migrate import upgrade
@@ -39,10 +40,7 @@ def up() -> None:
             upgrade(service, url)
         stack.start()
         _greet(stack, env)
-        while not stopping.wait(1.0):
-            if exited := stack.exited():
-                print(f"depot: {', '.join(exited)} stopped unexpectedly; shutting down", file=sys.stderr)
-                break
+        Supervisor(stack).watch(stopping)  # restarts a child that exits; returns on a signal or giving up
     finally:
         print("depot: stopping", file=sys.stderr)
         stack.stop()
