@@ -108,11 +108,13 @@ class UploadFileHeader(_message.Message):
     IF_MATCH_FIELD_NUMBER: _builtins.int
     IF_NONE_MATCH_FIELD_NUMBER: _builtins.int
     EXPECTED_SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    IF_NONE_MATCH_ETAGS_FIELD_NUMBER: _builtins.int
     chat_id: _builtins.str
     """Required: 1 to 128 letters, digits, ".", "_" or "-", starting with a letter, digit or "_"."""
     filename: _builtins.str
-    """Required: at most 255 bytes of UTF-8; no "/", "\\", control characters or surrounding spaces;
-    not "." or "..".
+    """Required: at most 255 bytes of UTF-8; no "/", "\\", ":", control characters, surrounding spaces
+    or trailing "."; not "." or ".."; not a Windows device name (CON, NUL.txt, COM1, ...); the same
+    holds for the name's NFKC form (so "．．／x" is refused as "../x" would be).
     """
     file_type: _builtins.str
     """Empty: inferred from the filename."""
@@ -134,6 +136,13 @@ class UploadFileHeader(_message.Message):
         otherwise FAILED_PRECONDITION. Empty: no condition.
         """
 
+    @_builtins.property
+    def if_none_match_etags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Store only when the current content's sha256 is none of these ("*": no file of this name
+        exists); otherwise FAILED_PRECONDITION. HTTP's weak comparison is the caller's: give the tags
+        without W/ and quotes. Empty: no condition (besides if_none_match).
+        """
+
     def __init__(
         self,
         *,
@@ -146,10 +155,11 @@ class UploadFileHeader(_message.Message):
         if_match: _abc.Iterable[_builtins.str] | None = ...,
         if_none_match: _builtins.bool = ...,
         expected_size_bytes: _builtins.int | None = ...,
+        if_none_match_etags: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_expected_size_bytes", b"_expected_size_bytes", "_metadata_json", b"_metadata_json", "description", b"description", "expected_size_bytes", b"expected_size_bytes", "metadata_json", b"metadata_json"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_expected_size_bytes", b"_expected_size_bytes", "_metadata_json", b"_metadata_json", "chat_id", b"chat_id", "description", b"description", "expected_size_bytes", b"expected_size_bytes", "file_type", b"file_type", "filename", b"filename", "if_match", b"if_match", "if_none_match", b"if_none_match", "media_type", b"media_type", "metadata_json", b"metadata_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_expected_size_bytes", b"_expected_size_bytes", "_metadata_json", b"_metadata_json", "chat_id", b"chat_id", "description", b"description", "expected_size_bytes", b"expected_size_bytes", "file_type", b"file_type", "filename", b"filename", "if_match", b"if_match", "if_none_match", b"if_none_match", "if_none_match_etags", b"if_none_match_etags", "media_type", b"media_type", "metadata_json", b"metadata_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
@@ -235,6 +245,7 @@ class DownloadFileRequest(_message.Message):
     RANGE_START_FIELD_NUMBER: _builtins.int
     RANGE_END_FIELD_NUMBER: _builtins.int
     RANGE_SUFFIX_LENGTH_FIELD_NUMBER: _builtins.int
+    IF_RANGE_SHA256_FIELD_NUMBER: _builtins.int
     chat_id: _builtins.str
     """The chat."""
     filename: _builtins.str
@@ -245,6 +256,10 @@ class DownloadFileRequest(_message.Message):
     """Last byte of a range, inclusive; unset means the end of the file."""
     range_suffix_length: _builtins.int
     """A range of the last this many bytes (instead of range_start and range_end)."""
+    if_range_sha256: _builtins.str
+    """Serve the range only when the content's sha256 is this (HTTP If-Range with a strong entity
+    tag); otherwise the whole file. Unset: the range is served whatever the content.
+    """
     def __init__(
         self,
         *,
@@ -253,17 +268,22 @@ class DownloadFileRequest(_message.Message):
         range_start: _builtins.int | None = ...,
         range_end: _builtins.int | None = ...,
         range_suffix_length: _builtins.int | None = ...,
+        if_range_sha256: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_range_end", b"_range_end", "_range_start", b"_range_start", "_range_suffix_length", b"_range_suffix_length", "range_end", b"range_end", "range_start", b"range_start", "range_suffix_length", b"range_suffix_length"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_if_range_sha256", b"_if_range_sha256", "_range_end", b"_range_end", "_range_start", b"_range_start", "_range_suffix_length", b"_range_suffix_length", "if_range_sha256", b"if_range_sha256", "range_end", b"range_end", "range_start", b"range_start", "range_suffix_length", b"range_suffix_length"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_range_end", b"_range_end", "_range_start", b"_range_start", "_range_suffix_length", b"_range_suffix_length", "chat_id", b"chat_id", "filename", b"filename", "range_end", b"range_end", "range_start", b"range_start", "range_suffix_length", b"range_suffix_length"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_if_range_sha256", b"_if_range_sha256", "_range_end", b"_range_end", "_range_start", b"_range_start", "_range_suffix_length", b"_range_suffix_length", "chat_id", b"chat_id", "filename", b"filename", "if_range_sha256", b"if_range_sha256", "range_end", b"range_end", "range_start", b"range_start", "range_suffix_length", b"range_suffix_length"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__if_range_sha256: _TypeAlias = _typing.Literal["if_range_sha256"]  # noqa: Y015
+    _WhichOneofArgType__if_range_sha256: _TypeAlias = _typing.Literal["_if_range_sha256", b"_if_range_sha256"]  # noqa: Y015
     _WhichOneofReturnType__range_end: _TypeAlias = _typing.Literal["range_end"]  # noqa: Y015
     _WhichOneofArgType__range_end: _TypeAlias = _typing.Literal["_range_end", b"_range_end"]  # noqa: Y015
     _WhichOneofReturnType__range_start: _TypeAlias = _typing.Literal["range_start"]  # noqa: Y015
     _WhichOneofArgType__range_start: _TypeAlias = _typing.Literal["_range_start", b"_range_start"]  # noqa: Y015
     _WhichOneofReturnType__range_suffix_length: _TypeAlias = _typing.Literal["range_suffix_length"]  # noqa: Y015
     _WhichOneofArgType__range_suffix_length: _TypeAlias = _typing.Literal["_range_suffix_length", b"_range_suffix_length"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_range_sha256) -> _WhichOneofReturnType__if_range_sha256 | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__range_end) -> _WhichOneofReturnType__range_end | None: ...
     @_typing.overload
@@ -462,6 +482,7 @@ class UpdateFileRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     METADATA_JSON_FIELD_NUMBER: _builtins.int
     IF_MATCH_FIELD_NUMBER: _builtins.int
+    IF_NONE_MATCH_FIELD_NUMBER: _builtins.int
     chat_id: _builtins.str
     """The chat."""
     filename: _builtins.str
@@ -474,6 +495,10 @@ class UpdateFileRequest(_message.Message):
     def if_match(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Update only when the content's sha256 is one of these ("*": any); otherwise FAILED_PRECONDITION."""
 
+    @_builtins.property
+    def if_none_match(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Update only when the content's sha256 is none of these ("*": any); otherwise FAILED_PRECONDITION."""
+
     def __init__(
         self,
         *,
@@ -482,10 +507,11 @@ class UpdateFileRequest(_message.Message):
         description: _builtins.str | None = ...,
         metadata_json: _builtins.str | None = ...,
         if_match: _abc.Iterable[_builtins.str] | None = ...,
+        if_none_match: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_metadata_json", b"_metadata_json", "description", b"description", "metadata_json", b"metadata_json"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_metadata_json", b"_metadata_json", "chat_id", b"chat_id", "description", b"description", "filename", b"filename", "if_match", b"if_match", "metadata_json", b"metadata_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_metadata_json", b"_metadata_json", "chat_id", b"chat_id", "description", b"description", "filename", b"filename", "if_match", b"if_match", "if_none_match", b"if_none_match", "metadata_json", b"metadata_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
@@ -531,6 +557,7 @@ class DeleteFileRequest(_message.Message):
     CHAT_ID_FIELD_NUMBER: _builtins.int
     FILENAME_FIELD_NUMBER: _builtins.int
     IF_MATCH_FIELD_NUMBER: _builtins.int
+    IF_NONE_MATCH_FIELD_NUMBER: _builtins.int
     chat_id: _builtins.str
     """The chat."""
     filename: _builtins.str
@@ -539,16 +566,21 @@ class DeleteFileRequest(_message.Message):
     def if_match(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Delete only when the content's sha256 is one of these ("*": any); otherwise FAILED_PRECONDITION."""
 
+    @_builtins.property
+    def if_none_match(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Delete only when the content's sha256 is none of these ("*": any); otherwise FAILED_PRECONDITION."""
+
     def __init__(
         self,
         *,
         chat_id: _builtins.str = ...,
         filename: _builtins.str = ...,
         if_match: _abc.Iterable[_builtins.str] | None = ...,
+        if_none_match: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chat_id", b"chat_id", "filename", b"filename", "if_match", b"if_match"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chat_id", b"chat_id", "filename", b"filename", "if_match", b"if_match", "if_none_match", b"if_none_match"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -588,6 +620,7 @@ class ReplaceInFileRequest(_message.Message):
     NEW_TEXT_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
     IF_MATCH_FIELD_NUMBER: _builtins.int
+    IF_NONE_MATCH_FIELD_NUMBER: _builtins.int
     chat_id: _builtins.str
     """The chat."""
     filename: _builtins.str
@@ -602,6 +635,10 @@ class ReplaceInFileRequest(_message.Message):
     def if_match(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Replace only when the content's sha256 is one of these ("*": any); otherwise FAILED_PRECONDITION."""
 
+    @_builtins.property
+    def if_none_match(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Replace only when the content's sha256 is none of these ("*": any); otherwise FAILED_PRECONDITION."""
+
     def __init__(
         self,
         *,
@@ -611,10 +648,11 @@ class ReplaceInFileRequest(_message.Message):
         new_text: _builtins.str = ...,
         count: _builtins.int | None = ...,
         if_match: _abc.Iterable[_builtins.str] | None = ...,
+        if_none_match: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_count", b"_count", "count", b"count"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_count", b"_count", "chat_id", b"chat_id", "count", b"count", "filename", b"filename", "if_match", b"if_match", "new_text", b"new_text", "old_text", b"old_text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_count", b"_count", "chat_id", b"chat_id", "count", b"count", "filename", b"filename", "if_match", b"if_match", "if_none_match", b"if_none_match", "new_text", b"new_text", "old_text", b"old_text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__count: _TypeAlias = _typing.Literal["count"]  # noqa: Y015
     _WhichOneofArgType__count: _TypeAlias = _typing.Literal["_count", b"_count"]  # noqa: Y015
@@ -867,9 +905,9 @@ class Cell(_message.Message):
     string_value: _builtins.str
     """Text."""
     int_value: _builtins.int
-    """Whole number."""
+    """Whole number (a JSON number without fraction or exponent, within int64)."""
     double_value: _builtins.float
-    """Fractional number."""
+    """Finite double; stays a double through storage, so 1e18 comes back as 1e18, not as an integer."""
     bool_value: _builtins.bool
     """Truth value."""
     def __init__(
@@ -1141,6 +1179,50 @@ class ListArtifactsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListArtifactsResponse: _TypeAlias = ListArtifactsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteArtifactRequest(_message.Message):
+    """Request of DeleteArtifact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The artifact id; NOT_FOUND when the caller has no such artifact."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteArtifactRequest: _TypeAlias = DeleteArtifactRequest  # noqa: Y015
+
+@_typing.final
+class DeleteArtifactResponse(_message.Message):
+    """Response of DeleteArtifact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHAT_REVISION_FIELD_NUMBER: _builtins.int
+    chat_revision: _builtins.int
+    """The revision of the artifact's chat after the delete."""
+    def __init__(
+        self,
+        *,
+        chat_revision: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chat_revision", b"chat_revision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteArtifactResponse: _TypeAlias = DeleteArtifactResponse  # noqa: Y015
 
 @_typing.final
 class Chat(_message.Message):

@@ -103,6 +103,11 @@ class FilesServiceStub:
                 request_serializer=depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsRequest.SerializeToString,
                 response_deserializer=depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsResponse.FromString,
                 _registered_method=True)
+        self.DeleteArtifact = channel.unary_unary(
+                '/depot.files.v1.FilesService/DeleteArtifact',
+                request_serializer=depot_dot_files_dot_v1_dot_files__pb2.DeleteArtifactRequest.SerializeToString,
+                response_deserializer=depot_dot_files_dot_v1_dot_files__pb2.DeleteArtifactResponse.FromString,
+                _registered_method=True)
         self.ListChats = channel.unary_unary(
                 '/depot.files.v1.FilesService/ListChats',
                 request_serializer=depot_dot_files_dot_v1_dot_files__pb2.ListChatsRequest.SerializeToString,
@@ -184,7 +189,10 @@ class FilesServiceServicer:
 
     def StreamChatFiles(self, request, context):
         """Streams every file of a chat read in one snapshot: a header with the chat's revision first,
-        then for each file (by name) its metadata followed by its bytes in chunks.
+        then for each file (by name) its metadata followed by its bytes in chunks. The metadata's
+        filename is the name to give the file in an archive: the stored name, or for a name stored
+        before today's rules (one Windows would read as a device, a stream or a path) a safe and
+        unique stand-in.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -206,6 +214,13 @@ class FilesServiceServicer:
 
     def ListArtifacts(self, request, context):
         """Lists a chat's artifacts without their rows, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteArtifact(self, request, context):
+        """Deletes a table artifact; the chat's revision changes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -285,6 +300,11 @@ def add_FilesServiceServicer_to_server(servicer, server):
                     servicer.ListArtifacts,
                     request_deserializer=depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsRequest.FromString,
                     response_serializer=depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsResponse.SerializeToString,
+            ),
+            'DeleteArtifact': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteArtifact,
+                    request_deserializer=depot_dot_files_dot_v1_dot_files__pb2.DeleteArtifactRequest.FromString,
+                    response_serializer=depot_dot_files_dot_v1_dot_files__pb2.DeleteArtifactResponse.SerializeToString,
             ),
             'ListChats': grpc.unary_unary_rpc_method_handler(
                     servicer.ListChats,
@@ -647,6 +667,33 @@ class FilesService:
             '/depot.files.v1.FilesService/ListArtifacts',
             depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsRequest.SerializeToString,
             depot_dot_files_dot_v1_dot_files__pb2.ListArtifactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.files.v1.FilesService/DeleteArtifact',
+            depot_dot_files_dot_v1_dot_files__pb2.DeleteArtifactRequest.SerializeToString,
+            depot_dot_files_dot_v1_dot_files__pb2.DeleteArtifactResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,7 +60,10 @@ class FilesServiceStub:
     """Reports a chat's revision: it changes on every write to the chat's files or artifacts."""
     StreamChatFiles: _grpc.UnaryStreamMultiCallable[_files_pb2.StreamChatFilesRequest, _files_pb2.StreamChatFilesResponse]
     """Streams every file of a chat read in one snapshot: a header with the chat's revision first,
-    then for each file (by name) its metadata followed by its bytes in chunks.
+    then for each file (by name) its metadata followed by its bytes in chunks. The metadata's
+    filename is the name to give the file in an archive: the stored name, or for a name stored
+    before today's rules (one Windows would read as a device, a stream or a path) a safe and
+    unique stand-in.
     """
     CreateArtifact: _grpc.UnaryUnaryMultiCallable[_files_pb2.CreateArtifactRequest, _files_pb2.CreateArtifactResponse]
     """Stores a table artifact in a chat."""
@@ -68,6 +71,8 @@ class FilesServiceStub:
     """Reads a table artifact with its rows."""
     ListArtifacts: _grpc.UnaryUnaryMultiCallable[_files_pb2.ListArtifactsRequest, _files_pb2.ListArtifactsResponse]
     """Lists a chat's artifacts without their rows, newest first."""
+    DeleteArtifact: _grpc.UnaryUnaryMultiCallable[_files_pb2.DeleteArtifactRequest, _files_pb2.DeleteArtifactResponse]
+    """Deletes a table artifact; the chat's revision changes."""
     ListChats: _grpc.UnaryUnaryMultiCallable[_files_pb2.ListChatsRequest, _files_pb2.ListChatsResponse]
     """Lists the caller's chats, most recently written first, with their file and artifact counts."""
 
@@ -103,7 +108,10 @@ class FilesServiceAsyncStub(FilesServiceStub):
     """Reports a chat's revision: it changes on every write to the chat's files or artifacts."""
     StreamChatFiles: _aio.UnaryStreamMultiCallable[_files_pb2.StreamChatFilesRequest, _files_pb2.StreamChatFilesResponse]  # type: ignore[assignment]
     """Streams every file of a chat read in one snapshot: a header with the chat's revision first,
-    then for each file (by name) its metadata followed by its bytes in chunks.
+    then for each file (by name) its metadata followed by its bytes in chunks. The metadata's
+    filename is the name to give the file in an archive: the stored name, or for a name stored
+    before today's rules (one Windows would read as a device, a stream or a path) a safe and
+    unique stand-in.
     """
     CreateArtifact: _aio.UnaryUnaryMultiCallable[_files_pb2.CreateArtifactRequest, _files_pb2.CreateArtifactResponse]  # type: ignore[assignment]
     """Stores a table artifact in a chat."""
@@ -111,6 +119,8 @@ class FilesServiceAsyncStub(FilesServiceStub):
     """Reads a table artifact with its rows."""
     ListArtifacts: _aio.UnaryUnaryMultiCallable[_files_pb2.ListArtifactsRequest, _files_pb2.ListArtifactsResponse]  # type: ignore[assignment]
     """Lists a chat's artifacts without their rows, newest first."""
+    DeleteArtifact: _aio.UnaryUnaryMultiCallable[_files_pb2.DeleteArtifactRequest, _files_pb2.DeleteArtifactResponse]  # type: ignore[assignment]
+    """Deletes a table artifact; the chat's revision changes."""
     ListChats: _aio.UnaryUnaryMultiCallable[_files_pb2.ListChatsRequest, _files_pb2.ListChatsResponse]  # type: ignore[assignment]
     """Lists the caller's chats, most recently written first, with their file and artifact counts."""
 
@@ -203,7 +213,10 @@ class FilesServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_files_pb2.StreamChatFilesResponse], _abc.AsyncIterator[_files_pb2.StreamChatFilesResponse]]:
         """Streams every file of a chat read in one snapshot: a header with the chat's revision first,
-        then for each file (by name) its metadata followed by its bytes in chunks.
+        then for each file (by name) its metadata followed by its bytes in chunks. The metadata's
+        filename is the name to give the file in an archive: the stored name, or for a name stored
+        before today's rules (one Windows would read as a device, a stream or a path) a safe and
+        unique stand-in.
         """
 
     @_abc_1.abstractmethod
@@ -229,6 +242,14 @@ class FilesServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_files_pb2.ListArtifactsResponse, _abc.Awaitable[_files_pb2.ListArtifactsResponse]]:
         """Lists a chat's artifacts without their rows, newest first."""
+
+    @_abc_1.abstractmethod
+    def DeleteArtifact(
+        self,
+        request: _files_pb2.DeleteArtifactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.DeleteArtifactResponse, _abc.Awaitable[_files_pb2.DeleteArtifactResponse]]:
+        """Deletes a table artifact; the chat's revision changes."""
 
     @_abc_1.abstractmethod
     def ListChats(
