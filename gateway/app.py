@@ -14,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from gateway import errors
 from gateway.head import HeadAsGet
 from gateway.idle import IdleTimeout
-from gateway.limits import BodyLimit
+from gateway.json_bodies import JsonBodies
+from gateway.limits import BodyLimit, body_limit
 from gateway.responses import Json
 from gateway.routes import (
     console,
@@ -37,6 +38,11 @@ LATENCY = Histogram("depot_gateway_http_duration_seconds", "HTTP request latency
 
 # Routes that stream large bodies and enforce their own limit.
 STREAMING_UPLOAD_PREFIXES = ("/api/v1/chats/",)
+
+
+def streamed_upload(scope: Any) -> bool:
+    """A chat file upload: its raw body is the file, streamed, with the files service's own limit."""
+    return scope["method"] == "PUT" and str(scope["path"]).startswith(STREAMING_UPLOAD_PREFIXES)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -67,10 +73,12 @@ def create_app(settings: Settings) -> FastAPI:
     _health_routes(app)
     app.include_router(docs.router)
     app.include_router(console.router)  # last: only `/` and `/console/...`
+    app.add_middleware(JsonBodies, exempt=streamed_upload)  # type: ignore[arg-type]
     app.add_middleware(
-        BodyLimit,  # type: ignore[arg-type]
-        max_bytes=settings.max_request_body_bytes,
-        exempt=lambda scope: scope["method"] == "PUT" and scope["path"].startswith(STREAMING_UPLOAD_PREFIXES),
+        BodyLimit,  # type: ignore[arg-type]  # around JsonBodies: the body it reads is already bounded
+        limit_for=lambda scope: (
+            None if streamed_upload(scope) else body_limit(scope, default=settings.max_request_body_bytes)
+        ),
     )
     app.add_middleware(IdleTimeout, seconds=settings.http_idle_timeout_seconds)  # type: ignore[arg-type]
     app.add_middleware(RequestMetrics)  # type: ignore[arg-type]

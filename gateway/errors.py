@@ -24,12 +24,14 @@ HTTP_STATUS = {
     grpc.StatusCode.ALREADY_EXISTS: 409,
     grpc.StatusCode.ABORTED: 409,
     grpc.StatusCode.FAILED_PRECONDITION: 412,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
-# RESOURCE_EXHAUSTED means "too large" (413) unless the reason says it is a rate limit (429).
-_TOO_LARGE_REASONS = {"TOO_LARGE", "FILE_TOO_LARGE", "BODY_TOO_LARGE"}
+# RESOURCE_EXHAUSTED means "too large" (413) unless a service's ErrorInfo says it is a rate limit
+# (429). gRPC's own limits (a message over the size limit) carry no ErrorInfo: never a 429, which
+# would tell the client to retry the same thing later.
+_RATE_LIMIT_REASONS = {"RATE_LIMITED"}
 
 
 class ApiError(Exception):
@@ -66,12 +68,27 @@ def from_grpc(error: grpc.aio.AioRpcError) -> ApiError:
     code = error.code()
     details = _error_infos(error)
     status = HTTP_STATUS.get(code, 500)
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and any(d["reason"] in _TOO_LARGE_REASONS for d in details):
-        status = 413
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        if any(d["reason"] in _RATE_LIMIT_REASONS for d in details):
+            status = 429
+        elif not details:
+            log.warning("upstream_message_too_large", extra={"grpc_message": error.details()})
+            return ApiError(
+                413,
+                code.name,
+                "the request or its answer is larger than one message between Depot's services may be",
+                [{"reason": "MESSAGE_TOO_LARGE", "domain": "depot", "metadata": {}}],
+            )
     if status == 500:
         log.error("upstream_error", extra={"grpc_code": code.name, "grpc_message": error.details()})
         return ApiError(500, "INTERNAL", "internal error")
     return ApiError(status, code.name, error.details() or code.name, details)
+
+
+def _location(error: Any) -> str:
+    """Where a validation error is: the field's location, and within a free-form JSON value its path."""
+    field = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+    return field + str((error.get("ctx") or {}).get("path", ""))
 
 
 def respond(error: ApiError, headers: dict[str, str] | None = None) -> Json:
@@ -93,10 +110,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> Json:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "reason": e["msg"]}
-            for e in exc.errors()
-        ]
+        details = [{"field": _location(e), "reason": e["msg"]} for e in exc.errors()]
         first = details[0] if details else {"field": "body", "reason": "invalid"}
         message = f"{first['field']}: {first['reason']}"
         return Json(error_body("INVALID_ARGUMENT", message, details), status_code=400)

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from services.common.json_values import JsonValueError, check_json_value
 
 # Version numbers travel as protobuf int32.
 INT32_MAX = 2**31 - 1
+
+
+def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    """The bounds of services.common.json_values, checked before the value becomes a protobuf Struct
+    (whose numbers are doubles: an integer beyond 2^53 would be changed, not refused)."""
+    try:
+        check_json_value(value, field="")
+    except JsonValueError as exc:
+        # The error handler appends `path` to the field's own location: versions.0.explanation.a.b[3].
+        raise PydanticCustomError("json_value", exc.problem, {"path": exc.path}) from None
+    return value
+
+
+# A free-form JSON object (an explanation, export options): at most 32 levels, finite numbers,
+# integers within ±2^53, keys of at most 256 characters.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
 
 
 class Body(BaseModel):
@@ -27,7 +46,7 @@ class ScoresIn(Body):
 class VersionIn(Body):
     text: str = Field(min_length=1, max_length=100_000)
     source: str = Field(min_length=1, max_length=255)
-    explanation: dict[str, Any] | None = None
+    explanation: JsonObject | None = None
     parent_version_no: int | None = Field(default=None, ge=1, le=INT32_MAX)
     scores: ScoresIn | None = None
 
@@ -35,7 +54,7 @@ class VersionIn(Body):
 class NewVersionIn(Body):
     text: str = Field(min_length=1, max_length=100_000)
     source: str = Field(min_length=1, max_length=255)
-    explanation: dict[str, Any] | None = None
+    explanation: JsonObject | None = None
     parent_version_no: int | None = Field(default=None, ge=1, le=INT32_MAX)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from depot.prompts.v1 import prompts_pb2 as pb
+from services.common.json_values import struct_dict
 
 USER_CHOICE_NAMES = {
     pb.USER_CHOICE_ORIGINAL: "original",
@@ -43,7 +44,7 @@ def version(message: pb.Version) -> dict[str, Any]:
         "version_no": message.version_no,
         "text": message.text,
         "source": message.source,
-        "explanation": json_format.MessageToDict(message.explanation)
+        "explanation": struct_dict(message.explanation)  # whole numbers as integers again
         if message.HasField("explanation")
         else None,
         "parent_version_no": message.parent_version_no or None,

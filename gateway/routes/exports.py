@@ -19,7 +19,7 @@ from gateway.errors import ApiError
 from gateway.relay_exports import if_none_match, relay, too_many
 from gateway.responses import Json
 from gateway.routes.prompts import ERRORS, PageSize, upstream
-from gateway.schemas import ErrorOut
+from gateway.schemas import ErrorOut, JsonObject
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 # The service bounds a wait (DEPOT_EXPORT_WAIT_MAX_SECONDS, at most 600); the gateway never asks for
@@ -47,7 +47,7 @@ class ExportIn(BaseModel):
 
     source: str = Field(min_length=1, max_length=512, examples=["datasets/temporal"])
     format: str = Field(min_length=1, max_length=16, examples=["csv"])
-    options: dict[str, Any] = Field(default_factory=dict, examples=[{"csv_mode": "safe"}])
+    options: JsonObject = Field(default_factory=dict, examples=[{"csv_mode": "safe"}])
 
 
 class LinkIn(BaseModel):

@@ -7,6 +7,32 @@ code is a name, not a `grpc.StatusCode`, so that domain rules never import grpc.
 
 from __future__ import annotations
 
+from typing import Any
+
+# A status message travels in a trailer twice (percent-encoded in grpc-message, again inside the
+# status details), and a client takes at most 8 KiB of metadata: whatever a message says is cut
+# to this many bytes of UTF-8, an ErrorInfo metadata value to MAX_DETAIL_BYTES.
+MAX_MESSAGE_BYTES = 1024
+MAX_DETAIL_BYTES = 256
+# How much of a client's value a message repeats.
+MAX_ECHO_CHARS = 80
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8 (ending in "…"), lone surrogates escaped."""
+    encoded = text.encode("utf-8", "backslashreplace")
+    if len(encoded) <= limit:
+        return encoded.decode()
+    return encoded[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def echo(value: Any, limit: int = MAX_ECHO_CHARS) -> str:
+    """A client's value for a message, as repr() shows it, shortened: `'xxxxx…' (8000 characters)`."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value)} characters)"
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
 
 class DepotError(Exception):
     """Base of the errors that cross the service boundary; `message` is for a person."""

@@ -25,7 +25,14 @@ from grpc_status import rpc_status
 
 from services.common.auth import Principal, TokenVerifier
 from services.common.database import set_call_deadline
-from services.common.errors import DepotError, InvalidArgument, Unauthenticated, Unavailable
+from services.common.errors import (
+    MAX_DETAIL_BYTES,
+    DepotError,
+    InvalidArgument,
+    Unauthenticated,
+    Unavailable,
+    bounded,
+)
 from services.common.metrics import RpcMetrics
 
 log = logging.getLogger("depot.rpc")
@@ -64,13 +71,15 @@ def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
 
 
 def _status_for(error: DepotError) -> grpc.Status:
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain="depot")
+    """The status of an error, its texts cut so that they always fit in the trailers: a message
+    that echoes a client's 8,000-character id must not turn NOT_FOUND into a metadata overflow."""
+    info = error_details_pb2.ErrorInfo(reason=bounded(error.reason, MAX_DETAIL_BYTES), domain="depot")
     if error.field:
-        info.metadata["field"] = error.field
+        info.metadata["field"] = bounded(error.field, MAX_DETAIL_BYTES)
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(
-        code=grpc.StatusCode[error.code].value[0], message=error.message, details=[detail]
+        code=grpc.StatusCode[error.code].value[0], message=bounded(error.message), details=[detail]
     )
     return rpc_status.to_status(status)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from depot.exports.v1 import exports_pb2 as pb
+from services.common.json_values import struct_dict
 from services.exports.downloads import Content
 from services.exports.lifecycle import FormatStats, Stats
 
@@ -27,7 +28,7 @@ def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
 
 
 def options_dict(options: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(options)
+    return struct_dict(options)  # never raises on NaN or an infinity: the rules refuse them
 
 
 def receipt_message(receipt: dict[str, Any]) -> pb.Receipt:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.common.errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from services.common.errors import InvalidArgument, PermissionDenied, ResourceExhausted, echo
+from services.common.json_values import check_json_value
 from services.exports.renderers import FORMATS, output_type
 
 SOURCE_KINDS = ("prompts", "datasets", "artifacts", "chats")
@@ -113,6 +114,7 @@ def formats_for(kind: str) -> tuple[str, ...]:
 
 def export_request(*, source: str, fmt: str, options: dict[str, Any], is_admin: bool) -> ExportRequest:
     """Validates a request and fills in the default options; all_users needs an admin."""
+    check_json_value(options, field="options")
     parsed = parse_source(source)
     allowed = formats_for(parsed.kind)
     fmt = fmt.strip().lower()
@@ -134,15 +136,19 @@ def normalise_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         known = ", ".join(sorted(defaults)) or "none"
         raise InvalidArgument(
-            f"unknown option(s) {', '.join(unknown)} for {kind} sources; allowed: {known}", field="options"
+            f"unknown option(s) {', '.join(echo(name) for name in unknown[:5])} for {kind} sources; "
+            f"allowed: {known}",
+            field="options",
         )
     result = dict(defaults)
     for name, value in options.items():
         if name == "csv_mode":
             if value not in CSV_MODES:
-                raise InvalidArgument(f"options.csv_mode must be safe or raw, got {value!r}", field="options")
+                raise InvalidArgument(
+                    f"options.csv_mode must be safe or raw, got {echo(value)}", field="options"
+                )
         elif not isinstance(value, bool):
-            raise InvalidArgument(f"options.{name} must be true or false, got {value!r}", field="options")
+            raise InvalidArgument(f"options.{name} must be true or false, got {echo(value)}", field="options")
         result[name] = value
     return result
 

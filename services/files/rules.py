@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from services.common.json_values import check_json_value
 
 # Content is stored and read in pieces of this size. Smaller pieces cost a query and a
 # message more often (256 KiB: the gateway and the service spent ~70 % more CPU per download);
@@ -198,6 +199,7 @@ def parse_metadata(text: str) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise bad(f"must be a JSON object, got {type(value).__name__}", "METADATA_NOT_OBJECT")
+    check_json_value(value, field="metadata", max_depth=MAX_METADATA_DEPTH, reason_prefix="METADATA")
     if _depth(value) > MAX_METADATA_DEPTH:
         raise bad(f"must nest at most {MAX_METADATA_DEPTH} levels", "METADATA_TOO_DEEP")
     if "\\u0000" in json.dumps(value):  # PostgreSQL's jsonb cannot hold NUL characters

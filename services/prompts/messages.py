@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from depot.prompts.v1 import prompts_pb2 as pb
+from services.common.json_values import struct_dict
 from services.prompts import rules
 from services.prompts.models import SCORE_CRITERIA
 
@@ -125,7 +126,7 @@ def score_set(message: pb.Scores, field: str = "scores") -> rules.ScoreSet:
 
 
 def _struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(struct)
+    return struct_dict(struct)  # never raises on NaN or an infinity: the rules refuse them
 
 
 def cell(value: Any) -> pb.Cell:

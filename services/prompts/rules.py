@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.errors import InvalidArgument
+from services.common.json_values import check_json_value
 from services.prompts.models import SCORE_CRITERIA
 
 MAX_TEXT_CHARS = 100_000
@@ -79,6 +80,7 @@ def check_scores(scores: Mapping[str, float], field: str = "scores") -> ScoreSet
 def check_explanation(explanation: dict[str, Any] | None, field: str) -> dict[str, Any] | None:
     if explanation is None:
         return None
+    check_json_value(explanation, field=field, max_bytes=MAX_EXPLANATION_BYTES)
     size = len(json.dumps(explanation))
     if size > MAX_EXPLANATION_BYTES:
         raise InvalidArgument(
