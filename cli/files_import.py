@@ -154,7 +154,7 @@ async def _import_file(
         description=None,
         metadata_json=None,
         if_match=(),
-        if_none_match=False,
+        if_none_match=(),
         expected_size=entry.path.stat().st_size,
         limit=limit,
     )
@@ -177,5 +177,5 @@ async def _import_file(
 def _guarded(upload: Upload, current_sha256: str | None) -> Upload:
     """The upload made safe against a concurrent writer: over exactly what was compared, or create-only."""
     if current_sha256 is None:
-        return replace_fields(upload, if_none_match=True, if_match=())
-    return replace_fields(upload, if_match=(current_sha256,), if_none_match=False)
+        return replace_fields(upload, if_none_match=("*",), if_match=())
+    return replace_fields(upload, if_match=(current_sha256,), if_none_match=())

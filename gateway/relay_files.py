@@ -55,9 +55,14 @@ async def upload(
     )
 
 
-def download_request(chat_id: str, filename: str, wanted: RangeRequest | None) -> pb.DownloadFileRequest:
+def download_request(
+    chat_id: str, filename: str, wanted: RangeRequest | None, if_range: str | None = None
+) -> pb.DownloadFileRequest:
+    """The DownloadFile request; `if_range` (the If-Range's strong tag, "" for none) conditions the range."""
     message = pb.DownloadFileRequest(chat_id=chat_id, filename=filename)
     if wanted is not None:
+        if if_range is not None:
+            message.if_range_sha256 = if_range
         for field, value in (
             ("range_start", wanted.start),
             ("range_end", wanted.end),
@@ -80,7 +85,8 @@ async def download(call: Any, request: Request) -> Response:
         "Cache-Control": "private, no-cache",
         "X-Content-Type-Options": "nosniff",
     }
-    current = entity_tags(request.headers.get("if-none-match"))
+    condition = entity_tags(request.headers.get("if-none-match"))
+    current = condition.weak() if condition is not None else []  # If-None-Match compares weakly
     if file.sha256 in current or "*" in current:
         call.cancel()
         return Response(status_code=304, headers=headers)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -13,7 +13,7 @@ from depot.files.v1 import files_pb2 as pb
 from gateway import relay_files, schemas_files, views_files
 from gateway.auth import bearer_token
 from gateway.errors import ApiError
-from gateway.file_headers import byte_range, entity_tags, etag
+from gateway.file_headers import byte_range, entity_tags, etag, if_range_tag
 from gateway.responses import Json
 from gateway.routes.prompts import ERRORS, PageSize
 from gateway.upstream import Upstream
@@ -45,6 +45,38 @@ BINARY = {"content": {"application/octet-stream": {"schema": {"type": "string", 
 
 def upstream(request: Request) -> Upstream:
     return request.app.state.upstream  # type: ignore[no-any-return]
+
+
+def if_match(request: Request) -> list[str]:
+    """The If-Match values for the service (strong comparison); a header that names no strong tag
+    (`""` aside, e.g. `,,,` or only weak tags) can match no content, so it is 412 at once."""
+    tags = entity_tags(request.headers.get("if-match"))
+    if tags is None:
+        return []
+    values = tags.strong()
+    if not values:
+        raise ApiError(
+            412,
+            "FAILED_PRECONDITION",
+            "If-Match names no strong entity tag, so no content matches it",
+            [{"reason": "ETAG_MISMATCH", "domain": "depot", "metadata": {}}],
+        )
+    return values
+
+
+def if_none_match(request: Request) -> list[str]:
+    """The If-None-Match values for the service: "*" or the tags, W/ ignored (weak comparison)."""
+    tags = entity_tags(request.headers.get("if-none-match"))
+    return [] if tags is None else tags.weak()
+
+
+# What curl sends with --data-binary unless told otherwise: for a file it means "no type given".
+_NOT_A_FILE_TYPE = "application/x-www-form-urlencoded"
+
+
+def _media_type(request: Request) -> str:
+    given = request.headers.get("content-type", "")
+    return "" if given.split(";", 1)[0].strip().lower() == _NOT_A_FILE_TYPE else given
 
 
 def _file_response(message: pb.ChatFile, *, status_code: int = 200, **extra: Any) -> Json:
@@ -81,9 +113,9 @@ async def put_file(
         chat_id=chat_id,
         filename=filename,
         file_type=file_type,
-        media_type=headers.get("content-type", ""),
-        if_match=entity_tags(headers.get("if-match")),
-        if_none_match="*" in entity_tags(headers.get("if-none-match")),
+        media_type=_media_type(request),
+        if_match=if_match(request),
+        if_none_match_etags=if_none_match(request),
     )
     if description is not None:
         header.description = description
@@ -150,8 +182,9 @@ async def download_file(
     """The file's bytes with Content-Type, Content-Disposition, Content-Length and ETag; `Range: bytes=` gives 206."""
     up = upstream(request)
     wanted = byte_range(request.headers.get("range"))
+    if_range = if_range_tag(request.headers.get("if-range"))
     call = up.files.DownloadFile(
-        relay_files.download_request(chat_id, filename, wanted),
+        relay_files.download_request(chat_id, filename, wanted, if_range),
         metadata=up.metadata(token),
         timeout=relay_files.TRANSFER_TIMEOUT_SECONDS,
     )
@@ -168,15 +201,16 @@ async def update_file(
 ) -> Response:
     """Sets the description and/or metadata; a null value clears it."""
     message = pb.UpdateFileRequest(
-        chat_id=chat_id, filename=filename, if_match=entity_tags(request.headers.get("if-match"))
+        chat_id=chat_id, filename=filename, if_match=if_match(request), if_none_match=if_none_match(request)
     )
     if "description" in body.model_fields_set:
         message.description = body.description or ""
     if "metadata" in body.model_fields_set:
         try:
-            message.metadata_json = orjson.dumps(body.metadata).decode()
-        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
-            raise ApiError(400, "INVALID_ARGUMENT", f"metadata: {exc}") from None
+            # NaN, Infinity and 1e400 (parsed as infinity) are refused, not written as null.
+            message.metadata_json = json.dumps(body.metadata, ensure_ascii=False, allow_nan=False)
+        except ValueError as exc:
+            raise ApiError(400, "INVALID_ARGUMENT", f"metadata holds what JSON cannot carry: {exc}") from None
     reply = await upstream(request).call(upstream(request).files.UpdateFile, message, token)
     return _file_response(reply.file)
 
@@ -189,7 +223,10 @@ async def delete_file(
     await upstream(request).call(
         upstream(request).files.DeleteFile,
         pb.DeleteFileRequest(
-            chat_id=chat_id, filename=filename, if_match=entity_tags(request.headers.get("if-match"))
+            chat_id=chat_id,
+            filename=filename,
+            if_match=if_match(request),
+            if_none_match=if_none_match(request),
         ),
         token,
     )
@@ -212,7 +249,8 @@ async def replace_in_file(
         filename=filename.removesuffix(":replace"),
         old_text=body.old,
         new_text=body.new,
-        if_match=entity_tags(request.headers.get("if-match")),
+        if_match=if_match(request),
+        if_none_match=if_none_match(request),
     )
     if body.count is not None:
         message.count = body.count
@@ -275,3 +313,12 @@ async def get_artifact(artifact_id: str, request: Request, token: str = Depends(
         upstream(request).files.GetArtifact, pb.GetArtifactRequest(id=artifact_id), token
     )
     return Json(views_files.artifact(reply.artifact))
+
+
+@router.delete("/artifacts/{artifact_id}", status_code=204, responses=ERRORS)
+async def delete_artifact(artifact_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
+    """Deletes a table artifact (another user's is 404); its chat's revision changes."""
+    await upstream(request).call(
+        upstream(request).files.DeleteArtifact, pb.DeleteArtifactRequest(id=artifact_id), token
+    )
+    return Response(status_code=204)

@@ -31,16 +31,37 @@ async def create_artifact(
     )
 
 
+def _artifact_key(artifact_id: str) -> uuid.UUID | None:
+    """The id as a UUID; a malformed id names nothing."""
+    try:
+        return uuid.UUID(artifact_id)
+    except ValueError:
+        return None
+
+
+def _not_found(artifact_id: str) -> NotFound:
+    return NotFound(f"no artifact with id {artifact_id[:100]!r}", reason="ARTIFACT_NOT_FOUND")
+
+
 async def get_artifact(repo: FilesRepository, *, owner: str, artifact_id: str) -> Any:
     """One of the owner's artifacts with its rows; a malformed id names nothing, so NotFound."""
-    try:
-        key = uuid.UUID(artifact_id)
-    except ValueError:
-        key = None
+    key = _artifact_key(artifact_id)
     row = await repo.get_artifact(owner=owner, artifact_id=key) if key is not None else None
     if row is None:
-        raise NotFound(f"no artifact with id {artifact_id!r}", reason="ARTIFACT_NOT_FOUND")
+        raise _not_found(artifact_id)
     return row
+
+
+async def delete_artifact(repo: FilesRepository, *, owner: str, artifact_id: str) -> int:
+    """Deletes one of the owner's artifacts; returns its chat's new revision."""
+    key = _artifact_key(artifact_id)
+    chat_id = await repo.artifact_chat(owner=owner, artifact_id=key) if key is not None else None
+    if key is None or chat_id is None:
+        raise _not_found(artifact_id)
+    revision = await repo.bump_chat(owner=owner, chat_id=chat_id)  # the lock every chat write takes first
+    if not await repo.delete_artifact(owner=owner, artifact_id=key):
+        raise _not_found(artifact_id)  # deleted meanwhile; the transaction rolls back
+    return revision
 
 
 async def list_artifacts(repo: FilesRepository, *, owner: str, chat_id: str, size: int, token: str) -> Page:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +18,7 @@ from services.files.content import Spool
 from services.files.repository import FilesRepository
 
 optional = messages.optional
+EDITS_AT_ONCE = 2
 
 
 def _owner() -> str:
@@ -30,6 +32,9 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         self._database = database
         self._max_file_bytes = max_file_bytes
         self._unit_of_work = database.units_of_work(FilesRepository)  # one transaction per write
+        # An edit holds its file's text (up to the size limit) while it runs: a few at a time bound
+        # what edits cost together, and they are CPU work that more threads would not speed up.
+        self._edits = asyncio.Semaphore(EDITS_AT_ONCE)
 
     @contextlib.asynccontextmanager
     async def _reads(self) -> AsyncIterator[FilesRepository]:
@@ -59,7 +64,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
             description=optional(header, "description"),
             metadata_json=optional(header, "metadata_json"),
             if_match=header.if_match,
-            if_none_match=header.if_none_match,
+            if_none_match=[*header.if_none_match_etags, *(["*"] if header.if_none_match else [])],
             expected_size=optional(header, "expected_size_bytes"),
             limit=self._max_file_bytes,
         )
@@ -83,6 +88,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
                 start=optional(request, "range_start"),
                 end=optional(request, "range_end"),
                 suffix=optional(request, "range_suffix_length"),
+                if_range=optional(request, "if_range_sha256"),
             )
         file = messages.file_message(download.file)
         byte_range = download.byte_range
@@ -130,6 +136,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
                 description=optional(request, "description"),
                 metadata_json=optional(request, "metadata_json"),
                 if_match=request.if_match,
+                if_none_match=request.if_none_match,
             )
         return pb.UpdateFileResponse(file=messages.file_message(row))
 
@@ -141,11 +148,13 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
                 chat_id=request.chat_id,
                 filename=request.filename,
                 if_match=request.if_match,
+                if_none_match=request.if_none_match,
             )
         return pb.DeleteFileResponse(chat_revision=revision)
 
     async def ReplaceInFile(self, request: pb.ReplaceInFileRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._unit_of_work() as repo:
+        # Waiting here holds no connection and no lock; the edits that run hold a file each.
+        async with self._edits, self._unit_of_work() as repo:
             row, replaced = await service.replace_in_file(
                 repo,
                 owner=_owner(),
@@ -155,6 +164,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
                 new_text=request.new_text,
                 count=optional(request, "count"),
                 if_match=request.if_match,
+                if_none_match=request.if_none_match,
                 limit=self._max_file_bytes,
             )
         return pb.ReplaceInFileResponse(file=messages.file_message(row), replacements=replaced)
@@ -199,8 +209,10 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
                     snapshot_time=messages.timestamp(snapshot),
                 )
             )
-            for row in files:
-                yield pb.StreamChatFilesResponse(file=messages.file_message(row))
+            for row, archive_name in files:
+                file = messages.file_message(row)
+                file.filename = archive_name
+                yield pb.StreamChatFilesResponse(file=file)
                 async for data in service.file_content(repo, file=row):
                     for message in rules.message_slices(data):
                         yield pb.StreamChatFilesResponse(chunk=message)
@@ -240,3 +252,10 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
             artifacts=[messages.artifact_message(r, with_rows=False) for r in page.items],
             next_page_token=page.next_page_token,
         )
+
+    async def DeleteArtifact(
+        self, request: pb.DeleteArtifactRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        async with self._unit_of_work() as repo:
+            revision = await artifacts.delete_artifact(repo, owner=_owner(), artifact_id=request.id)
+        return pb.DeleteArtifactResponse(chat_revision=revision)

@@ -11,7 +11,7 @@ from google.protobuf import timestamp_pb2
 
 from depot.files.v1 import files_pb2 as pb
 from services.common.errors import InvalidArgument
-from services.files import rules
+from services.files import cells, rules
 
 
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -65,8 +65,9 @@ def cell_value(cell: pb.Cell) -> rules.Cell:
     return None if kind is None else getattr(cell, kind)
 
 
-def cell(value: Any) -> pb.Cell:
+def cell(stored: Any) -> pb.Cell:
     """A stored JSON scalar as a Cell; None leaves the oneof unset (null)."""
+    value = cells.stored_value(stored)
     if value is None:
         return pb.Cell()
     if isinstance(value, bool):

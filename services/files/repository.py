@@ -18,6 +18,7 @@ from sqlalchemy import Table, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Session
+from services.files.cells import rows_json
 from services.files.models import REVISIONS, Artifact, Chat, ChatFile, FileChunk
 
 FILES: Table = ChatFile.__table__  # type: ignore[assignment]
@@ -253,7 +254,7 @@ class FilesRepository:
                 title=title,
                 # Lists would go as PostgreSQL arrays: these columns are jsonb.
                 columns=Jsonb(list(columns)),
-                rows=Jsonb([list(r) for r in rows]),
+                rows=Jsonb(rows, dumps=rows_json),
                 row_count=len(rows),
                 revision=revision,
             )
@@ -267,6 +268,18 @@ class FilesRepository:
             Artifact.id == artifact_id, Artifact.owner == owner
         )
         return (await self.session.execute(stmt)).first()
+
+    async def artifact_chat(self, *, owner: str, artifact_id: uuid.UUID) -> str | None:
+        """The chat of the owner's artifact, or None."""
+        stmt = select(Artifact.chat_id).where(Artifact.id == artifact_id, Artifact.owner == owner)
+        return (await self.session.execute(stmt)).scalar()  # type: ignore[no-any-return]
+
+    async def delete_artifact(self, *, owner: str, artifact_id: uuid.UUID) -> bool:
+        """Deletes the owner's artifact; False when there was none."""
+        stmt = (
+            delete(Artifact).where(Artifact.id == artifact_id, Artifact.owner == owner).returning(Artifact.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
 
     async def list_artifacts(self, *, owner: str, chat_id: str, limit: int, after: Cursor) -> Sequence[Any]:
         """A chat's artifacts without rows, newest first."""

@@ -12,13 +12,16 @@ import json
 import math
 import mimetypes
 import re
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from services.common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from services.common.json_values import check_json_value
+
+# The filename rules live in names.py; the other rules call them from here.
+from services.files.names import MAX_FILENAME_BYTES as MAX_FILENAME_BYTES
+from services.files.names import check_filename as check_filename
 
 # Content is stored and read in pieces of this size. Smaller pieces cost a query and a
 # message more often (256 KiB: the gateway and the service spent ~70 % more CPU per download);
@@ -30,7 +33,6 @@ CHUNK_BYTES = 512 * 1024
 # a few of these rather than a few pieces. Measured with 20 slow readers: 512 KiB messages grew the
 # gateway and the service by 130 MiB together, 128 KiB ones by 66 MiB, at 78 % of psycopg's read rate.
 MESSAGE_BYTES = 128 * 1024
-MAX_FILENAME_BYTES = 255
 MAX_CHAT_ID_CHARS = 128
 MAX_DESCRIPTION_CHARS = 4096
 MAX_METADATA_BYTES = 16 * 1024
@@ -41,8 +43,6 @@ _CHAT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 _FILE_TYPE = re.compile(r"[a-z0-9][a-z0-9_+.-]{0,31}")
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
 _MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=({_TOKEN}|\"[^\"\\\x00-\x1f\x7f]*\"))*")
-# Bidirectional overrides and isolates make "evil\u202etxt.exe" display as "evilexe.txt".
-_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 # file_type and media type by extension; anything else is "text" for text/* media, else "binary".
 _TYPES_BY_EXTENSION = {
@@ -82,37 +82,6 @@ def check_chat_id(chat_id: str) -> str:
             field="chat_id",
         )
     return chat_id
-
-
-def _bad_filename(message: str, reason: str) -> InvalidArgument:
-    return InvalidArgument(f"filename {message}", reason=reason, field="filename")
-
-
-def check_filename(filename: str) -> str:
-    """The NFC form of a valid filename, so two spellings of one name are one file."""
-    if not filename:
-        raise _bad_filename("must not be empty", "FILENAME_EMPTY")
-    if "\ufffd" in filename or any(0xD800 <= ord(c) <= 0xDFFF for c in filename):
-        raise _bad_filename("is not valid UTF-8", "FILENAME_NOT_UTF8")
-    name = unicodedata.normalize("NFC", filename)
-    if name != name.strip():
-        raise _bad_filename("must not begin or end with spaces", "FILENAME_SURROUNDING_SPACE")
-    if name in (".", ".."):
-        raise _bad_filename(f"must not be {name!r}", "FILENAME_RESERVED")
-    if "/" in name or "\\" in name:
-        raise _bad_filename("must not contain '/' or '\\'", "FILENAME_HAS_SEPARATOR")
-    for char in name:
-        if unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
-            raise _bad_filename(
-                f"must not contain control characters, got U+{ord(char):04X}",
-                "FILENAME_HAS_CONTROL_CHARACTER",
-            )
-    size = len(name.encode())
-    if size > MAX_FILENAME_BYTES:
-        raise _bad_filename(
-            f"must be at most {MAX_FILENAME_BYTES} bytes of UTF-8, got {size}", "FILENAME_TOO_LONG"
-        )
-    return name
 
 
 def _extension(filename: str) -> str:
@@ -172,6 +141,28 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent as a double; one no double can hold (1e400) is refused,
+    not turned into infinity (which no JSON, and no jsonb, can hold)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NumberOutOfRange(f"the number {text[:40]} is beyond the range of a double")
+    return value
+
+
+def _int64(text: str) -> int:
+    """A JSON integer within int64; a longer one would come back changed (as a double) to most readers."""
+    digits = text.lstrip("-")
+    value = int(text) if len(digits) <= 19 else None
+    if value is None or not -(2**63) <= value < 2**63:
+        raise _NumberOutOfRange(f"the integer {text[:40]} is beyond the range of a 64-bit integer")
+    return value
+
+
 def _depth(value: Any) -> int:
     if isinstance(value, dict):
         return 1 + max((_depth(v) for v in value.values()), default=0)
@@ -192,7 +183,9 @@ def parse_metadata(text: str) -> dict[str, Any] | None:
     if not text.strip():
         return None
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_int64)
+    except _NumberOutOfRange as exc:
+        raise bad(f"holds a number JSON cannot carry: {exc}", "METADATA_NUMBER_OUT_OF_RANGE") from None
     except (ValueError, RecursionError) as exc:
         raise bad(f"is not valid JSON: {exc}", "METADATA_NOT_JSON") from None
     if value is None:
@@ -212,17 +205,29 @@ def too_large(limit: int, got: int | None = None) -> ResourceExhausted:
     return ResourceExhausted(f"a file must be at most {limit} bytes{detail}", reason="FILE_TOO_LARGE")
 
 
-def check_preconditions(current_sha256: str | None, *, if_match: Sequence[str], if_none_match: bool) -> None:
-    """HTTP-style conditions on the current content: If-Match (a list of sha256, or *) and If-None-Match: *."""
-    if if_none_match and current_sha256 is not None:
-        raise FailedPrecondition("the file already exists", reason="FILE_EXISTS")
-    if not if_match:
+def check_preconditions(
+    current_sha256: str | None, *, if_match: Sequence[str], if_none_match: Sequence[str]
+) -> None:
+    """HTTP-style conditions on the current content, each a list of sha256 or "*" (RFC 9110 §13.1).
+
+    If-Match holds when the file exists and its sha256 is listed (or "*" is); If-None-Match holds
+    when the file does not exist, or exists and its sha256 is not listed (and "*" is not).
+    """
+    if if_match:
+        if current_sha256 is None:
+            raise FailedPrecondition("the file does not exist, so no ETag matches", reason="ETAG_MISMATCH")
+        if "*" not in if_match and current_sha256 not in if_match:
+            raise FailedPrecondition(
+                f'the file\'s ETag is "{current_sha256}", not one of the If-Match values',
+                reason="ETAG_MISMATCH",
+            )
+    if current_sha256 is None or not if_none_match:
         return
-    if current_sha256 is None:
-        raise FailedPrecondition("the file does not exist, so no ETag matches", reason="ETAG_MISMATCH")
-    if "*" not in if_match and current_sha256 not in if_match:
+    if "*" in if_none_match:
+        raise FailedPrecondition("the file already exists", reason="FILE_EXISTS")
+    if current_sha256 in if_none_match:
         raise FailedPrecondition(
-            f'the file\'s ETag is "{current_sha256}", not one of the If-Match values', reason="ETAG_MISMATCH"
+            f'the file\'s ETag is "{current_sha256}", one of the If-None-Match values', reason="ETAG_MATCHES"
         )
 
 
@@ -235,8 +240,22 @@ class ByteRange:
     partial: bool
 
 
-def resolve_range(size: int, *, start: int | None, end: int | None, suffix: int | None) -> ByteRange | None:
-    """The range to serve (RFC 9110 byte ranges); None when the requested range lies outside the file."""
+def resolve_range(
+    size: int,
+    *,
+    start: int | None,
+    end: int | None,
+    suffix: int | None,
+    if_range: str | None = None,
+    sha256: str = "",
+) -> ByteRange | None:
+    """The range to serve (RFC 9110 byte ranges); None when the requested range lies outside the file.
+
+    With `if_range` the range holds only while the content is that one (its sha256); for other
+    content the whole file is served (RFC 9110 §13.1.5), so a resumed download never splices two.
+    """
+    if if_range is not None and if_range != sha256:
+        start = end = suffix = None
     for name, value in (("range_start", start), ("range_end", end), ("range_suffix_length", suffix)):
         if value is not None and value < 0:
             raise InvalidArgument(f"{name} must not be negative, got {value}", field=name)
@@ -288,22 +307,6 @@ def check_replacement(old_text: str, count: int | None) -> None:
         raise InvalidArgument(
             f"count must be at least 1 (or absent for every occurrence), got {count}", field="count"
         )
-
-
-def replace_text(content: bytes, *, old_text: str, new_text: str, count: int | None) -> tuple[bytes, int]:
-    """Replaces the first `count` occurrences (all when None); returns the new bytes and how many were replaced."""
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidArgument(
-            f"the file is not UTF-8 text (invalid byte at offset {exc.start}), so it cannot be edited",
-            reason="NOT_UTF8_TEXT",
-        ) from None
-    found = text.count(old_text)
-    if found == 0:
-        raise InvalidArgument("old does not occur in the file", reason="TEXT_NOT_FOUND", field="old")
-    replaced = found if count is None else min(count, found)
-    return text.replace(old_text, new_text, replaced).encode("utf-8"), replaced
 
 
 MAX_TITLE_CHARS = 255

@@ -8,8 +8,6 @@ revision changes exactly once per write transaction.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -19,7 +17,7 @@ from typing import Any
 
 from services.common.errors import Aborted, InvalidArgument, NotFound
 from services.common.pagination import decode_cursor, encode_cursor, page_size
-from services.files import rules
+from services.files import editing, names, rules
 from services.files.content import Spool
 from services.files.repository import FilesRepository
 
@@ -45,7 +43,7 @@ class Upload:
     sets_description: bool
     sets_metadata: bool
     if_match: tuple[str, ...]
-    if_none_match: bool
+    if_none_match: tuple[str, ...]
     expected_size: int | None
 
 
@@ -78,7 +76,7 @@ def check_upload(
     description: str | None,
     metadata_json: str | None,
     if_match: Sequence[str],
-    if_none_match: bool,
+    if_none_match: Sequence[str],
     expected_size: int | None,
     limit: int,
 ) -> Upload:
@@ -99,7 +97,7 @@ def check_upload(
         sets_description=description is not None,
         sets_metadata=metadata_json is not None,
         if_match=tuple(if_match),
-        if_none_match=if_none_match,
+        if_none_match=tuple(if_none_match),
         expected_size=expected_size,
     )
 
@@ -181,14 +179,20 @@ async def list_files(repo: FilesRepository, *, owner: str, chat_id: str, size: i
 
 
 async def _locked_file(
-    repo: FilesRepository, *, owner: str, chat_id: str, filename: str, if_match: Sequence[str]
+    repo: FilesRepository,
+    *,
+    owner: str,
+    chat_id: str,
+    filename: str,
+    if_match: Sequence[str],
+    if_none_match: Sequence[str],
 ) -> tuple[Any, int]:
-    """Locks the chat (new revision) and the file, and checks If-Match; returns (file, revision)."""
+    """Locks the chat (new revision) and the file, and checks the preconditions; returns (file, revision)."""
     revision = await repo.bump_chat(owner=owner, chat_id=chat_id)
     current = await repo.get_file(owner=owner, chat_id=chat_id, filename=filename, for_update=True)
     if current is None:
         raise _not_found(chat_id, filename)
-    rules.check_preconditions(current.sha256, if_match=if_match, if_none_match=False)
+    rules.check_preconditions(current.sha256, if_match=if_match, if_none_match=if_none_match)
     return current, revision
 
 
@@ -201,6 +205,7 @@ async def update_file(
     description: str | None,
     metadata_json: str | None,
     if_match: Sequence[str],
+    if_none_match: Sequence[str],
 ) -> Any:
     """Sets the description and/or metadata (None leaves one as it is)."""
     chat, name = rules.check_chat_id(chat_id), rules.check_filename(filename)
@@ -211,16 +216,26 @@ async def update_file(
         values["metadata"] = rules.parse_metadata(metadata_json)
     if not values:
         raise InvalidArgument("give a description, metadata or both", field="description")
-    current, revision = await _locked_file(repo, owner=owner, chat_id=chat, filename=name, if_match=if_match)
+    current, revision = await _locked_file(
+        repo, owner=owner, chat_id=chat, filename=name, if_match=if_match, if_none_match=if_none_match
+    )
     return await repo.update_file(file_id=current.id, values={**values, "revision": revision})
 
 
 async def delete_file(
-    repo: FilesRepository, *, owner: str, chat_id: str, filename: str, if_match: Sequence[str]
+    repo: FilesRepository,
+    *,
+    owner: str,
+    chat_id: str,
+    filename: str,
+    if_match: Sequence[str],
+    if_none_match: Sequence[str],
 ) -> int:
     """Deletes a file with its content; returns the chat's new revision."""
     chat, name = rules.check_chat_id(chat_id), rules.check_filename(filename)
-    current, revision = await _locked_file(repo, owner=owner, chat_id=chat, filename=name, if_match=if_match)
+    current, revision = await _locked_file(
+        repo, owner=owner, chat_id=chat, filename=name, if_match=if_match, if_none_match=if_none_match
+    )
     await repo.delete_file(file_id=current.id)
     return revision
 
@@ -235,33 +250,54 @@ async def replace_in_file(
     new_text: str,
     count: int | None,
     if_match: Sequence[str],
+    if_none_match: Sequence[str],
     limit: int,
 ) -> tuple[Any, int]:
     """Edits a UTF-8 text file in place; returns the file (new sha256) and how many occurrences changed.
 
-    The whole text is held in memory for the edit (files are at most the size limit).
+    The result's size is known from the match count before anything is built (over the limit:
+    FILE_TOO_LARGE at once); the edit runs in a thread, a window at a time, into a spool that the
+    new content is stored from, so the service holds the original and one window, never two copies.
     """
     chat, name = rules.check_chat_id(chat_id), rules.check_filename(filename)
     rules.check_replacement(old_text, count)
-    current, revision = await _locked_file(repo, owner=owner, chat_id=chat, filename=name, if_match=if_match)
-    content = b"".join([piece async for piece in file_content(repo, file=current)])
-    edited, replaced = rules.replace_text(content, old_text=old_text, new_text=new_text, count=count)
-    if len(edited) > limit:
-        raise rules.too_large(limit, len(edited))
-    content_id = uuid.uuid4()
-    await repo.write_content(
-        content_id=content_id, size=len(edited), source=io.BytesIO(edited), piece_bytes=rules.CHUNK_BYTES
+    current, revision = await _locked_file(
+        repo, owner=owner, chat_id=chat, filename=name, if_match=if_match, if_none_match=if_none_match
     )
-    values = {
-        "content_id": content_id,
-        "chunk_bytes": rules.CHUNK_BYTES,
-        "size_bytes": len(edited),
-        "sha256": hashlib.sha256(edited).hexdigest(),
-        "revision": revision,
-    }
+    content = bytearray(current.size_bytes)
+    position = 0
+    async for piece in file_content(repo, file=current):
+        content[position : position + len(piece)] = piece
+        position += len(piece)
+    with Spool() as result:
+        plan = await asyncio.to_thread(
+            _edit, content, result, old=old_text.encode(), new=new_text.encode(), count=count, limit=limit
+        )
+        del content  # the spool holds the result; the original is no longer needed
+        content_id = uuid.uuid4()
+        await repo.write_content(
+            content_id=content_id, size=result.size, source=result.reader(), piece_bytes=rules.CHUNK_BYTES
+        )
+        values = {
+            "content_id": content_id,
+            "chunk_bytes": rules.CHUNK_BYTES,
+            "size_bytes": result.size,
+            "sha256": result.sha256,
+            "revision": revision,
+        }
     row = await repo.update_file(file_id=current.id, values=values)
     await repo.delete_content(content_id=current.content_id)
-    return row, replaced
+    return row, plan.replacements
+
+
+def _edit(
+    content: bytearray, result: Spool, *, old: bytes, new: bytes, count: int | None, limit: int
+) -> editing.Plan:
+    """Plans the edit (refusing it before it is built) and writes the result into the spool; runs in a thread."""
+    plan = editing.plan(content, old=old, new=new, count=count, limit=limit)
+    for piece in editing.edited(content, old=old, new=new, replacements=plan.replacements):
+        result.write(piece)
+    return plan
 
 
 async def open_download(
@@ -273,10 +309,14 @@ async def open_download(
     start: int | None,
     end: int | None,
     suffix: int | None,
+    if_range: str | None = None,
 ) -> Download:
-    """The file and the byte range of it to serve."""
+    """The file and the byte range of it to serve (the whole file when `if_range` names other content)."""
     row = await get_file(repo, owner=owner, chat_id=chat_id, filename=filename)
-    return Download(row, rules.resolve_range(row.size_bytes, start=start, end=end, suffix=suffix))
+    byte_range = rules.resolve_range(
+        row.size_bytes, start=start, end=end, suffix=suffix, if_range=if_range, sha256=row.sha256
+    )
+    return Download(row, byte_range)
 
 
 def _pieces(file: Any, offset: int, length: int) -> list[tuple[int, int, int, bool]]:
@@ -388,8 +428,14 @@ async def chat_revision(repo: FilesRepository, *, owner: str, chat_id: str) -> A
 
 async def chat_snapshot(
     repo: FilesRepository, *, owner: str, chat_id: str
-) -> tuple[Any, datetime, Sequence[Any]]:
-    """Call first in a repeatable-read transaction: (revision row, snapshot time, files by name)."""
+) -> tuple[Any, datetime, Sequence[tuple[Any, str]]]:
+    """Call first in a repeatable-read transaction: (revision row, snapshot time, (file, archive name) by name).
+
+    The archive name is the one an archive of the chat gives the file (names.archive_names): a name
+    stored before today's filename rules gets a safe stand-in there.
+    """
     snapshot = await repo.snapshot_time()
     revision = await chat_revision(repo, owner=owner, chat_id=chat_id)
-    return revision, snapshot, await repo.files_by_name(owner=owner, chat_id=chat_id)
+    files = await repo.files_by_name(owner=owner, chat_id=chat_id)
+    entries = zip(files, names.archive_names([f.filename for f in files]), strict=True)
+    return revision, snapshot, list(entries)
