@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -30,6 +31,9 @@ def up() -> None:
     if not env.get("DEPOT_JWT_SECRET"):
         env["DEPOT_JWT_SECRET"] = DEVELOPMENT_JWT_SECRET
         env["DEPOT_EMBEDDED"] = "1"
+    # Only this run's processes sign and check service tokens: a fresh key each start, never a known one.
+    if not env.get("DEPOT_SERVICE_SECRET"):
+        env["DEPOT_SERVICE_SECRET"] = secrets.token_urlsafe(32)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

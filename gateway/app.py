@@ -29,6 +29,7 @@ from gateway.routes import (
     seed_prompts,
 )
 from gateway.upstream import Upstream
+from services.common.auth import TokenVerifier
 from services.common.settings import Settings
 
 REQUESTS = Counter(
@@ -61,6 +62,9 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # served by routes/docs.py from pinned assets, not a CDN
         redoc_url=None,
     )
+    # The gateway checks each token itself before it forwards a request or reads its body (the
+    # services check it again); it accepts users' tokens only, never service tokens.
+    app.state.verifier = TokenVerifier(settings)
     errors.install(app)
     app.include_router(prompts.router)
     app.include_router(seed_prompts.router)

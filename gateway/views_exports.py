@@ -37,6 +37,8 @@ def receipt(message: pb.Receipt) -> dict[str, Any]:
         "snapshot_time": message.snapshot_time.ToJsonString(),
         "renderer_version": message.renderer_version,
         "csv_mode": message.csv_mode,
+        # Whose data it is (another user's in an admin's export); null for every user's datasets.
+        "data_owner": message.data_owner or None,
     }
 
 

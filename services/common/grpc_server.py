@@ -14,7 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
-from services.common.auth import TokenVerifier
+from services.common.auth import MAX_TOKEN_BYTES, TokenVerifier, service_secret
 from services.common.channels import KEEPALIVE_OPTIONS
 from services.common.interceptors import ServiceInterceptor
 from services.common.metrics import RpcMetrics
@@ -50,7 +50,8 @@ class GrpcServer:
         self._server = grpc.aio.server(
             interceptors=[
                 ServiceInterceptor(
-                    TokenVerifier(settings),
+                    # Service tokens are accepted once the service key is set (serve() requires it).
+                    TokenVerifier(settings, service_tokens=bool(settings.service_secret)),
                     RpcMetrics.for_service(name),
                     public_methods=frozenset(m for r in registrations for m in r.public_methods),
                     # The largest client stream any service takes is a file upload.
@@ -60,6 +61,9 @@ class GrpcServer:
             options=[
                 ("grpc.max_send_message_length", limit),
                 ("grpc.max_receive_message_length", limit),
+                # Room for a token up to its limit and the rest of the metadata, so an overlong
+                # token reaches the interceptor (UNAUTHENTICATED) instead of gRPC's own refusal.
+                ("grpc.max_metadata_size", 2 * MAX_TOKEN_BYTES),
                 *KEEPALIVE_OPTIONS,
             ],
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
@@ -105,6 +109,7 @@ async def serve_until_signalled(
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Runs a service until SIGTERM or SIGINT, then drains it (what `depot serve <name>` runs)."""
+    service_secret(settings)  # refuses to start without the key of service tokens
     server = GrpcServer(name=name, settings=settings, registrations=registrations)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.bind_host)

@@ -148,9 +148,21 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             response_serializer=handler.response_serializer,
         )
 
-    def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+    def _authenticate(self, method: str, context: grpc.aio.ServicerContext) -> None:
         set_call_deadline(context.time_remaining())
-        _PRINCIPAL.set(self._verifier.verify(bearer_token(context.invocation_metadata())))
+        principal = self._verifier.verify(bearer_token(context.invocation_metadata()))
+        _PRINCIPAL.set(principal)
+        if principal.actor is not None:
+            # A service acting for a user: every such call is on record, with both names.
+            log.info(
+                "rpc_acted_for",
+                extra={
+                    "method": method,
+                    "user": principal.user_id,
+                    "actor": principal.actor,
+                    "admin": principal.is_admin,
+                },
+            )
 
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]], *, client_streaming: bool = False
@@ -158,7 +170,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started, code = time.perf_counter(), "OK"
             try:
-                self._authenticate(context)
+                self._authenticate(method, context)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
@@ -182,7 +194,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started, code = time.perf_counter(), "OK"
             try:
-                self._authenticate(context)
+                self._authenticate(method, context)
                 async for response in behavior(request, context):
                     yield response
             except grpc.aio.AbortError:

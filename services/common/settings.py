@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     jwt_audience: str = "depot"
     jwt_issuer: str = ""
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # The key services sign their calls for a user with (service tokens, see auth.py): one per
+    # deployment, known to the services only (never the gateway), distinct from DEPOT_JWT_SECRET.
+    # Every service refuses to start without it; `depot up` makes a fresh one on each start.
+    service_secret: str = ""
 
     bind_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
@@ -76,6 +80,9 @@ class Settings(BaseSettings):
     export_job_max_attempts: int = Field(default=3, ge=1, le=100)
     export_job_poll_seconds: float = Field(default=2.0, gt=0, le=300)
     export_wait_max_seconds: float = Field(default=30.0, ge=0, le=600)
+    # Whether this exports process takes queued jobs; false makes an API-only replica (jobs wait
+    # for a process that takes them).
+    export_job_worker: bool = True
     # Export lifecycle: how long a completed export lives (seconds; then the cleanup removes it and
     # its bytes), how often each exports process runs the cleanup and the blob sweep (0: never),
     # and how old bytes no row points at (and crashed writes' leftovers) must be before the sweep

@@ -15,6 +15,15 @@ from services.exports.rules import ExportRequest
 
 
 @dataclass(frozen=True)
+class Acting:
+    """For whom the sources are read: the user an export belongs to, and whether they asked as an
+    admin. The exports service reads as them with service tokens; no bearer token is kept."""
+
+    user_id: str
+    admin: bool
+
+
+@dataclass(frozen=True)
 class Resolved:
     """A source looked up for the caller: its current revision, and whatever small payload came with it."""
 
@@ -22,16 +31,18 @@ class Resolved:
     read_time: datetime
     payload: Any = None  # e.g. the prompt message, rendered as it was read
     rows: int | None = None  # how many rows the source holds, when the lookup tells (artifacts)
+    # Whose data it is ("" for datasets of every user): the caller's, or another's in an admin's export.
+    data_owner: str = ""
 
 
 @dataclass(frozen=True)
 class RenderJob:
-    """Render `request` from `resolved` with the caller's token into the blob under `blob_key`."""
+    """Render `request` from `resolved`, reading as `acting`, into the blob under `blob_key`."""
 
     export_id: uuid.UUID
     request: ExportRequest
     resolved: Resolved
-    token: str
+    acting: Acting
     blob_key: str
     # Filled by the render thread as rows go by, read by the job's heartbeat (progress).
     progress: RenderStats = field(default_factory=RenderStats)
@@ -68,4 +79,5 @@ def receipt(request: ExportRequest, resolved: Resolved, rendering: Rendering) ->
         "snapshot_time": (rendering.stats.snapshot_time or resolved.read_time).isoformat(),
         "renderer_version": RENDERER_VERSION,
         "csv_mode": request.csv_mode,
+        "data_owner": resolved.data_owner,
     }

@@ -39,6 +39,7 @@ def receipt_message(receipt: dict[str, Any]) -> pb.Receipt:
         source_revision=receipt["source_revision"],
         renderer_version=receipt["renderer_version"],
         csv_mode=receipt["csv_mode"],
+        data_owner=receipt.get("data_owner", ""),  # receipts written before it was recorded have none
     )
     message.snapshot_time.CopyFrom(timestamp(datetime.fromisoformat(receipt["snapshot_time"])))
     return message

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     func,
     text,
 )
@@ -91,12 +93,13 @@ class Export(Base):
     download_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
     last_downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cache_hits: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    # Jobs: how often a worker took it, who holds it until when, progress, and the caller's token
-    # (the worker reads the sources as the caller; cleared when the job ends).
+    # Jobs: how often a worker took it, who holds it until when, and progress. The worker reads
+    # the sources for the owner with service tokens it mints (no bearer token is stored), with
+    # the admin role only when the owner asked as an admin.
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    job_token: Mapped[str | None] = mapped_column(Text)
+    owner_is_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
     rows_rendered: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # Lifecycle: when the cleanup removes it; how the stored bytes are encoded (gzip for text
     # formats) and how many there are (size_bytes stays the size of the content itself).

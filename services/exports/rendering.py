@@ -81,7 +81,9 @@ class RenderRunner:
             report = artifact_report(job.resolved.payload, stats=stats, read_time=job.resolved.read_time)
             return render(report, request.format, options)
         if kind == "chats":
-            return render_zip(self._sources.chat_files(name, token=job.token, stats=stats))
+            return render_zip(
+                self._sources.chat_files(name, owner=job.resolved.data_owner, acting=job.acting, stats=stats)
+            )
         return self._dataset_chunks(job, stats, options)
 
     def _dataset_chunks(self, job: RenderJob, stats: RenderStats, options: RenderOptions) -> Iterator[bytes]:
@@ -91,14 +93,14 @@ class RenderRunner:
         if request.format == "csv":
             csv = self._sources.dataset_csv
             parts = (
-                (n, csv(n, all_users=all_users, csv_mode=request.csv_mode, token=job.token, stats=stats))
+                (n, csv(n, all_users=all_users, csv_mode=request.csv_mode, acting=job.acting, stats=stats))
                 for n in names
             )
             if len(names) == 1:
                 return next(parts)[1]
             return render_zip((f"{n}.csv", chunks) for n, chunks in parts)
         tables = (
-            self._sources.dataset_table(n, all_users=all_users, token=job.token, stats=stats) for n in names
+            self._sources.dataset_table(n, all_users=all_users, acting=job.acting, stats=stats) for n in names
         )
         fields: list[tuple[str, Cell]] = [
             ("source", str(request.source)),

@@ -21,8 +21,8 @@ COLUMNS = tuple(Export.__table__.c)
 UNEXPIRED = or_(Export.expires_at.is_(None), Export.expires_at > func.now())
 
 
-# A job that ends gives its token back and holds no lease (the lease owner stays, as a record).
-JOB_ENDED: dict[str, Any] = {"job_token": None, "lease_expires_at": None}
+# A job that ends holds no lease (the lease owner stays, as a record).
+JOB_ENDED: dict[str, Any] = {"lease_expires_at": None}
 NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
@@ -98,17 +98,20 @@ class ExportsRepository:
         return await self._insert_live(owner, request, revision, status="processing")
 
     async def insert_queued(
-        self, *, owner: str, request: ExportRequest, revision: str, job_token: str
+        self, *, owner: str, request: ExportRequest, revision: str, owner_is_admin: bool
     ) -> Any | None:
-        """A new queued export job carrying the caller's token, and one render event; the workers
-        are woken when the transaction commits. None when the key already has a live export."""
-        row = await self._insert_live(owner, request, revision, status="queued", job_token=job_token)
+        """A new queued export job (with whether its owner asked as an admin: the scope the worker
+        reads in), and one render event; the workers are woken when the transaction commits.
+        None when the key already has a live export."""
+        row = await self._insert_live(
+            owner, request, revision, status="queued", owner_is_admin=owner_is_admin
+        )
         if row is not None:
             await self.session.execute(NOTIFY, {"channel": JOBS_CHANNEL, "payload": ""})
         return row
 
     async def _insert_live(
-        self, owner: str, request: ExportRequest, revision: str, **state: str
+        self, owner: str, request: ExportRequest, revision: str, **state: str | bool
     ) -> Any | None:
         stmt = (
             pg_insert(Export)

@@ -112,10 +112,17 @@ def formats_for(kind: str) -> tuple[str, ...]:
     return CHAT_FORMATS if kind == "chats" else TABLE_FORMATS
 
 
-def export_request(*, source: str, fmt: str, options: dict[str, Any], is_admin: bool) -> ExportRequest:
-    """Validates a request and fills in the default options; all_users needs an admin."""
+def export_request(
+    *, source: str, fmt: str, options: dict[str, Any], is_admin: bool, user_id: str = ""
+) -> ExportRequest:
+    """Validates a request and fills in the default options; all_users, and another user's chat
+    (`owner`), need an admin."""
     check_json_value(options, field="options")
     parsed = parse_source(source)
+    owner = None
+    if parsed.kind == "chats" and "owner" in options:
+        options = dict(options)
+        owner = chat_owner(options.pop("owner"), user_id=user_id, is_admin=is_admin)
     allowed = formats_for(parsed.kind)
     fmt = fmt.strip().lower()
     if fmt not in allowed:
@@ -126,7 +133,25 @@ def export_request(*, source: str, fmt: str, options: dict[str, Any], is_admin: 
     normalised = normalise_options(parsed.kind, options)
     if normalised.get("all_users") and not is_admin:
         raise PermissionDenied("only an admin may export every user's data (all_users)", field="options")
+    if owner is not None:
+        normalised["owner"] = owner
     return ExportRequest(parsed, fmt, normalised)
+
+
+def chat_owner(value: Any, *, user_id: str, is_admin: bool) -> str | None:
+    """Whose chat an export reads (chat ids are per user): None for the caller's own, so that it
+    shares the cache key of an export without the option; another user's only for an admin."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 255 or not value.isprintable():
+        raise InvalidArgument(
+            "options.owner must be a user id of 1 to 255 printable characters", field="options"
+        )
+    if value == user_id:
+        return None
+    if not is_admin:
+        raise PermissionDenied(
+            "only an admin may export another user's chat (options.owner)", field="options"
+        )
+    return value
 
 
 def normalise_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from depot.exports.v1 import exports_pb2, exports_pb2_grpc
+from services.common.auth import ServiceTokens
 from services.common.database import Database
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
@@ -38,6 +39,7 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         files_address=settings.address_for("files"),
         max_message_bytes=settings.max_message_bytes,
         stream_timeout=settings.export_render_timeout_seconds,
+        tokens=ServiceTokens(settings, actor=NAME),
     )
     runner = RenderRunner(sources=sources, blobs=blobs, workers=settings.export_render_workers)
     signals = JobSignals(settings.database_url_for(NAME))
@@ -106,7 +108,8 @@ def _job_worker(
             ttl_seconds=settings.export_ttl,
         ),
     )
-    worker.start()
+    if settings.export_job_worker:  # an API-only replica leaves the queue to the others
+        worker.start()
     return worker
 
 

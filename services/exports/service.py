@@ -29,7 +29,7 @@ from services.common.pagination import decode_cursor, encode_cursor, page_size
 from services.exports import rules, telemetry
 from services.exports.blob_store import BlobStore
 from services.exports.job_rules import QueuePolicy, failure_reason, wait_seconds
-from services.exports.jobs import Rendering, RenderJob, Resolved, blob_key, receipt
+from services.exports.jobs import Acting, Rendering, RenderJob, Resolved, blob_key, receipt
 from services.exports.repository import ExportsRepository
 from services.exports.rules import ExportRequest
 
@@ -42,20 +42,17 @@ RECHECK_SECONDS = 1.0  # a waiter looks at the row this often even if no notific
 
 
 class Caller(Protocol):
-    """Who asks: the verified principal (its token is forwarded to the source services)."""
+    """Who asks: the verified principal. Sources are read for them with service tokens (sources.py)."""
 
     @property
     def user_id(self) -> str: ...
-
-    @property
-    def token(self) -> str: ...
 
     @property
     def is_admin(self) -> bool: ...
 
 
 class SourcePort(Protocol):
-    async def resolve(self, request: ExportRequest, *, token: str, timeout: float) -> Resolved: ...
+    async def resolve(self, request: ExportRequest, *, acting: Acting, timeout: float) -> Resolved: ...
 
 
 class RenderPort(Protocol):
@@ -132,19 +129,22 @@ class ExportsService:
         rendered now or reused; the flag says whether it was reused. An export the queue policy
         sends to a worker is returned queued (or as its job stands, when one is under way)."""
         started = time.perf_counter()
-        request = rules.export_request(source=source, fmt=fmt, options=options, is_admin=caller.is_admin)
+        request = rules.export_request(
+            source=source, fmt=fmt, options=options, is_admin=caller.is_admin, user_id=caller.user_id
+        )
         budget = timeout if timeout is not None else self._default_timeout
         deadline = time.monotonic() + budget - DEADLINE_MARGIN
-        resolved = await self._sources.resolve(request, token=caller.token, timeout=budget)
-        # A queued job reads its sources later, as the caller: it carries the caller's token.
-        job_token = caller.token if self._queue and self._queue.queues(request, resolved) else None
+        acting = Acting(caller.user_id, caller.is_admin)
+        resolved = await self._sources.resolve(request, acting=acting, timeout=budget)
+        # A queued job reads its sources later, for the caller in the scope recorded with it.
+        queued = bool(self._queue and self._queue.queues(request, resolved))
         while True:
-            row, claimed = await self._claim(caller.user_id, request, resolved.revision, job_token)
-            if claimed and job_token is None:
+            row, claimed = await self._claim(acting, request, resolved.revision, queued)
+            if claimed and not queued:
                 return await self._render_shielded(caller, request, resolved, row), False
             if row is None:  # the live export vanished between two looks: claim again
                 continue
-            if job_token is not None and row.status != "completed":
+            if queued and row.status != "completed":
                 return row, False  # a worker renders it; the caller follows its job
             done = row if row.status == "completed" else await self._await_render(row, deadline)
             if done is not None:
@@ -161,8 +161,9 @@ class ExportsService:
                 return done, True
 
     async def _claim(
-        self, owner: str, request: ExportRequest, revision: str, job_token: str | None
+        self, acting: Acting, request: ExportRequest, revision: str, queued: bool
     ) -> tuple[Any, bool]:
+        owner = acting.user_id
         async with self._uow() as repo:
             live = await repo.find_live(owner=owner, request=request, revision=revision)
             if live is not None:
@@ -176,11 +177,11 @@ class ExportsService:
             rules.check_render_rate(
                 renders=renders, oldest=oldest, now=await repo.now(), limit=self._rate_limit
             )
-            if job_token is None:
+            if not queued:
                 row = await repo.insert_processing(owner=owner, request=request, revision=revision)
             else:
                 row = await repo.insert_queued(
-                    owner=owner, request=request, revision=revision, job_token=job_token
+                    owner=owner, request=request, revision=revision, owner_is_admin=acting.admin
                 )
             if row is None:  # another replica won a race the lock did not cover
                 return await repo.find_live(owner=owner, request=request, revision=revision), False
@@ -229,7 +230,7 @@ class ExportsService:
         return await asyncio.shield(task)
 
     async def _render(self, caller: Caller, request: ExportRequest, resolved: Resolved, row: Any) -> Any:
-        job = RenderJob(row.id, request, resolved, caller.token, blob_key(row.id))
+        job = RenderJob(row.id, request, resolved, Acting(caller.user_id, caller.is_admin), blob_key(row.id))
         heartbeat = asyncio.ensure_future(self._heartbeat(row.id))
         try:
             rendering = await self._renderer.render(job)

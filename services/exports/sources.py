@@ -1,4 +1,9 @@
-"""Reading export sources from the prompts and files services over gRPC, with the caller's token.
+"""Reading export sources from the prompts and files services over gRPC, as the export's owner.
+
+The exports service calls as itself: each call carries a service token it mints for the user the
+export belongs to (`sub`) with itself as the actor (`act`), admin only when that user asked as an
+admin, valid a few minutes. No user's bearer token is forwarded or kept, so a job runs however
+long it waited, and the called service logs who acted for whom.
 
 Revisions are looked up on the event loop (aio channels, the caller's deadline). The rows and
 bytes of a rendering are read inside the render worker thread through sync channels, whose
@@ -16,8 +21,9 @@ import grpc
 from depot.files.v1 import files_pb2, files_pb2_grpc
 from depot.prompts.v1 import prompts_pb2, prompts_pb2_grpc
 from services.common import errors
+from services.common.auth import ServiceTokens
 from services.common.channels import aio_channel, channel_options
-from services.exports.jobs import Resolved
+from services.exports.jobs import Acting, Resolved
 from services.exports.renderers import Cell, Table
 from services.exports.reports import RenderStats, cell_value, counted
 from services.exports.rules import ExportRequest
@@ -57,10 +63,6 @@ def upstream_error(exc: grpc.RpcError, service: str) -> errors.DepotError:
     return kind(exc.details() or code.name)
 
 
-def _metadata(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -69,9 +71,16 @@ class Sources:
     """Channels to the prompts and files services, and the reads an export needs."""
 
     def __init__(
-        self, *, prompts_address: str, files_address: str, max_message_bytes: int, stream_timeout: float
+        self,
+        *,
+        prompts_address: str,
+        files_address: str,
+        max_message_bytes: int,
+        stream_timeout: float,
+        tokens: ServiceTokens,
     ) -> None:
         self._timeout = stream_timeout
+        self._tokens = tokens
         prompts_options = channel_options(
             service=PROMPTS_SERVICE,
             idempotent_methods=PROMPTS_IDEMPOTENT,
@@ -103,6 +112,11 @@ class Sources:
         self._prompts = prompts_pb2_grpc.PromptsServiceStub(self._sync[0])
         self._files = files_pb2_grpc.FilesServiceStub(self._sync[1])
 
+    def _metadata(self, acting: Acting) -> tuple[tuple[str, str], ...]:
+        """A fresh service token for one call (or one stream) made for `acting`."""
+        token = self._tokens.mint(user_id=acting.user_id, admin=acting.admin)
+        return (("authorization", f"Bearer {token}"),)
+
     async def close(self) -> None:
         for channel in self._aio:
             await channel.close()
@@ -111,62 +125,76 @@ class Sources:
 
     # Revisions, on the event loop -------------------------------------------------------------
 
-    async def resolve(self, request: ExportRequest, *, token: str, timeout: float) -> Resolved:
-        """The source's current revision (NotFound when the caller has no such source)."""
+    async def resolve(self, request: ExportRequest, *, acting: Acting, timeout: float) -> Resolved:
+        """The source's current revision and whose data it is (NotFound when the caller has no such
+        source; an admin's export finds any user's)."""
         kind, name = request.source.kind, request.source.name
         service = "files" if kind in ("artifacts", "chats") else "prompts"
-        call: dict[str, Any] = {"metadata": _metadata(token), "timeout": timeout}
+        call: dict[str, Any] = {"metadata": self._metadata(acting), "timeout": timeout}
         try:
             if kind == "prompts":
                 prompt = (
                     await self._prompts_aio.GetPrompt(prompts_pb2.GetPromptRequest(id=name), **call)
                 ).prompt
-                return Resolved(str(prompt.revision), _now(), prompt)
+                return Resolved(str(prompt.revision), _now(), prompt, data_owner=prompt.owner)
             if kind == "datasets":
                 all_users = bool(request.options.get("all_users"))
                 reply = await self._prompts_aio.GetDatasetRevision(
                     prompts_pb2.GetDatasetRevisionRequest(all_users=all_users), **call
                 )
-                return Resolved(reply.revision, _now())
+                return Resolved(reply.revision, _now(), data_owner="" if all_users else acting.user_id)
             if kind == "artifacts":
                 artifact = (
                     await self._files_aio.GetArtifact(files_pb2.GetArtifactRequest(id=name), **call)
                 ).artifact
-                return Resolved(str(artifact.revision), _now(), artifact, rows=artifact.row_count)
+                return Resolved(
+                    str(artifact.revision),
+                    _now(),
+                    artifact,
+                    rows=artifact.row_count,
+                    data_owner=artifact.owner,
+                )
+            owner = str(request.options.get("owner") or acting.user_id)
             chat = await self._files_aio.GetChatRevision(
-                files_pb2.GetChatRevisionRequest(chat_id=name), **call
+                files_pb2.GetChatRevisionRequest(chat_id=name, owner=owner), **call
             )
-            return Resolved(str(chat.revision), _now())
+            return Resolved(str(chat.revision), _now(), data_owner=owner)
         except grpc.aio.AioRpcError as exc:
             raise upstream_error(exc, service) from None
 
     # Rows and bytes, in the render thread -----------------------------------------------------
 
-    def dataset_table(self, name: str, *, all_users: bool, token: str, stats: RenderStats) -> Table:
+    def dataset_table(self, name: str, *, all_users: bool, acting: Acting, stats: RenderStats) -> Table:
         """A dataset as a table whose rows stream from the prompts service (one snapshot)."""
         request = prompts_pb2.StreamDatasetRowsRequest(dataset=DATASET_ENUMS[name], all_users=all_users)
-        responses = self._prompts.StreamDatasetRows(request, metadata=_metadata(token), timeout=self._timeout)
+        responses = self._prompts.StreamDatasetRows(
+            request, metadata=self._metadata(acting), timeout=self._timeout
+        )
         first = _first(responses, "prompts")
         header = first.header
         stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), header.revision)
         return Table(name, list(header.columns), counted(_dataset_rows(responses), stats))
 
     def dataset_csv(
-        self, name: str, *, all_users: bool, csv_mode: str, token: str, stats: RenderStats
+        self, name: str, *, all_users: bool, csv_mode: str, acting: Acting, stats: RenderStats
     ) -> Iterator[bytes]:
         """A dataset as CSV bytes formatted by PostgreSQL, passed through untouched (the fast path)."""
         request = prompts_pb2.StreamDatasetCsvRequest(
             dataset=DATASET_ENUMS[name], all_users=all_users, csv_mode=CSV_MODES[csv_mode]
         )
-        responses = self._prompts.StreamDatasetCsv(request, metadata=_metadata(token), timeout=self._timeout)
+        responses = self._prompts.StreamDatasetCsv(
+            request, metadata=self._metadata(acting), timeout=self._timeout
+        )
         return _csv_chunks(responses, stats)
 
     def chat_files(
-        self, chat_id: str, *, token: str, stats: RenderStats
+        self, chat_id: str, *, owner: str, acting: Acting, stats: RenderStats
     ) -> Iterator[tuple[str, Iterator[bytes]]]:
-        """(filename, chunks) of every file of a chat, read in one snapshot of the files service."""
-        request = files_pb2.StreamChatFilesRequest(chat_id=chat_id)
-        responses = self._files.StreamChatFiles(request, metadata=_metadata(token), timeout=self._timeout)
+        """(filename, chunks) of every file of `owner`'s chat, read in one snapshot of the files service."""
+        request = files_pb2.StreamChatFilesRequest(chat_id=chat_id, owner=owner)
+        responses = self._files.StreamChatFiles(
+            request, metadata=self._metadata(acting), timeout=self._timeout
+        )
         header = _first(responses, "files").header
         stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), str(header.revision))
         return _ChatEntries(responses, stats).entries()

@@ -1,8 +1,9 @@
 """The job worker of one exports process: takes queued exports and renders them under a lease.
 
 Any number of processes run one each; PostgreSQL hands every job to one of them (job_queue.py).
-A worker renders at most `concurrency` jobs at once, reading the sources as the job's caller
-(the token the job carries). While a job runs its heartbeat extends the lease and records
+A worker renders at most `concurrency` jobs at once, reading the sources for the job's owner
+with service tokens minted per call (sources.py), admin only when the owner asked as one; no
+bearer token is stored, so a job runs however long it waited in the queue. While a job runs its heartbeat extends the lease and records
 progress; if the lease is lost anyway (a long pause, PostgreSQL away for longer than the lease)
 the render stops and whatever it wrote is dropped, since another worker has the job by then.
 A failure that another attempt may mend puts the job back in the queue after a pause; anything
@@ -29,7 +30,7 @@ from services.exports import telemetry
 from services.exports.blob_store import BlobStore
 from services.exports.job_queue import JobQueue
 from services.exports.job_rules import failure_reason, retries, retry_delay, stored_request
-from services.exports.jobs import RenderJob, blob_key, receipt
+from services.exports.jobs import Acting, RenderJob, blob_key, receipt
 from services.exports.service import RenderPort, SourcePort, UnitOfWork
 
 log = logging.getLogger("depot.exports")
@@ -124,10 +125,11 @@ class JobWorker:
         job: RenderJob | None = None
         beat: asyncio.Task[None] | None = None
         try:
+            acting = Acting(row.owner, row.owner_is_admin)
             resolved = await self._sources.resolve(
-                request, token=row.job_token or "", timeout=self._settings.lookup_timeout
+                request, acting=acting, timeout=self._settings.lookup_timeout
             )
-            job = RenderJob(row.id, request, resolved, row.job_token or "", key)
+            job = RenderJob(row.id, request, resolved, acting, key)
             beat = asyncio.ensure_future(self._heartbeat(job))
             rendering = await self._renderer.render(job)
         except asyncio.CancelledError:

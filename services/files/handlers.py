@@ -12,6 +12,7 @@ import grpc
 from depot.files.v1 import files_pb2 as pb
 from depot.files.v1 import files_pb2_grpc
 from services.common.database import Database
+from services.common.errors import PermissionDenied
 from services.common.interceptors import current_principal
 from services.files import artifacts, messages, rules, service
 from services.files.content import Spool
@@ -23,6 +24,17 @@ EDITS_AT_ONCE = 2
 
 def _owner() -> str:
     return current_principal().user_id
+
+
+def _chat_reader(owner: str) -> str:
+    """Whose chat a read sees: the caller's own, or the named user's for an admin's export
+    (a service acting for an admin, DESIGN rule 4)."""
+    principal = current_principal()
+    if not owner or owner == principal.user_id:
+        return principal.user_id
+    if not principal.admin_export:
+        raise PermissionDenied("only an admin's export may read another user's chat", field="owner")
+    return owner
 
 
 class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
@@ -189,7 +201,9 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         self, request: pb.GetChatRevisionRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         async with self._unit_of_work() as repo:
-            row = await service.chat_revision(repo, owner=_owner(), chat_id=request.chat_id)
+            row = await service.chat_revision(
+                repo, owner=_chat_reader(request.owner), chat_id=request.chat_id
+            )
         return pb.GetChatRevisionResponse(
             revision=row.revision, file_count=row.file_count, artifact_count=row.artifact_count
         )
@@ -199,7 +213,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
     ) -> AsyncIterator[pb.StreamChatFilesResponse]:
         async with self._snapshot() as repo:
             revision, snapshot, files = await service.chat_snapshot(
-                repo, owner=_owner(), chat_id=request.chat_id
+                repo, owner=_chat_reader(request.owner), chat_id=request.chat_id
             )
             yield pb.StreamChatFilesResponse(
                 header=pb.ChatHeader(
@@ -236,7 +250,9 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
 
     async def GetArtifact(self, request: pb.GetArtifactRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self._unit_of_work() as repo:
-            row = await artifacts.get_artifact(repo, owner=_owner(), artifact_id=request.id)
+            # An admin's export (DESIGN rule 4) reads any user's artifact; everyone else only their own.
+            owner = None if current_principal().admin_export else _owner()
+            row = await artifacts.get_artifact(repo, owner=owner, artifact_id=request.id)
         return pb.GetArtifactResponse(artifact=messages.artifact_message(row, with_rows=True))
 
     async def ListArtifacts(self, request: pb.ListArtifactsRequest, context: grpc.aio.ServicerContext) -> Any:

@@ -262,11 +262,11 @@ class FilesRepository:
         )
         return (await self.session.execute(stmt)).one()
 
-    async def get_artifact(self, *, owner: str, artifact_id: uuid.UUID) -> Any | None:
-        """The owner's artifact with its rows, or None."""
-        stmt = select(*ARTIFACT_SUMMARY_COLUMNS, Artifact.rows).where(
-            Artifact.id == artifact_id, Artifact.owner == owner
-        )
+    async def get_artifact(self, *, owner: str | None, artifact_id: uuid.UUID) -> Any | None:
+        """The owner's artifact with its rows (any user's when owner is None), or None."""
+        stmt = select(*ARTIFACT_SUMMARY_COLUMNS, Artifact.rows).where(Artifact.id == artifact_id)
+        if owner is not None:
+            stmt = stmt.where(Artifact.owner == owner)
         return (await self.session.execute(stmt)).first()
 
     async def artifact_chat(self, *, owner: str, artifact_id: uuid.UUID) -> str | None:

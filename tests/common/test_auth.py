@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from services.common.auth import TokenVerifier, mint_token
+from services.common.auth import INTERNAL_AUDIENCE, ServiceTokens, TokenVerifier, mint_token
 from services.common.errors import Unauthenticated
 from services.common.settings import Settings
 
@@ -38,7 +38,7 @@ def unsigned(payload: dict[str, Any], header: dict[str, Any]) -> str:
 def test_a_valid_token_yields_its_subject_and_roles() -> None:
     token = mint_token(secret=SECRET, user_id="alice", admin=True)
     principal = hs_verifier().verify(token)
-    assert principal.user_id == "alice" and principal.is_admin and principal.token == token
+    assert principal.user_id == "alice" and principal.is_admin and principal.actor is None
 
 
 @pytest.mark.parametrize("subject", ["a" * 255, "Zoë 张伟", "user@example.com"])
@@ -199,3 +199,111 @@ def test_the_cache_is_bounded_and_still_verifies_each_new_token(clock: Clock) ->
     forged = tokens[0][:-2] + ("AA" if not tokens[0].endswith("AA") else "BB")
     with pytest.raises(Unauthenticated):
         verifier.verify(forged)
+
+
+# Bounds: what a token may be before anything is decoded, and its time claims --------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(jwt.encode(claims(exp=10**400), SECRET, "HS256"), id="400-digit-exp"),
+        pytest.param(jwt.encode(claims(nbf=-(10**400)), SECRET, "HS256"), id="400-digit-negative-nbf"),
+        pytest.param(jwt.encode(claims(iat=10**30), SECRET, "HS256"), id="huge-iat"),
+        pytest.param(jwt.encode(claims(exp=1e300), SECRET, "HS256"), id="float-exp-beyond-year-9999"),
+        pytest.param(jwt.encode(claims(exp="2099-01-01"), SECRET, "HS256"), id="string-exp"),
+        pytest.param(jwt.encode(claims(exp=True), SECRET, "HS256"), id="boolean-exp"),
+        pytest.param(jwt.encode(claims(nbf=-1), SECRET, "HS256"), id="negative-nbf"),
+        pytest.param(jwt.encode(claims(pad="x" * 9000), SECRET, "HS256"), id="over-8-KiB"),
+        pytest.param(jwt.encode(claims(), SECRET, "HS256") + "\t", id="tab"),
+        pytest.param(jwt.encode(claims(), SECRET, "HS256") + "\u00e9", id="latin-1-e-acute"),
+    ],
+)
+def test_tokens_out_of_bounds_are_unauthenticated_not_an_error(token: str) -> None:
+    with pytest.raises(Unauthenticated):
+        hs_verifier().verify(token)
+
+
+def test_a_token_with_infinite_exp_is_unauthenticated() -> None:
+    body = base64.urlsafe_b64encode(b'{"sub":"alice","aud":"depot","exp":1e400}').rstrip(b"=").decode()
+    with pytest.raises(Unauthenticated):
+        hs_verifier().verify(f"eyJhbGciOiJIUzI1NiJ9.{body}.c2ln")
+
+
+# Service tokens ---------------------------------------------------------------------------------
+
+SERVICE_SECRET = "a-service-secret-that-only-the-services-know-0123456789"
+
+
+def service_verifier() -> TokenVerifier:
+    return TokenVerifier(Settings(jwt_secret=SECRET, service_secret=SERVICE_SECRET), service_tokens=True)
+
+
+def service_claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {"sub": "alice", "act": {"sub": "exports"}, "aud": INTERNAL_AUDIENCE, "iat": now, "exp": now + 60}
+    return {**base, **overrides}
+
+
+def test_a_minted_service_token_acts_for_its_user_with_the_recorded_role() -> None:
+    settings = Settings(jwt_secret=SECRET, service_secret=SERVICE_SECRET)
+    tokens = ServiceTokens(settings, actor="exports")
+    plain = service_verifier().verify(tokens.mint(user_id="alice", admin=False))
+    admin = service_verifier().verify(tokens.mint(user_id="root", admin=True))
+    assert (plain.user_id, plain.actor, plain.is_admin, plain.admin_export) == (
+        "alice",
+        "exports",
+        False,
+        False,
+    )
+    assert (admin.user_id, admin.actor, admin.is_admin, admin.admin_export) == ("root", "exports", True, True)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(
+            jwt.encode(service_claims(), "another-key-of-enough-length-0123456789", "HS256"), id="wrong-key"
+        ),
+        pytest.param(jwt.encode(service_claims(), SECRET, "HS256"), id="user-secret-with-act"),
+        pytest.param(
+            jwt.encode(service_claims(aud="depot"), SECRET, "HS256"), id="user-secret-user-audience-with-act"
+        ),
+        pytest.param(
+            jwt.encode(service_claims(exp=int(time.time()) - 120), SERVICE_SECRET, "HS256"), id="expired"
+        ),
+        pytest.param(
+            jwt.encode(service_claims(exp=int(time.time()) + 86400), SERVICE_SECRET, "HS256"),
+            id="lives-a-day",
+        ),
+        pytest.param(jwt.encode(service_claims(aud="depot"), SERVICE_SECRET, "HS256"), id="user-audience"),
+        pytest.param(
+            jwt.encode(service_claims(act={"sub": "mallory"}), SERVICE_SECRET, "HS256"), id="unknown-actor"
+        ),
+        pytest.param(jwt.encode(service_claims(act="exports"), SERVICE_SECRET, "HS256"), id="act-not-object"),
+        pytest.param(jwt.encode(service_claims(), SERVICE_SECRET, "HS384"), id="hs384"),
+        pytest.param(
+            jwt.encode({k: v for k, v in service_claims().items() if k != "act"}, SERVICE_SECRET, "HS256"),
+            id="service-key-without-act",
+        ),
+    ],
+)
+def test_forged_service_tokens_are_unauthenticated(token: str) -> None:
+    with pytest.raises(Unauthenticated):
+        service_verifier().verify(token)
+
+
+def test_the_gateway_verifier_refuses_service_tokens() -> None:
+    settings = Settings(jwt_secret=SECRET, service_secret=SERVICE_SECRET)
+    token = ServiceTokens(settings, actor="exports").mint(user_id="alice", admin=True)
+    with pytest.raises(Unauthenticated, match="only between"):
+        TokenVerifier(settings).verify(token)
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [("", "set DEPOT_SERVICE_SECRET"), ("short", "at least"), (SECRET, "differ from DEPOT_JWT_SECRET")],
+)
+def test_services_refuse_a_missing_short_or_shared_service_secret(secret: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TokenVerifier(Settings(jwt_secret=SECRET, service_secret=secret), service_tokens=True)

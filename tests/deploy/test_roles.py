@@ -229,6 +229,7 @@ def test_the_prompts_service_serves_requests_connected_as_its_role(
     env = stack_environment(
         DEPOT_PROMPTS_DATABASE_URL=roles_database.urls["prompts"],
         DEPOT_JWT_SECRET=secret,
+        DEPOT_SERVICE_SECRET=secrets.token_urlsafe(32),
         DEPOT_GRACE_PERIOD_SECONDS="1",
         **free_ports(),
     )

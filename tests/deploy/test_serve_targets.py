@@ -39,6 +39,7 @@ def test_serve_target_starts_answers_health_and_exits_0_on_sigterm(
     env = stack_environment(
         DEPOT_DATABASE_URL=database.url,
         DEPOT_JWT_SECRET=secrets.token_urlsafe(32),
+        DEPOT_SERVICE_SECRET=secrets.token_urlsafe(32),
         DEPOT_DATA_DIR=str(tmp_path / "data"),
         DEPOT_GRACE_PERIOD_SECONDS="2",
         **free_ports(),

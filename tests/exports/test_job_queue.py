@@ -20,7 +20,7 @@ from services.common.errors import NotFound, Unavailable
 from services.common.migrate import upgrade
 from services.exports.blob_store import PostgresBlobStore
 from services.exports.job_queue import JobQueue
-from services.exports.jobs import Rendering, RenderJob, Resolved
+from services.exports.jobs import Acting, Rendering, RenderJob, Resolved
 from services.exports.reports import RenderStats
 from services.exports.repository import ExportsRepository
 from services.exports.rules import export_request
@@ -31,7 +31,7 @@ LEASE = 0.3  # seconds: short enough that a test can let it run out
 
 
 class OneSource:
-    async def resolve(self, request: Any, *, token: str, timeout: float) -> Resolved:
+    async def resolve(self, request: Any, *, acting: Acting, timeout: float) -> Resolved:
         return Resolved("r1", datetime.now(UTC))
 
 
@@ -39,13 +39,13 @@ class ScriptedRenderer:
     """Waits until `released` is set (it is, at first), then fails with `failure` or stores a few bytes."""
 
     def __init__(self, blobs: PostgresBlobStore) -> None:
-        self.blobs, self.tokens = blobs, []
+        self.blobs, self.readers = blobs, []
         self.failure: Exception | None = None
         self.released = asyncio.Event()
         self.released.set()
 
     async def render(self, job: RenderJob) -> Rendering:
-        self.tokens.append(job.token)
+        self.readers.append(job.acting)
         await self.released.wait()
         if self.failure is not None:
             raise self.failure
@@ -60,11 +60,11 @@ class Harness:
     renderer: ScriptedRenderer
     owner: str
 
-    async def queue(self, token: str = "caller-token") -> Any:
-        request = export_request(source="datasets/temporal", fmt="csv", options={}, is_admin=False)
+    async def queue(self, *, admin: bool = False) -> Any:
+        request = export_request(source="datasets/temporal", fmt="csv", options={}, is_admin=admin)
         async with self.database.begin() as session:
             return await ExportsRepository(session).insert_queued(
-                owner=self.owner, request=request, revision=str(uuid.uuid4()), job_token=token
+                owner=self.owner, request=request, revision=str(uuid.uuid4()), owner_is_admin=admin
             )
 
     @asynccontextmanager
@@ -167,7 +167,6 @@ def test_a_worker_that_lost_its_lease_can_neither_beat_nor_complete_nor_fail(que
                 lease_owner="worker-b",
             )
         assert (done.status, done.blob_key, done.lease_owner) == ("completed", "exports/y", "worker-b")
-        assert done.job_token is None, "the caller's token is dropped when the job ends"
 
     run(queue_url, test)
 
@@ -181,7 +180,7 @@ def test_a_job_whose_workers_keep_dying_fails_after_the_last_attempt(queue_url: 
             await asyncio.sleep(LEASE + 0.2)  # the worker died: its lease runs out
         assert await h.claim("survivor") is None, "no fourth attempt"
         row = await h.row(queued.id)
-        assert (row.status, row.attempts, row.job_token) == ("failed", 3, None)
+        assert (row.status, row.attempts) == ("failed", 3)
         assert "abandoned" in row.error and "3 attempts" in row.error, row.error
 
     run(queue_url, test)
@@ -190,7 +189,7 @@ def test_a_job_whose_workers_keep_dying_fails_after_the_last_attempt(queue_url: 
 def test_a_transient_failure_is_retried_then_the_job_fails_with_the_reason(queue_url: str) -> None:
     async def test(h: Harness) -> None:
         h.renderer.failure = Unavailable("cannot store: S3 is unreachable")
-        queued = await h.queue(token="the-callers-token")
+        queued = await h.queue(admin=True)
         worker = h.worker(max_attempts=2)
         worker.start()
         try:
@@ -199,9 +198,9 @@ def test_a_transient_failure_is_retried_then_the_job_fails_with_the_reason(queue
             failed = await h.until(queued.id, lambda r: r.status == "failed")
         finally:
             await worker.drain(1)
-        assert failed.attempts == 2 and failed.job_token is None
+        assert failed.attempts == 2
         assert failed.error == "cannot store: S3 is unreachable (after 2 attempts)"
-        assert h.renderer.tokens == ["the-callers-token"] * 2, "each attempt reads as the caller"
+        assert h.renderer.readers == [Acting(h.owner, admin=True)] * 2, "each attempt reads as the caller"
         assert not h.blobs.exists(f"exports/{queued.id}") and not h.blobs.exists(f"exports/{queued.id}.2")
 
     run(queue_url, test)
@@ -247,7 +246,7 @@ def test_draining_gives_a_running_job_back_without_spending_its_attempt(queue_ur
         await worker.drain(0.2)
         row = await h.row(queued.id)
         assert (row.status, row.attempts, row.lease_owner) == ("queued", 0, None)
-        assert row.job_token == "caller-token", "the job still reads as its caller when taken again"
+        assert (row.owner, row.owner_is_admin) == (h.owner, False), "taken again, it reads as its caller"
         h.renderer.released.set()
         other = h.worker(name="worker-b")
         other.start()

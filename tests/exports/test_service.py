@@ -16,7 +16,7 @@ import pytest
 from services.common.database import Database
 from services.common.errors import DepotError, NotFound, Unavailable
 from services.exports.blob_store import PostgresBlobStore
-from services.exports.jobs import Rendering, RenderJob, Resolved
+from services.exports.jobs import Acting, Rendering, RenderJob, Resolved
 from services.exports.reports import RenderStats
 from services.exports.repository import ExportsRepository
 from services.exports.rules import ExportRequest, export_request
@@ -27,14 +27,13 @@ from tests.support.system import Database as SessionDatabase
 @dataclass(frozen=True)
 class Caller:
     user_id: str = field(default_factory=lambda: f"svc-{uuid.uuid4().hex[:10]}")
-    token: str = "not-forwarded-anywhere"
     is_admin: bool = False
 
 
 class FakeSources:
     revision = "r1"
 
-    async def resolve(self, request: ExportRequest, *, token: str, timeout: float) -> Resolved:
+    async def resolve(self, request: ExportRequest, *, acting: Acting, timeout: float) -> Resolved:
         return Resolved(self.revision, datetime.now(UTC))
 
 

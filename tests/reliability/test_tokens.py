@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -210,3 +211,65 @@ def test_malformed_authorization_and_tokens_elsewhere_are_unauthenticated(issuin
             assert_grpc_unauthenticated(probe, ((key, token),), f"{service}: metadata {key}")
         assert_grpc_unauthenticated(probe, (), f"{service}: no metadata")
     assert token not in system.logs()
+
+
+def test_tokens_grpc_could_not_carry_or_that_overflow_are_401_not_500(issuing_system: System) -> None:
+    """Issue 13.7, 13.9, 13.10: control bytes, non-ASCII, a 400-digit exp, 9 KB: each is 401 at the
+    gateway (never 500 or 429) and UNAUTHENTICATED over gRPC where gRPC can carry it at all."""
+    system = issuing_system
+    good = jwt.encode(_claims(sub="bounded-user"), system.secret, algorithm="HS256")
+    huge_exp = jwt.encode(_claims(sub="bounded-user", exp=10**400), system.secret, algorithm="HS256")
+    oversized = jwt.encode(_claims(sub="bounded-user", pad="x" * 9000), system.secret, algorithm="HS256")
+    headers: dict[str, bytes] = {
+        "TAB inside the token": f"Bearer {good[:20]}\t{good[20:]}".encode(),
+        "a 0xE9 byte": f"Bearer {good}".encode() + b"\xe9",
+        "a 0xE9 byte inside": f"Bearer {good[:20]}".encode() + b"\xe9" + good[20:].encode(),
+        "a validly signed 400-digit exp": f"Bearer {huge_exp}".encode(),
+        "a validly signed 9 KB token": f"Bearer {oversized}".encode(),
+    }
+    with system.anonymous() as http:
+        for name, value in headers.items():
+            for _ in range(2):  # and the connection stays usable for the next request
+                reply = http.get("/api/v1/prompts", headers={"Authorization": value})
+                assert reply.status_code == 401, (
+                    f"{name}: expected 401, got {reply.status_code}: {reply.text}"
+                )
+                assert reply.json()["error"]["code"] == "UNAUTHENTICATED", reply.text
+    for service, probe in grpc_probes(system).items():
+        for name, token in {"400-digit exp": huge_exp, "9 KB": oversized}.items():
+            assert_grpc_unauthenticated(probe, (("authorization", f"Bearer {token}"),), f"{service}: {name}")
+
+
+def _upload_head(system: System, authorization: str | None, size: int) -> bytes:
+    lines = [
+        "PUT /api/v1/chats/c1/files/big.bin HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Content-Type: application/octet-stream",
+        f"Content-Length: {size}",
+    ]
+    if authorization is not None:
+        lines.append(f"Authorization: {authorization}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_an_upload_without_a_valid_token_is_refused_before_its_body_is_sent(issuing_system: System) -> None:
+    """Issue 12.6: the gateway answers 401 after the headers; the client has sent 64 KiB of a
+    64 MiB body and waits, so an answer at all proves nobody waited for (or drained) the rest."""
+    system = issuing_system
+    port = int(system.url.rsplit(":", 1)[1])
+    forged = jwt.encode(_claims(sub="uploader"), system.secret + "x", algorithm="HS256")
+    expired = jwt.encode(
+        _claims(sub="uploader", exp=int(time.time()) - 3600), system.secret, algorithm="HS256"
+    )
+    for name, authorization in {
+        "no token": None,
+        "forged": f"Bearer {forged}",
+        "expired": f"Bearer {expired}",
+    }.items():
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(_upload_head(system, authorization, 64 * 1024 * 1024) + b"\0" * 65536)
+            try:
+                reply = sock.recv(4096)
+            except TimeoutError:
+                pytest.fail(f"{name}: no answer while the body was unsent: the upload went on")
+        assert reply.startswith(b"HTTP/1.1 401"), f"{name}: {reply[:200]!r}"

@@ -63,6 +63,7 @@ class System:
         defaults = {
             "DEPOT_DATABASE_URL": database.url,
             "DEPOT_JWT_SECRET": secret,
+            "DEPOT_SERVICE_SECRET": secrets.token_urlsafe(32),
             "DEPOT_DATA_DIR": str(directory / "data"),
             "DEPOT_HTTP_PORT": str(free_port()),
             "DEPOT_PROMPTS_PORT": str(free_port()),
