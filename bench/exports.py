@@ -62,7 +62,7 @@ def seed_versions(url: str, owner: str, rows: int) -> None:
 
 def copy_to_stdout(url: str, owner: str) -> tuple[int, float, float]:
     """Bytes of the temporal dataset's own COPY statement, and the seconds it took via psql and psycopg."""
-    query = TEMPORAL.select_sql(all_users=False, csv_safe=True).replace("%(owner)s", f"'{owner}'")
+    query = TEMPORAL.csv_select_sql(all_users=False, csv_safe=True).replace("%(owner)s", f"'{owner}'")
     copy = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)"
     psql_seconds = float("nan")
     psql = shutil.which("psql")

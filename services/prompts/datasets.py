@@ -1,24 +1,36 @@
 """The SQL of the four datasets the prompts service streams to the exports service.
 
-Each dataset is a list of columns (name, SQL expression, whether it is text) over a FROM clause,
-scoped to one owner or to every user. The same definition yields a typed row query and a
-`COPY … TO STDOUT CSV` statement in which PostgreSQL formats every value — the fast path for
-CSV — with text cells neutralised against spreadsheet formulas in the safe mode.
+Each dataset is a list of columns (name, SQL expression, kind) over a FROM clause, scoped to one
+owner or to every user. The same definition yields a typed row query and a `COPY … TO STDOUT CSV`
+statement in which PostgreSQL formats every value — the fast path for CSV — with text cells
+neutralised against spreadsheet formulas in the safe mode.
+
+COPY alone would write PostgreSQL's own text (`2026-12-04 12:03:40.637233+00`, `t`/`f`); every
+other format writes times as RFC 3339 in UTC and truth values as `true`/`false`, so the COPY
+statement formats those columns itself, the same way, in the same pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-# Agents whose latest score the multi-agent log reports (seed 001's three specialists).
+# Agents whose latest score the multi-agent log reports (seed 001's three specialists). A version
+# counts for a column only when its source is exactly that name; other agents' versions appear as
+# the selected agent, in the temporal dataset and in effectiveness, never in these columns.
 MULTI_AGENT_SOURCES = ("syntax", "structure", "domain")
+
+# The one written form of a time in every export: UTC, six fraction digits, `Z`.
+CSV_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+
+ColumnKind = Literal["text", "number", "time", "bool", "id"]
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     expression: str
-    is_text: bool = False
+    kind: ColumnKind = "number"
 
 
 @dataclass(frozen=True)
@@ -28,27 +40,41 @@ class DatasetQuery:
     owner_column: str
 
     def column_names(self, *, all_users: bool) -> list[str]:
-        names = [c.name for c in self.columns]
-        return ["owner", *names] if all_users else names
+        return [c.name for c in self._columns(all_users)]
 
-    def select_sql(self, *, all_users: bool, csv_safe: bool = False) -> str:
-        """The query, with psycopg placeholder %(owner)s when scoped to one user."""
-        columns = (
-            [Column("owner", self.owner_column, True), *self.columns] if all_users else list(self.columns)
-        )
-        select_list = ", ".join(f"{_cell(c, csv_safe)} AS {c.name}" for c in columns)
-        scope = "TRUE" if all_users else f"{self.owner_column} = %(owner)s"
-        return f"SELECT {select_list} {self.body.format(scope=scope)}"
+    def select_sql(self, *, all_users: bool) -> str:
+        """The typed query, with psycopg placeholder %(owner)s when scoped to one user."""
+        select_list = ", ".join(f"{c.expression} AS {c.name}" for c in self._columns(all_users))
+        return f"SELECT {select_list} {self._from(all_users)}"
+
+    def csv_select_sql(self, *, all_users: bool, csv_safe: bool) -> str:
+        """The query with every value already the text of its CSV cell (see the module docstring)."""
+        select_list = ", ".join(f"{_csv_cell(c, csv_safe)} AS {c.name}" for c in self._columns(all_users))
+        return f"SELECT {select_list} {self._from(all_users)}"
 
     def copy_sql(self, *, all_users: bool, csv_safe: bool) -> str:
-        return f"COPY ({self.select_sql(all_users=all_users, csv_safe=csv_safe)}) TO STDOUT WITH (FORMAT csv, HEADER)"
+        query = self.csv_select_sql(all_users=all_users, csv_safe=csv_safe)
+        return f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)"
+
+    def _columns(self, all_users: bool) -> list[Column]:
+        return (
+            [Column("owner", self.owner_column, "text"), *self.columns] if all_users else list(self.columns)
+        )
+
+    def _from(self, all_users: bool) -> str:
+        return self.body.format(scope="TRUE" if all_users else f"{self.owner_column} = %(owner)s")
 
 
-def _cell(column: Column, csv_safe: bool) -> str:
-    if not (csv_safe and column.is_text):
-        return column.expression
-    # OWASP CSV injection: a leading = + - @ tab or CR makes spreadsheets evaluate the cell.
-    return f"(CASE WHEN {column.expression} ~ '^[=+@\\t\\r-]' THEN '''' || {column.expression} ELSE {column.expression} END)"
+def _csv_cell(column: Column, csv_safe: bool) -> str:
+    value = column.expression
+    if column.kind == "time":
+        return f"to_char(({value}) AT TIME ZONE 'UTC', '{CSV_TIME_FORMAT}')"
+    if column.kind == "bool":
+        return f"({value})::text"  # 'true'/'false', where COPY writes t/f
+    if column.kind == "text" and csv_safe:
+        # OWASP CSV injection: a leading = + - @ tab or CR makes spreadsheets evaluate the cell.
+        return f"(CASE WHEN {value} ~ '^[=+@\\t\\r-]' THEN '''' || {value} ELSE {value} END)"
+    return value
 
 
 def _latest_score(source: str) -> str:
@@ -61,11 +87,11 @@ def _latest_score(source: str) -> str:
 
 MULTI_AGENT = DatasetQuery(
     columns=(
-        Column("request_id", "p.request_id", True),
-        Column("timestamp", "p.created_at"),
-        Column("original_prompt", "p.original_text", True),
-        Column("final_prompt", "fv.text", True),
-        Column("selected_agent", "fv.source", True),
+        Column("request_id", "p.request_id", "text"),
+        Column("timestamp", "p.created_at", "time"),
+        Column("original_prompt", "p.original_text", "text"),
+        Column("final_prompt", "fv.text", "text"),
+        Column("selected_agent", "fv.source", "text"),
         *(Column(f"{source}_score", _latest_score(source)) for source in MULTI_AGENT_SOURCES),
     ),
     body=(
@@ -78,13 +104,13 @@ MULTI_AGENT = DatasetQuery(
 
 TEMPORAL = DatasetQuery(
     columns=(
-        Column("prompt_id", "v.prompt_id"),
-        Column("request_id", "p.request_id", True),
+        Column("prompt_id", "v.prompt_id", "id"),
+        Column("request_id", "p.request_id", "text"),
         Column("version_no", "v.version_no"),
         Column("parent_version_no", "v.parent_version_no"),
-        Column("source", "v.source", True),
-        Column("created_at", "v.created_at"),
-        Column("text", "v.text", True),
+        Column("source", "v.source", "text"),
+        Column("created_at", "v.created_at", "time"),
+        Column("text", "v.text", "text"),
         Column("clarity", "s.clarity"),
         Column("specificity", "s.specificity"),
         Column("actionability", "s.actionability"),
@@ -102,14 +128,14 @@ TEMPORAL = DatasetQuery(
 
 FEEDBACK = DatasetQuery(
     columns=(
-        Column("request_id", "f.request_id", True),
-        Column("prompt_id", "f.prompt_id"),
-        Column("user_choice", "f.user_choice", True),
-        Column("judge_winner", "f.judge_winner", True),
-        Column("agent_winner", "f.agent_winner", True),
-        Column("judge_correct", "f.judge_correct"),
-        Column("created_at", "f.created_at"),
-        Column("updated_at", "f.updated_at"),
+        Column("request_id", "f.request_id", "text"),
+        Column("prompt_id", "f.prompt_id", "id"),
+        Column("user_choice", "f.user_choice", "text"),
+        Column("judge_winner", "f.judge_winner", "text"),
+        Column("agent_winner", "f.agent_winner", "text"),
+        Column("judge_correct", "f.judge_correct", "bool"),
+        Column("created_at", "f.created_at", "time"),
+        Column("updated_at", "f.updated_at", "time"),
     ),
     body="FROM prompts.feedback f WHERE {scope} ORDER BY f.created_at, f.id",
     owner_column="f.owner",
@@ -150,20 +176,21 @@ _EFFECTIVENESS_BODY = """FROM (
 
 @dataclass(frozen=True)
 class EffectivenessQuery(DatasetQuery):
-    def select_sql(self, *, all_users: bool, csv_safe: bool = False) -> str:
-        select_list = ", ".join(f"{_cell(c, csv_safe)} AS {c.name}" for c in self.columns)
+    """Aggregates per agent: no owner column even across users, and two scopes (scores, feedback)."""
+
+    def _columns(self, all_users: bool) -> list[Column]:
+        return list(self.columns)
+
+    def _from(self, all_users: bool) -> str:
         scope_p = "TRUE" if all_users else "p.owner = %(owner)s"
         scope_f = "TRUE" if all_users else "f.owner = %(owner)s"
-        return f"SELECT {select_list} {self.body.format(scope_p=scope_p, scope_f=scope_f)}"
-
-    def column_names(self, *, all_users: bool) -> list[str]:
-        return [c.name for c in self.columns]
+        return self.body.format(scope_p=scope_p, scope_f=scope_f)
 
 
 EFFECTIVENESS = EffectivenessQuery(
     columns=(
-        Column("basis", "e.basis", True),
-        Column("agent", "e.agent", True),
+        Column("basis", "e.basis", "text"),
+        Column("agent", "e.agent", "text"),
         Column("wins", "e.wins"),
         Column("total", "e.total"),
         Column("win_rate", "CASE WHEN e.total > 0 THEN e.wins::float8 / e.total ELSE 0 END"),
