@@ -16,8 +16,6 @@ from services.prompts import messages, service
 from services.prompts.analytics_repository import AnalyticsRepository
 from services.prompts.repository import PromptsRepository
 
-ROWS_PER_MESSAGE = 500
-
 
 def _enum(value: int, names: dict[int, str], field: str) -> str:
     if value not in names:
@@ -28,8 +26,9 @@ def _enum(value: int, names: dict[int, str], field: str) -> str:
 class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
     """Each RPC is one unit of work: one transaction, committed when the call succeeds."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, max_prompt_bytes: int) -> None:
         self._db = database
+        self._max_prompt_bytes = max_prompt_bytes
 
     async def CreatePrompt(self, request: pb.CreatePromptRequest, context: grpc.aio.ServicerContext) -> Any:
         versions = [messages.new_version(v) for v in request.versions]
@@ -42,17 +41,17 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
                 agent_type=request.agent_type,
                 original_text=request.original_text,
                 versions=versions,
+                max_prompt_bytes=self._max_prompt_bytes,
             )
         return pb.CreatePromptResponse(
             prompt=messages.prompt_message(view.prompt, view.versions), created=created
         )
 
     async def GetPrompt(self, request: pb.GetPromptRequest, context: grpc.aio.ServicerContext) -> Any:
-        principal = current_principal()
-        # An admin's export (DESIGN rule 4) reads any user's prompt; everyone else only their own.
-        owner = None if principal.admin_export else principal.user_id
         async with self._db.begin() as conn:
-            view = await service.get_prompt(PromptsRepository(conn), owner=owner, prompt_id=request.id)
+            view = await service.get_prompt(
+                PromptsRepository(conn), owner=current_principal().user_id, prompt_id=request.id
+            )
         return pb.GetPromptResponse(prompt=messages.prompt_message(view.prompt, view.versions))
 
     async def ListPrompts(self, request: pb.ListPromptsRequest, context: grpc.aio.ServicerContext) -> Any:
@@ -84,6 +83,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
                 owner=current_principal().user_id,
                 prompt_id=request.prompt_id,
                 version=version,
+                max_prompt_bytes=self._max_prompt_bytes,
             )
         return pb.AppendVersionResponse(version=messages.version_message(row), revision=row.revision)
 
@@ -192,13 +192,9 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
                 analytics, PromptsRepository(conn), dataset=dataset, owner=owner
             )
             yield pb.StreamDatasetRowsResponse(header=_header(*header))
-            async for batch in service.dataset_rows(analytics, dataset=dataset, owner=owner):
-                for start in range(0, len(batch), ROWS_PER_MESSAGE):
-                    rows = [
-                        pb.Row(cells=[messages.cell(v) for v in row])
-                        for row in batch[start : start + ROWS_PER_MESSAGE]
-                    ]
-                    yield pb.StreamDatasetRowsResponse(rows=pb.RowBatch(rows=rows))
+            async for fetched in service.dataset_rows(analytics, dataset=dataset, owner=owner):
+                for batch in messages.row_batches(fetched):
+                    yield pb.StreamDatasetRowsResponse(rows=batch)
 
     async def StreamDatasetCsv(
         self, request: pb.StreamDatasetCsvRequest, context: grpc.aio.ServicerContext
@@ -214,10 +210,44 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
             async for chunk in analytics.stream_csv(dataset=dataset, owner=owner, csv_safe=csv_safe):
                 yield pb.StreamDatasetCsvResponse(chunk=chunk)
 
+    async def StreamDatasets(
+        self, request: pb.StreamDatasetsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamDatasetsResponse]:
+        names = service.check_datasets([_enum(d, messages.DATASETS, "datasets") for d in request.datasets])
+        encoding = _enum(request.encoding, messages.ENCODINGS, "encoding")
+        owner = self._dataset_owner(request.all_users)
+        async with self._db.snapshot() as conn:
+            analytics = AnalyticsRepository(conn)
+            columns, revision, snapshot = await service.datasets_header(
+                analytics, PromptsRepository(conn), datasets=names, owner=owner
+            )
+            yield pb.StreamDatasetsResponse(
+                header=pb.DatasetsHeader(
+                    datasets=[
+                        pb.DatasetColumns(dataset=d, columns=c)
+                        for d, c in zip(request.datasets, columns, strict=True)
+                    ],
+                    revision=revision,
+                    snapshot_time=messages.timestamp(snapshot),
+                )
+            )
+            csv_safe = request.csv_mode != pb.CSV_MODE_RAW
+            for name, dataset in zip(names, request.datasets, strict=True):
+                if encoding == "csv":
+                    async for chunk in analytics.stream_csv(dataset=name, owner=owner, csv_safe=csv_safe):
+                        yield pb.StreamDatasetsResponse(dataset=dataset, chunk=chunk)
+                    continue
+                async for fetched in service.dataset_rows(analytics, dataset=name, owner=owner):
+                    for batch in messages.row_batches(fetched):
+                        yield pb.StreamDatasetsResponse(dataset=dataset, rows=batch)
+
     def _dataset_request(self, dataset: int, all_users: bool) -> tuple[str, str | None]:
         name = service.check_dataset(_enum(dataset, messages.DATASETS, "dataset"))
+        return name, self._dataset_owner(all_users)
+
+    def _dataset_owner(self, all_users: bool) -> str | None:
         principal = current_principal()
-        return name, service.dataset_scope(
+        return service.dataset_scope(
             owner=principal.user_id, is_admin=principal.is_admin, all_users=all_users
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,11 @@ from depot.prompts.v1 import prompts_pb2 as pb
 from services.common.json_values import struct_dict
 from services.prompts import rules
 from services.prompts.models import SCORE_CRITERIA
+
+# A message of dataset rows holds at most this many rows and, unless one row is larger, this many
+# bytes: a stream never depends on one message holding many large rows.
+ROWS_PER_MESSAGE = 500
+ROW_BATCH_BYTES = 1024 * 1024
 
 USER_CHOICES = {
     pb.USER_CHOICE_ORIGINAL: "original",
@@ -32,6 +38,8 @@ DATASETS = {
     pb.DATASET_FEEDBACK: "feedback",
     pb.DATASET_EFFECTIVENESS: "effectiveness",
 }
+
+ENCODINGS = {pb.DATASET_ENCODING_ROWS: "rows", pb.DATASET_ENCODING_CSV: "csv"}
 
 
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -112,12 +120,15 @@ def agent_stats_message(row: dict[str, Any]) -> pb.AgentStats:
 
 
 def new_version(message: pb.NewVersion) -> rules.NewVersion:
+    has_explanation = message.HasField("explanation")
     return rules.NewVersion(
         text=message.text,
         source=message.source,
-        explanation=_struct_dict(message.explanation) if message.HasField("explanation") else None,
+        explanation=_struct_dict(message.explanation) if has_explanation else None,
         parent_version_no=message.parent_version_no or None,
         scores=score_set(message.scores) if message.HasField("scores") else None,
+        # Encoded, an explanation can be several times its JSON (a number takes 9 bytes or more).
+        explanation_bytes=message.explanation.ByteSize() if has_explanation else 0,
     )
 
 
@@ -127,6 +138,22 @@ def score_set(message: pb.Scores, field: str = "scores") -> rules.ScoreSet:
 
 def _struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     return struct_dict(struct)  # never raises on NaN or an infinity: the rules refuse them
+
+
+def row_batches(rows: Iterable[Sequence[Any]]) -> Iterator[pb.RowBatch]:
+    """Dataset rows as messages, each within ROWS_PER_MESSAGE rows and ROW_BATCH_BYTES."""
+    batch: list[pb.Row] = []
+    size = 0
+    for values in rows:
+        row = pb.Row(cells=[cell(v) for v in values])
+        row_size = row.ByteSize()
+        if batch and (len(batch) >= ROWS_PER_MESSAGE or size + row_size > ROW_BATCH_BYTES):
+            yield pb.RowBatch(rows=batch)
+            batch, size = [], 0
+        batch.append(row)
+        size += row_size
+    if batch:
+        yield pb.RowBatch(rows=batch)
 
 
 def cell(value: Any) -> pb.Cell:

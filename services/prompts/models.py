@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -59,6 +60,12 @@ class Prompt(Base):
     # The highest version number handed out; appends increment it under the row lock.
     version_count: Mapped[int] = mapped_column(Integer, server_default="0")
     best_version_no: Mapped[int | None] = mapped_column(Integer)
+    # SHA-256 of the create request's body (rules.request_fingerprint): a request_id sent again
+    # with another body is refused. NULL for prompts created before it was recorded.
+    request_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Bytes of the original text and every version's text, source and explanation (rules.prompt_size),
+    # kept under the per-prompt limit by the create and by each append under the row lock.
+    size_bytes: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _created_at()
 

@@ -54,6 +54,7 @@ PROMPT_COLUMNS = (
     Prompt.revision,
     Prompt.version_count,
     Prompt.best_version_no,
+    Prompt.size_bytes,
     Prompt.created_at,
     Prompt.updated_at,
 )
@@ -132,6 +133,8 @@ def _create_prompt() -> Query:
             original_text=bindparam("original_text"),
             version_count=bindparam("version_count"),
             best_version_no=bindparam("best_version_no"),
+            request_hash=bindparam("request_hash"),
+            size_bytes=bindparam("size_bytes"),
         )
         .on_conflict_do_nothing(index_elements=[Prompt.owner, Prompt.request_id])
         .returning(*PROMPT_COLUMNS)
@@ -197,9 +200,8 @@ CreatedVersion = namedtuple(  # type: ignore[misc]
 )
 _OWNED_PROMPT = and_(Prompt.id == bindparam("prompt_id"), Prompt.owner == bindparam("owner"))
 _GET_PROMPT = Query(select(*PROMPT_COLUMNS).where(_OWNED_PROMPT))
-_GET_ANY_PROMPT = Query(select(*PROMPT_COLUMNS).where(Prompt.id == bindparam("prompt_id")))
 _GET_PROMPT_BY_REQUEST_ID = Query(
-    select(*PROMPT_COLUMNS).where(
+    select(*PROMPT_COLUMNS, Prompt.request_hash).where(
         Prompt.owner == bindparam("owner"), Prompt.request_id == bindparam("request_id")
     )
 )
@@ -215,11 +217,21 @@ _LOCK_PROMPT = Query(select(Prompt.id, Prompt.version_count).where(_OWNED_PROMPT
 
 
 def _append_version() -> Query:
-    # The UPDATE takes the prompt's row lock, so concurrent appends get consecutive numbers.
+    # The UPDATE takes the prompt's row lock, so concurrent appends get consecutive numbers, and
+    # each sees the size the previous one left: together they cannot pass the size limit either.
     claimed = (
         update(Prompt)
-        .where(_OWNED_PROMPT, Prompt.version_count >= bindparam("min_version_count"))
-        .values(version_count=Prompt.version_count + 1, revision=Prompt.revision + 1, updated_at=func.now())
+        .where(
+            _OWNED_PROMPT,
+            Prompt.version_count >= bindparam("min_version_count"),
+            Prompt.size_bytes + bindparam("added_bytes") <= bindparam("max_bytes"),
+        )
+        .values(
+            version_count=Prompt.version_count + 1,
+            revision=Prompt.revision + 1,
+            size_bytes=Prompt.size_bytes + bindparam("added_bytes"),
+            updated_at=func.now(),
+        )
         .returning(Prompt.id, Prompt.version_count, Prompt.revision)
         .cte("claimed")
     )
@@ -349,6 +361,8 @@ class PromptsRepository:
         agent_type: str | None,
         original_text: str,
         best_version_no: int | None,
+        request_hash: bytes,
+        size_bytes: int,
         versions: Sequence[dict[str, Any]],
         scores: Sequence[dict[str, Any]],
     ) -> tuple[Any, list[Any]] | None:
@@ -361,6 +375,8 @@ class PromptsRepository:
             "original_text": original_text,
             "version_count": len(versions),
             "best_version_no": best_version_no,
+            "request_hash": request_hash,
+            "size_bytes": size_bytes,
             "version_nos": [v["version_no"] for v in versions],
             "texts": [v["text"] for v in versions],
             "sources": [v["source"] for v in versions],
@@ -386,10 +402,6 @@ class PromptsRepository:
     async def get_prompt(self, *, owner: str, prompt_id: uuid.UUID) -> Any | None:
         """The owner's prompt, or None (another user's prompt is None too)."""
         return (await self.session.execute(_GET_PROMPT, {"owner": owner, "prompt_id": prompt_id})).first()
-
-    async def get_any_prompt(self, *, prompt_id: uuid.UUID) -> Any | None:
-        """Any user's prompt, or None: for an admin's export only (DESIGN rule 4)."""
-        return (await self.session.execute(_GET_ANY_PROMPT, {"prompt_id": prompt_id})).first()
 
     async def get_prompt_by_request_id(self, *, owner: str, request_id: str) -> Any | None:
         """The owner's prompt with this request id, or None."""
@@ -446,15 +458,20 @@ class PromptsRepository:
         source: str,
         explanation: dict[str, Any] | None,
         parent_version_no: int | None,
+        added_bytes: int,
+        max_bytes: int,
     ) -> Any | None:
         """Takes the next version number under the prompt's row lock and inserts the version.
 
-        None when the prompt is not the owner's or the parent does not exist yet.
+        None when the prompt is not the owner's, the parent does not exist yet, or the prompt's
+        size would pass `max_bytes`.
         """
         params = {
             "owner": owner,
             "prompt_id": prompt_id,
             "min_version_count": parent_version_no or 0,
+            "added_bytes": added_bytes,
+            "max_bytes": max_bytes,
             "text": text_,
             "source": source,
             "explanation": explanation,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, ResourceExhausted
 from services.common.json_values import check_json_value
 from services.prompts.models import SCORE_CRITERIA
 
@@ -20,6 +21,9 @@ SCORE_MIN, SCORE_MAX = 0.0, 10.0
 USER_CHOICES = ("original", "single", "multi")
 SECURITY_LABELS = ("safe", "suspicious", "malicious")
 NO_AGENT = "none"
+# What a version costs a prompt's size beyond its text, source and explanation: its numbers, scores
+# and times as a read sends them (about 100 bytes), rounded up.
+VERSION_OVERHEAD_BYTES = 128
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,13 @@ class NewVersion:
     explanation: dict[str, Any] | None = None
     parent_version_no: int | None = None
     scores: ScoreSet | None = None
+    # The explanation's size as a read sends it (its encoded form), measured where it was decoded.
+    explanation_bytes: int = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """What this version adds to its prompt's size."""
+        return VERSION_OVERHEAD_BYTES + _utf8_len(self.text) + _utf8_len(self.source) + self.explanation_bytes
 
 
 def require_text(value: str, field: str, *, limit: int = MAX_TEXT_CHARS) -> str:
@@ -155,3 +166,48 @@ def check_security_scan(*, input_text: str, risk_score: float, label: str) -> No
         raise InvalidArgument(f"risk_score must be between 0 and 1, got {risk_score:g}", field="risk_score")
     if label not in SECURITY_LABELS:
         raise InvalidArgument(f"label must be one of {', '.join(SECURITY_LABELS)}", field="label")
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def prompt_size(original_text: str, versions: Sequence[NewVersion]) -> int:
+    """The size a new prompt starts with: its original text and its versions."""
+    return _utf8_len(original_text) + sum(v.size_bytes for v in versions)
+
+
+def check_prompt_size(size: int, *, limit: int, prompt: str = "the prompt") -> None:
+    """A prompt may hold at most `limit` bytes, so that one message can always carry it whole."""
+    if size > limit:
+        raise ResourceExhausted(
+            f"{prompt} would hold {size:,} bytes of text, sources and explanations,"
+            f" more than the limit of {limit:,} per prompt; start a new prompt",
+            reason="TOO_LARGE",
+        )
+
+
+def request_fingerprint(
+    *, agent_type: str | None, original_text: str, versions: Sequence[NewVersion]
+) -> bytes:
+    """SHA-256 of a create request in canonical form: what "the same body" means for a request_id.
+
+    Numbers are compared as numbers (5 and 5.0 are the same score), objects whatever their key
+    order; the request_id itself is the key, so it is not part of the body.
+    """
+    body = {
+        "agent_type": agent_type,
+        "original_text": original_text,
+        "versions": [
+            {
+                "text": v.text,
+                "source": v.source,
+                "explanation": v.explanation,
+                "parent_version_no": v.parent_version_no,
+                "scores": v.scores.as_dict() if v.scores is not None else None,
+            }
+            for v in versions
+        ],
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=float)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).digest()

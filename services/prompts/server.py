@@ -12,13 +12,12 @@ NAME = "prompts"
 FULL_NAME = prompts_pb2.DESCRIPTOR.services_by_name["PromptsService"].full_name
 
 
-def registrations(database: Database) -> list[Registration]:
+def registrations(database: Database, settings: Settings) -> list[Registration]:
     """The servicers this service registers."""
-    return [
-        Registration(
-            prompts_pb2_grpc.add_PromptsServiceServicer_to_server, PromptsHandlers(database), FULL_NAME
-        )
-    ]
+    # A prompt read whole (GetPrompt) fits in one message with room to spare: 3 MiB of the default
+    # 8 MiB, also under the 4 MiB a gRPC client accepts unless told otherwise.
+    handlers = PromptsHandlers(database, max_prompt_bytes=settings.max_message_bytes * 3 // 8)
+    return [Registration(prompts_pb2_grpc.add_PromptsServiceServicer_to_server, handlers, FULL_NAME)]
 
 
 async def serve(settings: Settings) -> None:
@@ -30,6 +29,8 @@ async def serve(settings: Settings) -> None:
     )
     await database.open()
     try:
-        await serve_until_signalled(name=NAME, settings=settings, registrations=registrations(database))
+        await serve_until_signalled(
+            name=NAME, settings=settings, registrations=registrations(database, settings)
+        )
     finally:
         await database.close()

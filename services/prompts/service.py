@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.common.errors import InvalidArgument, NotFound, PermissionDenied
+from services.common.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from services.common.pagination import decode_cursor, encode_cursor, page_size
 from services.prompts import rules
 from services.prompts.analytics_repository import AnalyticsRepository
@@ -53,12 +53,17 @@ async def create_prompt(
     agent_type: str,
     original_text: str,
     versions: Sequence[rules.NewVersion],
+    max_prompt_bytes: int,
 ) -> tuple[PromptView, bool]:
-    """Creates a prompt with its versions and scores; an existing request_id returns that prompt."""
+    """Creates a prompt with its versions and scores; the same request_id with the same body returns
+    the existing prompt, with another body it is refused (the idempotency-key rule)."""
     rules.require_text(original_text, "original_text")
     request = rules.optional_name(request_id, "request_id")
     kind = rules.optional_name(agent_type, "agent_type")
     rules.check_new_versions(versions)
+    size = rules.prompt_size(original_text, versions)
+    rules.check_prompt_size(size, limit=max_prompt_bytes)
+    fingerprint = rules.request_fingerprint(agent_type=kind, original_text=original_text, versions=versions)
     totals = {no: v.scores.total for no, v in enumerate(versions, start=1) if v.scores is not None}
     created = await repo.create_prompt(
         owner=owner,
@@ -66,6 +71,8 @@ async def create_prompt(
         agent_type=kind,
         original_text=original_text,
         best_version_no=rules.best_version(totals),
+        request_hash=fingerprint,
+        size_bytes=size,
         versions=[
             {
                 "version_no": no,
@@ -86,17 +93,20 @@ async def create_prompt(
     existing = await repo.prompt_with_versions_by_request_id(owner=owner, request_id=request)
     if existing is None:  # deleted between the two statements
         raise NotFound(f"no prompt with request_id {request!r}")
+    stored = existing[0].request_hash
+    if stored is not None and stored != fingerprint:
+        raise AlreadyExists(
+            f"request_id {request!r} was already used for prompt {existing[0].id} with a different body;"
+            " send the same body to get that prompt, or use a new request_id",
+            reason="REQUEST_ID_REUSED",
+            field="request_id",
+        )
     return PromptView(*existing), False
 
 
-async def get_prompt(repo: PromptsRepository, *, owner: str | None, prompt_id: str) -> PromptView:
-    """One of the owner's prompts with its versions; any user's when owner is None (an admin's export)."""
-    key = parse_id(prompt_id, "prompt_id")
-    row = await (
-        repo.get_prompt(owner=owner, prompt_id=key)
-        if owner is not None
-        else repo.get_any_prompt(prompt_id=key)
-    )
+async def get_prompt(repo: PromptsRepository, *, owner: str, prompt_id: str) -> PromptView:
+    """One of the owner's prompts with its versions."""
+    row = await repo.get_prompt(owner=owner, prompt_id=parse_id(prompt_id, "prompt_id"))
     if row is None:
         raise NotFound(f"no prompt with id {prompt_id!r}")
     return PromptView(row, await repo.list_versions(prompt_id=row.id))
@@ -124,9 +134,10 @@ async def delete_prompt(repo: PromptsRepository, *, owner: str, prompt_id: str) 
 
 
 async def append_version(
-    repo: PromptsRepository, *, owner: str, prompt_id: str, version: rules.NewVersion
+    repo: PromptsRepository, *, owner: str, prompt_id: str, version: rules.NewVersion, max_prompt_bytes: int
 ) -> Any:
-    """Appends a version numbered by the server; returns the version row with the new revision."""
+    """Appends a version numbered by the server, within the prompt's size limit; returns the version
+    row with the new revision."""
     pid = parse_id(prompt_id, "prompt_id")
     rules.check_new_version(version, field="version", existing_versions=None)
     if version.scores is not None:
@@ -138,11 +149,17 @@ async def append_version(
         source=version.source,
         explanation=version.explanation,
         parent_version_no=version.parent_version_no,
+        added_bytes=version.size_bytes,
+        max_bytes=max_prompt_bytes,
     )
     if row is not None:
         return row
-    if await repo.get_prompt(owner=owner, prompt_id=pid) is None:
+    prompt = await repo.get_prompt(owner=owner, prompt_id=pid)
+    if prompt is None:
         raise NotFound(f"no prompt with id {prompt_id!r}")
+    rules.check_prompt_size(
+        prompt.size_bytes + version.size_bytes, limit=max_prompt_bytes, prompt=f"prompt {prompt_id}"
+    )
     raise InvalidArgument(
         f"version.parent_version_no {version.parent_version_no} names no version of this prompt",
         field="version.parent_version_no",
@@ -241,13 +258,31 @@ def check_dataset(name: str) -> str:
     return name
 
 
+def check_datasets(names: Sequence[str]) -> list[str]:
+    """One or more known datasets, each named once."""
+    if not names:
+        raise InvalidArgument("datasets must name at least one dataset", field="datasets")
+    if len(set(names)) != len(names):
+        raise InvalidArgument("datasets must name each dataset at most once", field="datasets")
+    return [check_dataset(name) for name in names]
+
+
 async def dataset_header(
     analytics: AnalyticsRepository, repo: PromptsRepository, *, dataset: str, owner: str | None
 ) -> tuple[list[str], str, datetime]:
     """Columns, revision and snapshot time; call first in the repeatable-read transaction."""
+    [columns], revision, snapshot = await datasets_header(analytics, repo, datasets=[dataset], owner=owner)
+    return columns, revision, snapshot
+
+
+async def datasets_header(
+    analytics: AnalyticsRepository, repo: PromptsRepository, *, datasets: Sequence[str], owner: str | None
+) -> tuple[list[list[str]], str, datetime]:
+    """Each dataset's columns, the revision and the snapshot time; call first in the repeatable-read
+    transaction, so that every dataset read after it shares the one snapshot."""
     snapshot = await analytics.snapshot_time()
     revision = await repo.dataset_revision(owner=owner)
-    return DATASETS[dataset].column_names(all_users=owner is None), revision, snapshot
+    return [DATASETS[d].column_names(all_users=owner is None) for d in datasets], revision, snapshot
 
 
 def dataset_rows(

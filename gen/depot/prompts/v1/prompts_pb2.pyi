@@ -157,6 +157,30 @@ CSV_MODE_RAW: CsvMode.ValueType  # 2
 """Values are written untouched."""
 Global___CsvMode: _TypeAlias = CsvMode  # noqa: Y015
 
+class _DatasetEncoding:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DatasetEncodingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DatasetEncoding.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DATASET_ENCODING_UNSPECIFIED: _DatasetEncoding.ValueType  # 0
+    """Not set; rejected."""
+    DATASET_ENCODING_ROWS: _DatasetEncoding.ValueType  # 1
+    """Typed rows (RowBatch), as StreamDatasetRows."""
+    DATASET_ENCODING_CSV: _DatasetEncoding.ValueType  # 2
+    """CSV bytes formatted by PostgreSQL, with a header line per dataset, as StreamDatasetCsv."""
+
+class DatasetEncoding(_DatasetEncoding, metaclass=_DatasetEncodingEnumTypeWrapper):
+    """How StreamDatasets sends rows."""
+
+DATASET_ENCODING_UNSPECIFIED: DatasetEncoding.ValueType  # 0
+"""Not set; rejected."""
+DATASET_ENCODING_ROWS: DatasetEncoding.ValueType  # 1
+"""Typed rows (RowBatch), as StreamDatasetRows."""
+DATASET_ENCODING_CSV: DatasetEncoding.ValueType  # 2
+"""CSV bytes formatted by PostgreSQL, with a header line per dataset, as StreamDatasetCsv."""
+Global___DatasetEncoding: _TypeAlias = DatasetEncoding  # noqa: Y015
+
 @_typing.final
 class Scores(_message.Message):
     """The five judge criteria, each from 0 to 10."""
@@ -372,7 +396,7 @@ class CreatePromptRequest(_message.Message):
     ORIGINAL_TEXT_FIELD_NUMBER: _builtins.int
     VERSIONS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional idempotency key, unique per user."""
+    """Optional idempotency key, unique per user: it names this request's body (every other field)."""
     agent_type: _builtins.str
     """Optional kind of agent."""
     original_text: _builtins.str
@@ -1406,3 +1430,141 @@ class StreamDatasetCsvResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
 
 Global___StreamDatasetCsvResponse: _TypeAlias = StreamDatasetCsvResponse  # noqa: Y015
+
+@_typing.final
+class StreamDatasetsRequest(_message.Message):
+    """Request of StreamDatasets."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASETS_FIELD_NUMBER: _builtins.int
+    ALL_USERS_FIELD_NUMBER: _builtins.int
+    ENCODING_FIELD_NUMBER: _builtins.int
+    CSV_MODE_FIELD_NUMBER: _builtins.int
+    all_users: _builtins.bool
+    """Every user's rows (admin only) instead of the caller's."""
+    encoding: Global___DatasetEncoding.ValueType
+    """Required: rows or CSV."""
+    csv_mode: Global___CsvMode.ValueType
+    """Formula neutralisation of CSV cells (CSV encoding only)."""
+    @_builtins.property
+    def datasets(self) -> _containers.RepeatedScalarFieldContainer[Global___Dataset.ValueType]:
+        """Required: the datasets, each at most once, streamed in this order."""
+
+    def __init__(
+        self,
+        *,
+        datasets: _abc.Iterable[Global___Dataset.ValueType] | None = ...,
+        all_users: _builtins.bool = ...,
+        encoding: Global___DatasetEncoding.ValueType = ...,
+        csv_mode: Global___CsvMode.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_users", b"all_users", "csv_mode", b"csv_mode", "datasets", b"datasets", "encoding", b"encoding"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamDatasetsRequest: _TypeAlias = StreamDatasetsRequest  # noqa: Y015
+
+@_typing.final
+class DatasetColumns(_message.Message):
+    """The columns of one dataset of a StreamDatasets stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_FIELD_NUMBER: _builtins.int
+    COLUMNS_FIELD_NUMBER: _builtins.int
+    dataset: Global___Dataset.ValueType
+    """The dataset."""
+    @_builtins.property
+    def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Its column names."""
+
+    def __init__(
+        self,
+        *,
+        dataset: Global___Dataset.ValueType = ...,
+        columns: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "dataset", b"dataset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatasetColumns: _TypeAlias = DatasetColumns  # noqa: Y015
+
+@_typing.final
+class DatasetsHeader(_message.Message):
+    """The first message of a StreamDatasets stream: what every dataset holds, and the one snapshot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASETS_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_TIME_FIELD_NUMBER: _builtins.int
+    revision: _builtins.str
+    """The revision of the datasets' scope the rows belong to."""
+    @_builtins.property
+    def datasets(self) -> _containers.RepeatedCompositeFieldContainer[Global___DatasetColumns]:
+        """One entry per dataset asked for, in the order asked for."""
+
+    @_builtins.property
+    def snapshot_time(self) -> _timestamp_pb2.Timestamp:
+        """The time of the database snapshot every dataset is read from."""
+
+    def __init__(
+        self,
+        *,
+        datasets: _abc.Iterable[Global___DatasetColumns] | None = ...,
+        revision: _builtins.str = ...,
+        snapshot_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["snapshot_time", b"snapshot_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["datasets", b"datasets", "revision", b"revision", "snapshot_time", b"snapshot_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatasetsHeader: _TypeAlias = DatasetsHeader  # noqa: Y015
+
+@_typing.final
+class StreamDatasetsResponse(_message.Message):
+    """A message of a StreamDatasets stream: the header first, then parts of each dataset in turn."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    DATASET_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    """CSV bytes of `dataset` (CSV encoding)."""
+    dataset: Global___Dataset.ValueType
+    """Which dataset the rows or chunk belong to; a dataset's parts all come before the next one's."""
+    @_builtins.property
+    def header(self) -> Global___DatasetsHeader:
+        """First message only."""
+
+    @_builtins.property
+    def rows(self) -> Global___RowBatch:
+        """A batch of rows of `dataset` (rows encoding)."""
+
+    def __init__(
+        self,
+        *,
+        header: Global___DatasetsHeader | None = ...,
+        rows: Global___RowBatch | None = ...,
+        chunk: _builtins.bytes = ...,
+        dataset: Global___Dataset.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part", "rows", b"rows"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "dataset", b"dataset", "header", b"header", "part", b"part", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "rows", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___StreamDatasetsResponse: _TypeAlias = StreamDatasetsResponse  # noqa: Y015

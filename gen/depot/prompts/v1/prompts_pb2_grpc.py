@@ -106,6 +106,11 @@ class PromptsServiceStub:
                 request_serializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetCsvRequest.SerializeToString,
                 response_deserializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetCsvResponse.FromString,
                 _registered_method=True)
+        self.StreamDatasets = channel.unary_stream(
+                '/depot.prompts.v1.PromptsService/StreamDatasets',
+                request_serializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsRequest.SerializeToString,
+                response_deserializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsResponse.FromString,
+                _registered_method=True)
 
 
 class PromptsServiceServicer:
@@ -115,7 +120,9 @@ class PromptsServiceServicer:
 
     def CreatePrompt(self, request, context):
         """Creates a prompt, optionally with versions and scores, in one transaction. The same
-        request_id from the same user returns the existing prompt instead of a second one.
+        request_id from the same user with the same body returns the existing prompt instead of a
+        second one; with another body it is ALREADY_EXISTS (reason REQUEST_ID_REUSED). A prompt larger
+        than the service's size limit is RESOURCE_EXHAUSTED (reason TOO_LARGE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -143,7 +150,8 @@ class PromptsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AppendVersion(self, request, context):
-        """Appends a version; the server assigns the next version number.
+        """Appends a version; the server assigns the next version number. RESOURCE_EXHAUSTED (reason
+        TOO_LARGE) when the prompt would pass the size limit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -208,6 +216,14 @@ class PromptsServiceServicer:
 
     def StreamDatasetCsv(self, request, context):
         """Streams a dataset as CSV formatted by PostgreSQL (COPY), in chunks: the fast path for CSV exports.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamDatasets(self, request, context):
+        """Streams one or more datasets read in ONE repeatable-read snapshot, as rows or as CSV: a header
+        naming every dataset's columns first, then each dataset's parts in the order asked for.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -285,6 +301,11 @@ def add_PromptsServiceServicer_to_server(servicer, server):
                     servicer.StreamDatasetCsv,
                     request_deserializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetCsvRequest.FromString,
                     response_serializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetCsvResponse.SerializeToString,
+            ),
+            'StreamDatasets': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamDatasets,
+                    request_deserializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsRequest.FromString,
+                    response_serializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -667,6 +688,33 @@ class PromptsService:
             '/depot.prompts.v1.PromptsService/StreamDatasetCsv',
             depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetCsvRequest.SerializeToString,
             depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetCsvResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamDatasets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/depot.prompts.v1.PromptsService/StreamDatasets',
+            depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsRequest.SerializeToString,
+            depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,7 +37,9 @@ class PromptsServiceStub:
     def __new__(cls, channel: _aio.Channel) -> PromptsServiceAsyncStub: ...
     CreatePrompt: _grpc.UnaryUnaryMultiCallable[_prompts_pb2.CreatePromptRequest, _prompts_pb2.CreatePromptResponse]
     """Creates a prompt, optionally with versions and scores, in one transaction. The same
-    request_id from the same user returns the existing prompt instead of a second one.
+    request_id from the same user with the same body returns the existing prompt instead of a
+    second one; with another body it is ALREADY_EXISTS (reason REQUEST_ID_REUSED). A prompt larger
+    than the service's size limit is RESOURCE_EXHAUSTED (reason TOO_LARGE).
     """
     GetPrompt: _grpc.UnaryUnaryMultiCallable[_prompts_pb2.GetPromptRequest, _prompts_pb2.GetPromptResponse]
     """Reads one of the caller's prompts with its versions, scores and best head."""
@@ -46,7 +48,9 @@ class PromptsServiceStub:
     DeletePrompt: _grpc.UnaryUnaryMultiCallable[_prompts_pb2.DeletePromptRequest, _prompts_pb2.DeletePromptResponse]
     """Deletes a prompt with its versions, scores and feedback."""
     AppendVersion: _grpc.UnaryUnaryMultiCallable[_prompts_pb2.AppendVersionRequest, _prompts_pb2.AppendVersionResponse]
-    """Appends a version; the server assigns the next version number."""
+    """Appends a version; the server assigns the next version number. RESOURCE_EXHAUSTED (reason
+    TOO_LARGE) when the prompt would pass the size limit.
+    """
     SetScores: _grpc.UnaryUnaryMultiCallable[_prompts_pb2.SetScoresRequest, _prompts_pb2.SetScoresResponse]
     """Sets (or replaces) the judge scores of a version; the best head follows."""
     SubmitFeedback: _grpc.UnaryUnaryMultiCallable[_prompts_pb2.SubmitFeedbackRequest, _prompts_pb2.SubmitFeedbackResponse]
@@ -67,6 +71,10 @@ class PromptsServiceStub:
     """
     StreamDatasetCsv: _grpc.UnaryStreamMultiCallable[_prompts_pb2.StreamDatasetCsvRequest, _prompts_pb2.StreamDatasetCsvResponse]
     """Streams a dataset as CSV formatted by PostgreSQL (COPY), in chunks: the fast path for CSV exports."""
+    StreamDatasets: _grpc.UnaryStreamMultiCallable[_prompts_pb2.StreamDatasetsRequest, _prompts_pb2.StreamDatasetsResponse]
+    """Streams one or more datasets read in ONE repeatable-read snapshot, as rows or as CSV: a header
+    naming every dataset's columns first, then each dataset's parts in the order asked for.
+    """
 
 @_typing.type_check_only
 class PromptsServiceAsyncStub(PromptsServiceStub):
@@ -77,7 +85,9 @@ class PromptsServiceAsyncStub(PromptsServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreatePrompt: _aio.UnaryUnaryMultiCallable[_prompts_pb2.CreatePromptRequest, _prompts_pb2.CreatePromptResponse]  # type: ignore[assignment]
     """Creates a prompt, optionally with versions and scores, in one transaction. The same
-    request_id from the same user returns the existing prompt instead of a second one.
+    request_id from the same user with the same body returns the existing prompt instead of a
+    second one; with another body it is ALREADY_EXISTS (reason REQUEST_ID_REUSED). A prompt larger
+    than the service's size limit is RESOURCE_EXHAUSTED (reason TOO_LARGE).
     """
     GetPrompt: _aio.UnaryUnaryMultiCallable[_prompts_pb2.GetPromptRequest, _prompts_pb2.GetPromptResponse]  # type: ignore[assignment]
     """Reads one of the caller's prompts with its versions, scores and best head."""
@@ -86,7 +96,9 @@ class PromptsServiceAsyncStub(PromptsServiceStub):
     DeletePrompt: _aio.UnaryUnaryMultiCallable[_prompts_pb2.DeletePromptRequest, _prompts_pb2.DeletePromptResponse]  # type: ignore[assignment]
     """Deletes a prompt with its versions, scores and feedback."""
     AppendVersion: _aio.UnaryUnaryMultiCallable[_prompts_pb2.AppendVersionRequest, _prompts_pb2.AppendVersionResponse]  # type: ignore[assignment]
-    """Appends a version; the server assigns the next version number."""
+    """Appends a version; the server assigns the next version number. RESOURCE_EXHAUSTED (reason
+    TOO_LARGE) when the prompt would pass the size limit.
+    """
     SetScores: _aio.UnaryUnaryMultiCallable[_prompts_pb2.SetScoresRequest, _prompts_pb2.SetScoresResponse]  # type: ignore[assignment]
     """Sets (or replaces) the judge scores of a version; the best head follows."""
     SubmitFeedback: _aio.UnaryUnaryMultiCallable[_prompts_pb2.SubmitFeedbackRequest, _prompts_pb2.SubmitFeedbackResponse]  # type: ignore[assignment]
@@ -107,6 +119,10 @@ class PromptsServiceAsyncStub(PromptsServiceStub):
     """
     StreamDatasetCsv: _aio.UnaryStreamMultiCallable[_prompts_pb2.StreamDatasetCsvRequest, _prompts_pb2.StreamDatasetCsvResponse]  # type: ignore[assignment]
     """Streams a dataset as CSV formatted by PostgreSQL (COPY), in chunks: the fast path for CSV exports."""
+    StreamDatasets: _aio.UnaryStreamMultiCallable[_prompts_pb2.StreamDatasetsRequest, _prompts_pb2.StreamDatasetsResponse]  # type: ignore[assignment]
+    """Streams one or more datasets read in ONE repeatable-read snapshot, as rows or as CSV: a header
+    naming every dataset's columns first, then each dataset's parts in the order asked for.
+    """
 
 class PromptsServiceServicer(metaclass=_abc_1.ABCMeta):
     """PromptsService owns prompts, their versions, judge scores, the best head, user feedback,
@@ -120,7 +136,9 @@ class PromptsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_prompts_pb2.CreatePromptResponse, _abc.Awaitable[_prompts_pb2.CreatePromptResponse]]:
         """Creates a prompt, optionally with versions and scores, in one transaction. The same
-        request_id from the same user returns the existing prompt instead of a second one.
+        request_id from the same user with the same body returns the existing prompt instead of a
+        second one; with another body it is ALREADY_EXISTS (reason REQUEST_ID_REUSED). A prompt larger
+        than the service's size limit is RESOURCE_EXHAUSTED (reason TOO_LARGE).
         """
 
     @_abc_1.abstractmethod
@@ -153,7 +171,9 @@ class PromptsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _prompts_pb2.AppendVersionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_prompts_pb2.AppendVersionResponse, _abc.Awaitable[_prompts_pb2.AppendVersionResponse]]:
-        """Appends a version; the server assigns the next version number."""
+        """Appends a version; the server assigns the next version number. RESOURCE_EXHAUSTED (reason
+        TOO_LARGE) when the prompt would pass the size limit.
+        """
 
     @_abc_1.abstractmethod
     def SetScores(
@@ -228,5 +248,15 @@ class PromptsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_prompts_pb2.StreamDatasetCsvResponse], _abc.AsyncIterator[_prompts_pb2.StreamDatasetCsvResponse]]:
         """Streams a dataset as CSV formatted by PostgreSQL (COPY), in chunks: the fast path for CSV exports."""
+
+    @_abc_1.abstractmethod
+    def StreamDatasets(
+        self,
+        request: _prompts_pb2.StreamDatasetsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_prompts_pb2.StreamDatasetsResponse], _abc.AsyncIterator[_prompts_pb2.StreamDatasetsResponse]]:
+        """Streams one or more datasets read in ONE repeatable-read snapshot, as rows or as CSV: a header
+        naming every dataset's columns first, then each dataset's parts in the order asked for.
+        """
 
 def add_PromptsServiceServicer_to_server(servicer: PromptsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
