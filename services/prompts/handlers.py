@@ -48,10 +48,11 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
         )
 
     async def GetPrompt(self, request: pb.GetPromptRequest, context: grpc.aio.ServicerContext) -> Any:
+        principal = current_principal()
+        # An admin's export (DESIGN rule 4) reads any user's prompt; everyone else only their own.
+        owner = None if principal.admin_export else principal.user_id
         async with self._db.begin() as conn:
-            view = await service.get_prompt(
-                PromptsRepository(conn), owner=current_principal().user_id, prompt_id=request.id
-            )
+            view = await service.get_prompt(PromptsRepository(conn), owner=owner, prompt_id=request.id)
         return pb.GetPromptResponse(prompt=messages.prompt_message(view.prompt, view.versions))
 
     async def ListPrompts(self, request: pb.ListPromptsRequest, context: grpc.aio.ServicerContext) -> Any:

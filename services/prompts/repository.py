@@ -200,6 +200,7 @@ CreatedVersion = namedtuple(  # type: ignore[misc]
 )
 _OWNED_PROMPT = and_(Prompt.id == bindparam("prompt_id"), Prompt.owner == bindparam("owner"))
 _GET_PROMPT = Query(select(*PROMPT_COLUMNS).where(_OWNED_PROMPT))
+_GET_ANY_PROMPT = Query(select(*PROMPT_COLUMNS).where(Prompt.id == bindparam("prompt_id")))
 _GET_PROMPT_BY_REQUEST_ID = Query(
     select(*PROMPT_COLUMNS, Prompt.request_hash).where(
         Prompt.owner == bindparam("owner"), Prompt.request_id == bindparam("request_id")
@@ -402,6 +403,10 @@ class PromptsRepository:
     async def get_prompt(self, *, owner: str, prompt_id: uuid.UUID) -> Any | None:
         """The owner's prompt, or None (another user's prompt is None too)."""
         return (await self.session.execute(_GET_PROMPT, {"owner": owner, "prompt_id": prompt_id})).first()
+
+    async def get_any_prompt(self, *, prompt_id: uuid.UUID) -> Any | None:
+        """Any user's prompt, or None: for an admin's export only (DESIGN rule 4)."""
+        return (await self.session.execute(_GET_ANY_PROMPT, {"prompt_id": prompt_id})).first()
 
     async def get_prompt_by_request_id(self, *, owner: str, request_id: str) -> Any | None:
         """The owner's prompt with this request id, or None."""

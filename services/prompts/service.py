@@ -104,9 +104,14 @@ async def create_prompt(
     return PromptView(*existing), False
 
 
-async def get_prompt(repo: PromptsRepository, *, owner: str, prompt_id: str) -> PromptView:
-    """One of the owner's prompts with its versions."""
-    row = await repo.get_prompt(owner=owner, prompt_id=parse_id(prompt_id, "prompt_id"))
+async def get_prompt(repo: PromptsRepository, *, owner: str | None, prompt_id: str) -> PromptView:
+    """One of the owner's prompts with its versions; any user's when owner is None (an admin's export)."""
+    key = parse_id(prompt_id, "prompt_id")
+    row = await (
+        repo.get_prompt(owner=owner, prompt_id=key)
+        if owner is not None
+        else repo.get_any_prompt(prompt_id=key)
+    )
     if row is None:
         raise NotFound(f"no prompt with id {prompt_id!r}")
     return PromptView(row, await repo.list_versions(prompt_id=row.id))
