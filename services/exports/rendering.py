@@ -90,21 +90,20 @@ class RenderRunner:
         request, name = job.request, job.request.source.name
         all_users = bool(request.options["all_users"])
         names = DATASETS if name == "all" else (name,)
+        # Every dataset of the export comes from one stream read in one snapshot (`datasets/all`
+        # never mixes moments), consumed in order.
         if request.format == "csv":
-            csv = self._sources.dataset_csv
-            parts = (
-                (n, csv(n, all_users=all_users, csv_mode=request.csv_mode, acting=job.acting, stats=stats))
-                for n in names
+            csvs = self._sources.dataset_csvs(
+                names, all_users=all_users, csv_mode=request.csv_mode, acting=job.acting, stats=stats
             )
-            if len(names) == 1:
-                return next(parts)[1]
-            return render_zip((f"{n}.csv", chunks) for n, chunks in parts)
-        tables = (
-            self._sources.dataset_table(n, all_users=all_users, acting=job.acting, stats=stats) for n in names
-        )
+            if len(csvs) == 1:
+                return csvs[0][1]
+            return render_zip((f"{n}.csv", chunks) for n, chunks in csvs)
+        tables = self._sources.dataset_tables(names, all_users=all_users, acting=job.acting, stats=stats)
         fields: list[tuple[str, Cell]] = [
             ("source", str(request.source)),
             ("scope", "every user" if all_users else "own"),
             ("revision", job.resolved.revision),
+            ("snapshot_time", stats.snapshot_time),  # the one snapshot every table was read in
         ]
         return render(Report(title=f"Dataset {name}", fields=fields, tables=tables), request.format, options)

@@ -40,7 +40,7 @@ class RenderStats:
     snapshot_revision: str = ""
 
     def saw_snapshot(self, when: datetime, revision: str) -> None:
-        """Keeps the first snapshot (a multi-dataset export reads one per dataset)."""
+        """Keeps the first snapshot seen (every source, `datasets/all` included, is read in one)."""
         if self.snapshot_time is None:
             self.snapshot_time, self.snapshot_revision = when, revision
 

@@ -12,7 +12,7 @@ streams the renderers pull at their own pace (gRPC flow control is the bounded b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +30,13 @@ from services.exports.rules import ExportRequest
 
 PROMPTS_SERVICE = "depot.prompts.v1.PromptsService"
 FILES_SERVICE = "depot.files.v1.FilesService"
-PROMPTS_IDEMPOTENT = ("GetPrompt", "GetDatasetRevision", "StreamDatasetRows", "StreamDatasetCsv")
+PROMPTS_IDEMPOTENT = (
+    "GetPrompt",
+    "GetDatasetRevision",
+    "StreamDatasetRows",
+    "StreamDatasetCsv",
+    "StreamDatasets",
+)
 FILES_IDEMPOTENT = ("GetArtifact", "GetChatRevision", "StreamChatFiles")
 DATASET_ENUMS = {
     "multi-agent": prompts_pb2.DATASET_MULTI_AGENT,
@@ -164,28 +170,53 @@ class Sources:
 
     # Rows and bytes, in the render thread -----------------------------------------------------
 
-    def dataset_table(self, name: str, *, all_users: bool, acting: Acting, stats: RenderStats) -> Table:
-        """A dataset as a table whose rows stream from the prompts service (one snapshot)."""
-        request = prompts_pb2.StreamDatasetRowsRequest(dataset=DATASET_ENUMS[name], all_users=all_users)
-        responses = self._prompts.StreamDatasetRows(
-            request, metadata=self._metadata(acting), timeout=self._timeout
-        )
-        first = _first(responses, "prompts")
-        header = first.header
-        stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), header.revision)
-        return Table(name, list(header.columns), counted(_dataset_rows(responses), stats))
+    def dataset_tables(
+        self, names: Sequence[str], *, all_users: bool, acting: Acting, stats: RenderStats
+    ) -> list[Table]:
+        """Datasets as tables whose rows stream from the prompts service, all read in ONE snapshot
+        (one stream, one repeatable-read transaction): consume them in order."""
+        rows = prompts_pb2.DATASET_ENCODING_ROWS
+        datasets = self._datasets(names, rows, "safe", all_users=all_users, acting=acting, stats=stats)
+        return [
+            Table(name, columns, counted(_dataset_rows(parts), stats)) for name, columns, parts in datasets
+        ]
 
-    def dataset_csv(
-        self, name: str, *, all_users: bool, csv_mode: str, acting: Acting, stats: RenderStats
-    ) -> Iterator[bytes]:
-        """A dataset as CSV bytes formatted by PostgreSQL, passed through untouched (the fast path)."""
-        request = prompts_pb2.StreamDatasetCsvRequest(
-            dataset=DATASET_ENUMS[name], all_users=all_users, csv_mode=CSV_MODES[csv_mode]
+    def dataset_csvs(
+        self, names: Sequence[str], *, all_users: bool, csv_mode: str, acting: Acting, stats: RenderStats
+    ) -> list[tuple[str, Iterator[bytes]]]:
+        """Datasets as CSV bytes formatted by PostgreSQL and passed through untouched (the fast path),
+        all read in ONE snapshot: consume them in order."""
+        csv = prompts_pb2.DATASET_ENCODING_CSV
+        datasets = self._datasets(names, csv, csv_mode, all_users=all_users, acting=acting, stats=stats)
+        return [(name, _csv_chunks(parts, stats)) for name, _, parts in datasets]
+
+    def _datasets(
+        self,
+        names: Sequence[str],
+        encoding: prompts_pb2.DatasetEncoding.ValueType,
+        csv_mode: str,
+        *,
+        all_users: bool,
+        acting: Acting,
+        stats: RenderStats,
+    ) -> list[tuple[str, list[str], Iterator[Any]]]:
+        """(name, columns, messages) of each dataset of one StreamDatasets call."""
+        request = prompts_pb2.StreamDatasetsRequest(
+            datasets=[DATASET_ENUMS[name] for name in names],
+            all_users=all_users,
+            encoding=encoding,
+            csv_mode=CSV_MODES[csv_mode],
         )
-        responses = self._prompts.StreamDatasetCsv(
+        responses = self._prompts.StreamDatasets(
             request, metadata=self._metadata(acting), timeout=self._timeout
         )
-        return _csv_chunks(responses, stats)
+        header = _first(responses, "prompts").header
+        stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), header.revision)
+        parts = _DatasetParts(responses, [d.dataset for d in header.datasets])
+        return [
+            (name, list(d.columns), parts.of(d.dataset))
+            for name, d in zip(names, header.datasets, strict=True)
+        ]
 
     def chat_files(
         self, chat_id: str, *, owner: str, acting: Acting, stats: RenderStats
@@ -219,20 +250,40 @@ def _guarded(responses: Any, service: str) -> Iterator[Any]:
         responses.cancel()
 
 
-def _dataset_rows(responses: Any) -> Iterator[list[Cell]]:
-    for message in _guarded(responses, "prompts"):
+class _DatasetParts:
+    """Splits one StreamDatasets stream into each dataset's messages. The datasets come one after
+    the other, so each is read in turn: the first message of the next one ends the current one."""
+
+    def __init__(self, responses: Any, order: list[int]) -> None:
+        self._messages = _guarded(responses, "prompts")
+        self._position = {dataset: index for index, dataset in enumerate(order)}
+        self._pending: Any = None
+
+    def of(self, dataset: int) -> Iterator[Any]:
+        position = self._position[dataset]
+        while True:
+            message = self._pending if self._pending is not None else next(self._messages, None)
+            self._pending = None
+            if message is None:
+                return
+            if self._position.get(message.dataset, -1) > position:
+                self._pending = message  # the next dataset's: keep it for its reader
+                return
+            if message.dataset == dataset:
+                yield message
+            # else: an earlier dataset's part nobody read (its table was skipped)
+
+
+def _dataset_rows(messages: Iterator[Any]) -> Iterator[list[Cell]]:
+    for message in messages:
         for row in message.rows.rows:
             yield [cell_value(cell) for cell in row.cells]
 
 
-def _csv_chunks(responses: Any, stats: RenderStats) -> Iterator[bytes]:
+def _csv_chunks(messages: Iterator[Any], stats: RenderStats) -> Iterator[bytes]:
     counter = CsvLineCounter()
     rows_before = stats.row_count  # `datasets/all` counts several CSVs into one figure
-    for message in _guarded(responses, "prompts"):
-        if message.WhichOneof("part") == "header":
-            header = message.header
-            stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), header.revision)
-            continue
+    for message in messages:
         chunk = message.chunk
         counter.feed(chunk)
         stats.row_count = rows_before + max(counter.newlines - 1, 0)  # progress: complete lines so far
