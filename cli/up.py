@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from cli import development
 from cli.postgres import EmbeddedPostgres
 from cli.stack import Stack, stack_environment
 from cli.supervisor import Supervisor
@@ -34,6 +35,7 @@ def up() -> None:
     # Only this run's processes sign and check service tokens: a fresh key each start, never a known one.
     if not env.get("DEPOT_SERVICE_SECRET"):
         env["DEPOT_SERVICE_SECRET"] = secrets.token_urlsafe(32)
+    development.remember(data_dir, env)  # for `depot token` beside the same data directory
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
@@ -61,13 +63,15 @@ def _greet(stack: Stack, env: dict[str, str]) -> None:
         audience=env.get("DEPOT_JWT_AUDIENCE", "depot"),
     )
     url = stack.http_url
+    grpc = "  ".join(f"{name} {stack.grpc_address(name)}" for name in ("prompts", "files", "exports"))
+    prompts = stack.grpc_address("prompts")
     print(
         f"""
 Depot is running: {url}  (API docs: {url}/docs)
 Console: {url}/#token={token}  (offers the token below; a fragment never reaches a server)
-gRPC: prompts {stack.grpc_address("prompts")}
+gRPC: {grpc}  (reflection on: .venv/bin/grpcurl -plaintext {prompts} list)
 
-A development token (24 h):
+A development token (24 h); another user's, or an admin's: .venv/bin/depot token --user NAME [--admin]
   export TOKEN={token}
 
 Try:
