@@ -127,13 +127,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
@@ -171,6 +171,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             started, code = time.perf_counter(), "OK"
             try:
                 self._authenticate(method, context)
+                _refuse_undecodable(request)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
@@ -195,6 +196,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             started, code = time.perf_counter(), "OK"
             try:
                 self._authenticate(method, context)
+                _refuse_undecodable(request)
                 async for response in behavior(request, context):
                     yield response
             except grpc.aio.AbortError:
@@ -208,6 +210,38 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 self._metrics.observe(method, code, time.perf_counter() - started)
 
         return stream
+
+
+class _Undecodable:
+    """A request the server could not parse: protobuf's nesting limit (~100 levels, a Struct of
+    about 33), or bytes that are no such message."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """The deserializer of a single-message request, its failure kept for the wrapper to refuse as
+    INVALID_ARGUMENT (gRPC itself would answer UNKNOWN with the parser's words)."""
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:  # DecodeError, or whatever a custom deserializer raises
+            return _Undecodable(exc)
+
+    return deserialize
+
+
+def _refuse_undecodable(request: Any) -> None:
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument(
+            "the request could not be parsed: it nests too deeply (JSON values at most 32 levels) "
+            "or is not this method's message",
+            reason="UNPARSABLE_REQUEST",
+        )
 
 
 async def _discard(requests: AsyncIterator[Any], *, limit: int) -> None:

@@ -186,3 +186,15 @@ def test_grpc_export_options_json_cannot_hold_are_invalid(system: Any, alice: Us
     with pytest.raises(grpc.RpcError) as caught:
         stub.CreateExport(request, metadata=alice.metadata, timeout=30)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+
+
+def test_grpc_requests_nested_beyond_what_protobuf_parses_are_invalid_not_internal(
+    system: Any, alice: User
+) -> None:
+    stub = prompts_pb2_grpc.PromptsServiceStub(system.channel("prompts"))
+    request = prompts_pb2.CreatePromptRequest(original_text="x")
+    # Built in place, the client can serialise it; protobuf's parser on the server stops at ~100 levels.
+    request.versions.add(text="t", source="s").explanation.update(json.loads(nested(40)))
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.CreatePrompt(request, metadata=alice.metadata, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()

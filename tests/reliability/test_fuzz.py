@@ -1,10 +1,13 @@
-"""Schema fuzzing of the running gateway with schemathesis, from its own /openapi.json.
+"""Schema fuzzing of the running gateway with schemathesis, from its own /openapi.json, and the
+bad-input catalogue (tests/reliability/hostile.py) on every operation.
 
 Every operation gets generated valid and invalid requests carrying a valid token: no 5xx, every
 response conforms to the schema (status, content type, headers, body), invalid data is rejected,
 and an operation that needs a token refuses the same request without one. CI runs a small sample
 per operation; `--long` runs at least 1,000 examples per operation and mode; DEPOT_FUZZ_EXAMPLES
-overrides the count.
+overrides the count. The catalogue (deep nesting, huge numbers, NaN and Infinity, long ids, control
+bytes in headers, conditional headers and ranges with garbage) runs whole in both forms: no 5xx,
+no 429 and never a dropped connection.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import hypothesis
 import pytest
@@ -23,7 +27,9 @@ from hypothesis import HealthCheck, Phase, given
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
 
+from tests.reliability import hostile
 from tests.reliability.conftest import Suite
+from tests.reliability.world import build_world
 from tests.support.system import System, User
 
 CI_EXAMPLES = 10
@@ -109,3 +115,33 @@ def test_every_operation_survives_generated_requests(
     suite.figure("seconds", round(time.monotonic() - started))
     report = "\n\n".join(f"== {label}\n" + "\n--\n".join(found) for label, found in failures.items())
     assert not failures, f"{len(failures)} operations failed:\n{report}"
+
+
+@pytest.mark.timeout(30 * 60)
+def test_every_operation_refuses_hostile_shapes_without_a_server_error(
+    fuzzed_system: System, suite: Suite
+) -> None:
+    user = fuzzed_system.client()
+    world = build_world(user)
+    spec = user.http.get("/openapi.json").json()
+    ids = {
+        "prompt_id": world.prompt_id,
+        "session_id": world.prompt_id,
+        "version_no": "1",
+        "export_id": world.export_id,
+        "link_token": world.link_token,
+        "artifact_id": world.artifact_id,
+        "chat_id": world.chat_id,
+        "filename": world.filename,
+    }
+    address = urlsplit(fuzzed_system.url)
+    started, total, failures = time.monotonic(), 0, []
+    for request in hostile.requests(spec, ids, user.token):
+        status = hostile.send(address.hostname or "127.0.0.1", address.port or 80, request)
+        total += 1
+        if status == 0 or status >= 500 or status == 429:
+            failures.append(f"{request.label}: {status or 'no answer'}")
+    suite.trials(total)
+    suite.figure("hostile requests", total)
+    suite.figure("hostile seconds", round(time.monotonic() - started))
+    assert not failures, f"{len(failures)} of {total} hostile requests failed:\n" + "\n".join(failures[:60])
