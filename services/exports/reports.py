@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,9 @@ VERSION_COLUMNS = [
     "explanation",
 ]
 SCORE_FIELDS = ("clarity", "specificity", "actionability", "structure", "context_use", "total")
+# JSON numbers travel as doubles (google.protobuf.Struct); whole ones within this bound, where a
+# double is exact, were integers and are written as integers, as the REST API shows them.
+_EXACT_INTEGER_BOUND = 2**53
 
 
 @dataclass
@@ -70,7 +72,7 @@ def _version_row(version: prompts_pb.Version, best_version_no: int) -> list[Cell
     scored = version.HasField("scores")
     scores = [getattr(version.scores, name) if scored else None for name in SCORE_FIELDS]
     explanation = (
-        json.dumps(json_format.MessageToDict(version.explanation), ensure_ascii=False, sort_keys=True)
+        json_object(json_format.MessageToDict(version.explanation))
         if version.HasField("explanation")
         else None
     )
@@ -84,6 +86,17 @@ def _version_row(version: prompts_pb.Version, best_version_no: int) -> list[Cell
         version.version_no == best_version_no,
         explanation,
     ]
+
+
+def json_object(value: Any) -> Any:
+    """A JSON value as the reports write it: keys sorted (stable bytes), whole numbers as integers."""
+    if isinstance(value, dict):
+        return {key: json_object(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [json_object(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_INTEGER_BOUND:
+        return int(value)
+    return value
 
 
 def best_or_latest(prompt: prompts_pb.Prompt) -> prompts_pb.Version | None:
@@ -119,7 +132,8 @@ def prompt_report(
         fields.append(("final_prompt", versions[0].text))
     rows = (_version_row(v, prompt.best_version_no) for v in versions)
     title = f"Prompt session {prompt.id}" + (f" ({prompt.agent_type})" if prompt.agent_type else "")
-    return Report(title=title, fields=fields, tables=[Table(name, VERSION_COLUMNS, counted(rows, stats))])
+    table = Table(name, VERSION_COLUMNS, counted(rows, stats))
+    return Report(title=title, fields=fields, tables=[table], subject="prompt")
 
 
 def artifact_report(artifact: Any, *, stats: RenderStats, read_time: datetime) -> Report:
@@ -136,4 +150,4 @@ def artifact_report(artifact: Any, *, stats: RenderStats, read_time: datetime) -
         ("created_at", _time(artifact.create_time)),
     ]
     table = Table(name, list(artifact.columns), counted(rows, stats))
-    return Report(title=artifact.title, fields=fields, tables=[table])
+    return Report(title=artifact.title, fields=fields, tables=[table], subject="artifact")

@@ -83,7 +83,7 @@ def test_json_has_title_fields_and_one_object_per_row_with_rfc3339_times() -> No
         "text": "version 2",
         "total": 32.5,
         "is_best": True,
-        "created_at": "2024-05-06T07:08:09Z",
+        "created_at": "2024-05-06T07:08:09.000000Z",
         "note": None,
     }
 
@@ -122,16 +122,19 @@ def test_text_shows_fields_then_one_aligned_block_per_record() -> None:
     assert "version_no  2\ntext        version 2\n" in text
 
 
+def csv_records(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode(), newline="")))
+
+
 def test_csv_safe_mode_neutralises_formula_cells() -> None:
-    rows = list(csv.reader(io.StringIO(rendered(formula_report(), "csv").decode(), newline="")))
-    assert [row[0] for row in rows[1:]] == ["'" + text for text in FORMULAS]
-    assert {row[1] for row in rows[1:]} == {"-5"}  # a negative number is a number, not a formula
+    rows = csv_records(rendered(formula_report(), "csv"))
+    assert [row["value"] for row in rows] == ["'" + text for text in FORMULAS]
+    assert {row["number"] for row in rows} == {"-5"}  # a negative number is a number, not a formula
 
 
 def test_csv_raw_mode_keeps_formula_cells_untouched() -> None:
-    data = rendered(formula_report(), "csv", csv_mode="raw").decode()
-    rows = list(csv.reader(io.StringIO(data, newline="")))
-    assert [row[0] for row in rows[1:]] == FORMULAS
+    rows = csv_records(rendered(formula_report(), "csv", csv_mode="raw"))
+    assert [row["value"] for row in rows] == FORMULAS
 
 
 def test_csv_of_several_tables_is_a_zip_of_one_csv_per_table() -> None:
@@ -139,7 +142,8 @@ def test_csv_of_several_tables_is_a_zip_of_one_csv_per_table() -> None:
     archive = zipfile.ZipFile(io.BytesIO(rendered(report(*tables), "csv")))
     assert archive.namelist() == ["multi-agent.csv", "temporal.csv", "feedback.csv"]
     rows = list(csv.reader(io.StringIO(archive.read("temporal.csv").decode(), newline="")))
-    assert rows[0] == COLUMNS and rows[2][:2] == ["2", "version 2"]
+    assert rows[0] == ["report.prompt_id", "report.original_text", *COLUMNS]
+    assert rows[2][:4] == ["p-1", "first line\nsecond | line", "2", "version 2"]
     assert output_type("csv", table_count=3).media_type == "application/zip"
 
 
@@ -176,8 +180,9 @@ def test_text_formats_read_rows_only_as_their_chunks_are_pulled(fmt: str) -> Non
 def test_xlsx_safe_mode_neutralises_formula_strings_but_not_numbers(tmp_path: Path) -> None:
     sheet = _workbook(rendered(formula_report(), "xlsx"), tmp_path)["cells"]
     values = list(sheet.iter_rows(min_row=2, values_only=True))
-    # xlsx stores a carriage return as the escape _x000D_, which Excel reads back (openpyxl does not).
-    assert [row[0].replace("_x000D_", "\r") for row in values] == ["'" + text for text in FORMULAS]
+    # A carriage return is a line end under the documents' one rule for control characters, and a
+    # cell that starts with a line end is no formula.
+    assert [row[0] for row in values] == ["'=1+1", "'+cmd", "'-2+3", "'@SUM(A1)", "'\tx", "\ny"]
     assert {row[1] for row in values} == {-5}
 
 
@@ -215,6 +220,11 @@ def test_sheet_names_follow_excel_rules() -> None:
     assert names.claim("X" * 40) == "X" * 27 + " (2)"  # unique ignoring case, still 31 characters
     assert names.claim("History") == "History_"
     assert names.claim("versions", part=2) == "versions (2)"
+    assert names.claim("tab\x01\x85\u0080name\n") == "tab name"  # the control-character rule
+    assert names.claim("=SUM(A1)") == "_=SUM(A1)" and SheetNames(safe=False).claim("=SUM(A1)") == "=SUM(A1)"
+    assert names.claim("'quoted'") == "quoted" and names.claim("\x01") == "Sheet"
+    emoji = names.claim("😀" * 20)  # Excel counts UTF-16 units: 15 emoji are 30
+    assert emoji == "😀" * 15 and len(emoji.encode("utf-16-le")) <= 62
 
 
 def test_docx_holds_the_fields_and_every_row_of_every_table(tmp_path: Path) -> None:
@@ -225,7 +235,7 @@ def test_docx_holds_the_fields_and_every_row_of_every_table(tmp_path: Path) -> N
     assert "original_text: first line\nsecond | line" in paragraphs
     assert [cell.text for cell in document.tables[0].rows[0].cells] == COLUMNS
     assert [cell.text for cell in document.tables[0].rows[1].cells] == [
-        "1", "<b> & co", "1.0", "true", "2024-05-06T07:08:09Z", "line one\nline two"
+        "1", "<b> & co", "1.0", "true", "2024-05-06T07:08:09.000000Z", "line one\nline two"
     ]  # fmt: skip
     assert [cell.text for cell in document.tables[1].rows[1].cells] == ["(no rows)", ""]
 

@@ -20,7 +20,10 @@ _UNSAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 def render_csv(report: Report, mode: CsvMode) -> Iterator[bytes]:
     """One table → CSV (RFC 4180, header row first); several tables → a zip of one csv per table.
 
-    Header fields are not part of a CSV: a CSV holds one table and nothing else.
+    A CSV holds one rectangular table, so the report's fields come first on every row, as columns
+    named `<subject>.<key>` (`prompt.original_text`): a csv reader gets one table, a spreadsheet
+    user can filter on them, and no field is dropped. A table without rows still has one row, of
+    its fields. Every cell and header passes `spreadsheet_text` (formula neutralisation).
     """
     tables = iter(report.tables)
     first = next(tables, None)
@@ -28,9 +31,10 @@ def render_csv(report: Report, mode: CsvMode) -> Iterator[bytes]:
         return iter(())
     second = next(tables, None)
     if second is None:
-        return _encoded(_csv_text(first, mode))
+        return _encoded(_csv_text(report, first, mode))
     files = (
-        (name, _encoded(_csv_text(table, mode))) for name, table in _csv_names(chain([first, second], tables))
+        (name, _encoded(_csv_text(report, table, mode)))
+        for name, table in _csv_names(chain([first, second], tables))
     )
     return render_zip(files)
 
@@ -83,16 +87,22 @@ class _WriteOnlyStream(io.RawIOBase):
         return data
 
 
-def _csv_text(table: Table, mode: CsvMode) -> Iterator[str]:
+def _csv_text(report: Report, table: Table, mode: CsvMode) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # excel dialect: CRLF line ends, quotes only where needed
-    writer.writerow(table.columns)
+    header = [f"{report.subject}.{key}" for key, _ in report.fields] + table.columns
+    writer.writerow([spreadsheet_text(name, mode) for name in header])
+    lead = [spreadsheet_text(value, mode) for _, value in report.fields]
+    empty = True
     for row in table.rows:
-        writer.writerow([spreadsheet_text(cell, mode) for cell in row])
+        writer.writerow(lead + [spreadsheet_text(cell, mode) for cell in row])
+        empty = False
         if buffer.tell() >= CHUNK_SIZE:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
+    if empty and lead:
+        writer.writerow(lead + [""] * len(table.columns))
     yield buffer.getvalue()
 
 

@@ -14,7 +14,7 @@ from services.exports.renderers.xlsx_workbook import render_xlsx
 
 # Recorded in each export's receipt: bump it whenever the bytes a format produces change, so
 # stored renderings made by an older renderer can be told apart (and re-rendered).
-RENDERER_VERSION = "1.0.0"
+RENDERER_VERSION = "2.0.0"
 
 OUTPUT_TYPES: dict[str, OutputType] = {
     "json": OutputType("application/json", "json"),

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-Cell = str | int | float | bool | None | datetime
+# A JSON object or list (a version's explanation) is a cell too: an object where the format has
+# objects (json, yaml), its compact JSON text elsewhere.
+Cell = str | int | float | bool | None | datetime | dict[str, Any] | list[Any]
 
 CsvMode = Literal["safe", "raw"]
 FormatName = Literal["json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx"]
@@ -30,7 +32,11 @@ class Table:
 
 @dataclass
 class Report:
-    """A title, header key/values, then tables in order."""
+    """A title, header key/values, then tables in order.
+
+    Every format carries every field: a csv, which holds one table, repeats them as leading
+    columns named `<subject>.<key>` on each row.
+    """
 
     title: str
     fields: list[tuple[str, Cell]] = field(default_factory=list)
@@ -38,6 +44,7 @@ class Report:
     # table's rows are exhausted (csv looks at two to choose csv or zip; docx takes them all to
     # lay out the document first), so a table's rows should start their query when iterated.
     tables: Iterable[Table] = field(default_factory=list)
+    subject: str = "report"  # what the fields describe: "prompt", "artifact"
 
 
 @dataclass(frozen=True)
