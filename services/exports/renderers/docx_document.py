@@ -1,11 +1,13 @@
 """DOCX: the title, the fields, then each table with its header row repeated on every page.
 
-python-docx builds the document (styles, headings, fields, each table with its header row),
-but not the body rows: `table.add_row().cells` + `cell.text` measured about 340 rows/s (every
-call re-runs XPath queries), and even plain lxml elements keep the whole tree in memory (170 MB
-for 20,000 rows) and slowed down as it grew. So each table gets a marker where its rows go, the
-small skeleton is saved, and the final file is written entry by entry with the rows streamed
-into `word/document.xml` as WordprocessingML text: constant memory, linear time.
+python-docx builds the document (page, styles, headings, fields), but not the tables:
+`table.add_row().cells` + `cell.text` measured about 340 rows/s (every call re-runs XPath
+queries), and even plain lxml elements keep the whole tree in memory (170 MB for 20,000 rows)
+and slowed down as it grew. So each table gets a marker where it goes, the small skeleton is
+saved, and the final file is written entry by entry with each table streamed into
+`word/document.xml` as WordprocessingML text: constant memory, linear time. A table's rows are
+read only when its turn comes; its first rows size its columns (`docx_layout`): fixed widths by
+content, so that words wrap at spaces instead of being split, in 8-point text.
 The zip is written to a seekable temp file so every entry carries its sizes in its local header
 (no data descriptors, no zip64), the most conservative layout for Word.
 """
@@ -16,22 +18,34 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from io import BytesIO
+from itertools import chain, islice
 from pathlib import Path
 
 from docx import Document
 from docx.document import Document as DocumentObject
 from docx.enum.section import WD_ORIENT
-from docx.oxml.ns import qn
+from docx.enum.style import WD_STYLE_TYPE
+from docx.shared import Mm, Pt
 from lxml import etree
 
 from services.exports.renderers.cells import cell_to_text, printable_text
 from services.exports.renderers.chunks import CHUNK_SIZE, file_chunks, scratch_file
+from services.exports.renderers.docx_layout import column_widths
 from services.exports.renderers.model import Cell, Report, Table
 
 _DOCUMENT_PART = "word/document.xml"
-_MARKER = re.compile(rb"<!--depot-rows-(\d+)-->")
+_MARKER = re.compile(rb"<!--depot-table-(\d+)-->")
 _XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_EMPTY_CELL = "<w:tc><w:p/></w:tc>"
+# A4 landscape with half-inch margins, as the PDF: room for a dozen columns.
+PAGE_WIDTH, PAGE_HEIGHT, MARGIN = Mm(297), Mm(210), Mm(12.7)
+FONT = "Calibri"
+TABLE_TEXT_SIZE, HEADER_TEXT_SIZE = 8.0, 7.0  # points; the header is bold, so about as wide
+CELL_PADDING = 57  # twips (about 2.85 pt) left and right of a cell's text; Word's default is 108
+_SLACK = 30  # twips per column for borders and rounding
+SAMPLE_ROWS = 100  # rows read ahead to size the columns
+_TABLE_TEXT_STYLE = "Depot Table Text"
+_CELL_START = '<w:tc><w:p><w:pPr><w:pStyle w:val="DepotTableText"/></w:pPr>'
+_EMPTY_CELL = _CELL_START + "</w:p></w:tc>"
 
 
 def render_docx(report: Report) -> Iterator[bytes]:
@@ -46,7 +60,7 @@ def render_docx(report: Report) -> Iterator[bytes]:
 
 def _skeleton(report: Report, tables: list[Table]) -> bytes:
     document = Document()
-    _landscape(document)
+    _page(document)
     title = printable_text(report.title)
     document.core_properties.title = title
     document.add_heading(title, level=0)
@@ -57,22 +71,12 @@ def _skeleton(report: Report, tables: list[Table]) -> bytes:
     for index, table in enumerate(tables):
         document.add_heading(printable_text(table.name), level=1)
         if table.columns:
-            _add_table_head(document, table.columns, marker=f"depot-rows-{index}")
+            document.element.body[-2].addnext(etree.Comment(f"depot-table-{index}"))  # before sectPr
         else:
             document.add_paragraph("(no columns)")
     buffer = BytesIO()
     document.save(buffer)
     return buffer.getvalue()
-
-
-def _add_table_head(document: DocumentObject, columns: list[str], marker: str) -> None:
-    grid = document.add_table(rows=1, cols=len(columns))
-    grid.style = "Table Grid"
-    header = grid.rows[0]
-    for cell, column in zip(header.cells, columns, strict=True):
-        cell.paragraphs[0].add_run(printable_text(column)).bold = True
-    header._tr.get_or_add_trPr().append(etree.Element(qn("w:tblHeader")))  # repeat on each page
-    header._tr.addnext(etree.Comment(marker))  # where the body rows go
 
 
 def _write_with_rows(skeleton: bytes, tables: list[Table], path: Path) -> None:
@@ -89,14 +93,62 @@ def _write_with_rows(skeleton: bytes, tables: list[Table], path: Path) -> None:
 
 
 def _document_xml(skeleton_xml: bytes, tables: list[Table]) -> Iterator[bytes]:
-    """The skeleton's document.xml with each table's marker replaced by its rows."""
+    """The skeleton's document.xml with each table's marker replaced by the table."""
     position = 0
     for marker in _MARKER.finditer(skeleton_xml):
         yield skeleton_xml[position : marker.start()]
-        table = tables[int(marker.group(1))]
-        yield from _row_chunks(table.rows, len(table.columns))
+        yield from _table_chunks(tables[int(marker.group(1))])
         position = marker.end()
     yield skeleton_xml[position:]
+
+
+def _table_chunks(table: Table) -> Iterator[bytes]:
+    rows = iter(table.rows)
+    sample = list(islice(rows, SAMPLE_ROWS))
+    widths = _grid(table.columns, sample)
+    grid = "".join(f'<w:gridCol w:w="{width}"/>' for width in widths)
+    yield (
+        '<w:tbl><w:tblPr><w:tblStyle w:val="TableGrid"/>'
+        f'<w:tblW w:w="{sum(widths)}" w:type="dxa"/><w:tblLayout w:type="fixed"/>'
+        f'<w:tblCellMar><w:left w:w="{CELL_PADDING}" w:type="dxa"/>'
+        f'<w:right w:w="{CELL_PADDING}" w:type="dxa"/></w:tblCellMar>'
+        '<w:tblLook w:val="04A0" w:firstRow="1" w:lastRow="0" w:firstColumn="1" w:lastColumn="0"'
+        ' w:noHBand="0" w:noVBand="1"/></w:tblPr>'
+        f"<w:tblGrid>{grid}</w:tblGrid>"
+        # The header row repeats on each page and is never split across two.
+        "<w:tr><w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>"
+        + "".join(
+            _header_cell_xml(column, width) for column, width in zip(table.columns, widths, strict=True)
+        )
+        + "</w:tr>"
+    ).encode()
+    yield from _row_chunks(chain(sample, rows), len(table.columns))
+    yield b"</w:tbl>"
+
+
+def _grid(columns: list[str], sample: list[Sequence[Cell]]) -> list[int]:
+    """Column widths in twips (1/20 point) that fill the text area of the page."""
+    available = (PAGE_WIDTH - 2 * MARGIN) / 635  # EMU → twips
+    padding = 2 * CELL_PADDING + _SLACK
+    texts = [[printable_text(cell_to_text(cell)) for cell in row] for row in sample]
+    widths = column_widths(
+        [printable_text(column) for column in columns],
+        texts,
+        available=available / 20,
+        size=TABLE_TEXT_SIZE,
+        header_size=HEADER_TEXT_SIZE,
+        padding=padding / 20,
+    )
+    return [int(width * 20) for width in widths]
+
+
+def _header_cell_xml(column: str, width: int) -> str:
+    size = f'<w:sz w:val="{int(HEADER_TEXT_SIZE * 2)}"/>'  # in half-points
+    runs = _runs(printable_text(column)).replace("<w:r>", f"<w:r><w:rPr><w:b/>{size}</w:rPr>")
+    return (
+        f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr>'
+        f'<w:p><w:pPr><w:pStyle w:val="DepotTableText"/></w:pPr>{runs}</w:p></w:tc>'
+    )
 
 
 def _row_chunks(rows: Iterable[Sequence[Cell]], width: int) -> Iterator[bytes]:
@@ -124,17 +176,24 @@ def _cell_xml(cell: Cell) -> str:
     if not text:
         return _EMPTY_CELL
     if text.isascii() and text.isprintable():  # the common case: a single <w:t>
-        return f"<w:tc><w:p><w:r>{_t(text)}</w:r></w:p></w:tc>"
-    runs = []
-    for line_number, line in enumerate(printable_text(text).split("\n")):
+        return f"{_CELL_START}<w:r>{_t(text)}</w:r></w:p></w:tc>"
+    return f"{_CELL_START}{_runs(printable_text(text))}</w:p></w:tc>"
+
+
+def _runs(text: str) -> str:
+    """One run of (printable) text: its line breaks as <w:br/>, its tabs as <w:tab/>."""
+    if not text:
+        return ""
+    parts = []
+    for line_number, line in enumerate(text.split("\n")):
         if line_number:
-            runs.append("<w:br/>")
+            parts.append("<w:br/>")
         for part_number, part in enumerate(line.split("\t")):
             if part_number:
-                runs.append("<w:tab/>")
+                parts.append("<w:tab/>")
             if part:
-                runs.append(_t(part))
-    return f"<w:tc><w:p><w:r>{''.join(runs)}</w:r></w:p></w:tc>"
+                parts.append(_t(part))
+    return f"<w:r>{''.join(parts)}</w:r>"
 
 
 def _t(text: str) -> str:
@@ -144,9 +203,17 @@ def _t(text: str) -> str:
     return f"<w:t>{escaped}</w:t>"
 
 
-def _landscape(document: DocumentObject) -> None:
-    # Export tables are wide; python-docx sizes a new table's columns to the page width.
+def _page(document: DocumentObject) -> None:
+    # Export tables are wide: a landscape page, narrow margins, and a small style for table text.
     section = document.sections[0]
-    if section.orientation != WD_ORIENT.LANDSCAPE:
-        section.orientation = WD_ORIENT.LANDSCAPE
-        section.page_width, section.page_height = section.page_height, section.page_width
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = PAGE_WIDTH, PAGE_HEIGHT
+    section.left_margin = section.right_margin = section.top_margin = section.bottom_margin = MARGIN
+    # Named, not left to the theme: a reader without the theme's font then substitutes a sans
+    # (LibreOffice: Carlito, else DejaVu Sans, whose widths the columns are sized for), not a serif.
+    document.styles["Normal"].font.name = FONT
+    style = document.styles.add_style(_TABLE_TEXT_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    style.base_style = document.styles["Normal"]
+    style.font.size = Pt(TABLE_TEXT_SIZE)
+    style.paragraph_format.space_before = style.paragraph_format.space_after = Pt(0)
+    style.paragraph_format.line_spacing = 1.0
