@@ -41,8 +41,13 @@ class ChatFileOut(BaseModel):
     id: str
     chat_id: str
     filename: str
-    file_type: str
-    media_type: str
+    file_type: str = Field(
+        description="A label: `?file_type=` on upload, else known from the extension (python, markdown, "
+        "csv, json, …), else `text` for text/* media and `binary` for any other."
+    )
+    media_type: str = Field(
+        description="Content-Type of the upload; absent or curl's default form type: guessed from the name."
+    )
     size_bytes: int
     sha256: str
     description: str | None

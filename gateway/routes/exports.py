@@ -12,6 +12,7 @@ from google.protobuf import struct_pb2
 from pydantic import BaseModel, ConfigDict, Field
 
 from depot.exports.v1 import exports_pb2 as pb
+from depot.prompts.v1 import prompts_pb2 as prompts_pb
 from gateway import views_exports as views
 from gateway.auth import bearer_token
 from gateway.content_coding import accepted_codings
@@ -40,14 +41,67 @@ DOWNLOAD: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _names(enum: Any, prefix: str) -> list[str]:
+    """A proto enum's values as the REST API spells them (DATASET_MULTI_AGENT: multi-agent)."""
+    names = [name for name in enum.keys() if not name.endswith("_UNSPECIFIED")]  # noqa: SIM118
+    return [name.removeprefix(prefix).lower().replace("_", "-") for name in names]
+
+
+# Documented from the protos, the one source of these values; the exports service checks requests.
+DATASETS = [*_names(prompts_pb.Dataset, "DATASET_"), "all"]
+CSV_MODES = _names(prompts_pb.CsvMode, "CSV_MODE_")
+EXPORT_OPTIONS = {
+    "type": "object",
+    "properties": {
+        "include_workflow": {
+            "type": "boolean",
+            "default": True,
+            "description": "prompts/{id}: every version (true) or the best head alone (false).",
+        },
+        "csv_mode": {
+            "type": "string",
+            "enum": CSV_MODES,
+            "default": "safe",
+            "description": "csv and xlsx: `safe` neutralises cells a spreadsheet would run as formulas; "
+            "`raw` writes them as they are.",
+        },
+        "all_users": {
+            "type": "boolean",
+            "default": False,
+            "description": "datasets/*: every user's rows; an admin only (403 for others).",
+        },
+        "owner": {
+            "type": "string",
+            "description": "chats/{id}: whose chat (chat ids are per user); another user's for an admin only.",
+        },
+    },
+    "additionalProperties": False,
+    "description": "Which options a source takes: prompts include_workflow and csv_mode, datasets "
+    "all_users and csv_mode, artifacts csv_mode, chats owner; any other is 400.",
+}
+
+
 class ExportIn(BaseModel):
-    """What to render: a source, a format and options (see DESIGN.md, Contract details)."""
+    """What to render: a source, a format and options (see README, Exports)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(min_length=1, max_length=512, examples=["datasets/temporal"])
-    format: str = Field(min_length=1, max_length=16, examples=["csv"])
-    options: JsonObject = Field(default_factory=dict, examples=[{"csv_mode": "safe"}])
+    source: str = Field(
+        min_length=1,
+        max_length=512,
+        examples=["datasets/temporal"],
+        description="`prompts/{id}` (a prompt with its versions and scores), "
+        f"`datasets/{{{'|'.join(DATASETS)}}}`, `artifacts/{{id}}` or `chats/{{id}}` (its files and artifacts).",
+    )
+    format: str = Field(
+        min_length=1,
+        max_length=16,
+        examples=["csv"],
+        description="json, yaml, markdown, text, csv, xlsx, pdf or docx; `zip` for chats/{id} (its only format).",
+    )
+    options: JsonObject = Field(
+        default_factory=dict, examples=[{"csv_mode": "safe"}], json_schema_extra=EXPORT_OPTIONS
+    )
 
 
 class LinkIn(BaseModel):

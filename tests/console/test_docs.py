@@ -6,7 +6,9 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Route
 
+from gateway.app import create_app
 from gateway.routes.console import CONTENT_SECURITY_POLICY
+from services.common.settings import Settings
 from tests.console.conftest import Console, needs_chromium
 from tests.support.system import System
 
@@ -68,3 +70,22 @@ def test_redoc_lists_the_operations_with_no_network(console: Console) -> None:
     assert refused == []
     # ReDoc's footer names its maker with a logo from the maker's site, which the policy blocks.
     assert [e for e in console.errors if "cdn.redoc.ly/redoc/logo-mini.svg" not in e] == []
+
+
+def test_the_schema_names_the_values_and_rules_a_client_generator_needs() -> None:
+    schemas = create_app(Settings(jwt_secret="s" * 32)).openapi()["components"]["schemas"]
+    for model in ("FeedbackIn", "FeedbackOut"):
+        fields = schemas[model]["properties"]
+        assert fields["user_choice"]["enum"] == ["original", "single", "multi"], model
+        assert "must be `none` when `user_choice` is `original`" in fields["agent_winner"]["description"]
+    assert "Derived" in schemas["FeedbackOut"]["properties"]["judge_correct"]["description"]
+    for model in ("SecurityScanIn", "SecurityScanOut"):
+        assert schemas[model]["properties"]["label"]["enum"] == ["safe", "suspicious", "malicious"], model
+    export = schemas["ExportIn"]["properties"]
+    options = export["options"]["properties"]
+    assert options["csv_mode"]["enum"] == ["safe", "raw"] and options["csv_mode"]["default"] == "safe"
+    assert options["include_workflow"]["default"] is True and options["all_users"]["default"] is False
+    for dataset in ("multi-agent", "temporal", "feedback", "effectiveness", "all"):
+        assert dataset in export["source"]["description"], dataset
+    for fmt in ("json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx", "zip"):
+        assert fmt in export["format"]["description"], fmt
