@@ -113,7 +113,8 @@ def test_concurrent_puts_of_one_file_name_make_one_file(system: System, long_run
 
 def big_create(request_id: str) -> pb.CreatePromptRequest:
     """Large enough that a 1 ms deadline expires on the client while the server still works on it."""
-    versions = [pb.NewVersion(text=f"version {i} " + "x" * 20_000, source=f"agent{i % 3}") for i in range(60)]
+    # Under the gateway's 1 MiB body limit, so that the same create can be retried over REST.
+    versions = [pb.NewVersion(text=f"version {i} " + "x" * 15_000, source=f"agent{i % 3}") for i in range(60)]
     return pb.CreatePromptRequest(request_id=request_id, original_text="retry me", versions=versions)
 
 
@@ -147,11 +148,13 @@ def test_a_create_retried_after_a_client_deadline_is_not_duplicated(
 
 
 def _rest_retry(user: User, request_id: str) -> Any:
-    """The same create through the gateway: a timed-out attempt, then a retry answered 200."""
+    """The same create through the gateway: a timed-out attempt, then a retry answered 200 (the
+    same key with another body would be 409: tests/prompts/test_request_id_reuse.py)."""
+    create = big_create(request_id)
     body = {
         "request_id": request_id,
-        "original_text": "retry me",
-        "versions": [{"text": "other", "source": "z"}],
+        "original_text": create.original_text,
+        "versions": [{"text": v.text, "source": v.source} for v in create.versions],
     }
     with contextlib.suppress(httpx.TimeoutException):
         user.http.post("/api/v1/prompts", json=body, timeout=0.001)
