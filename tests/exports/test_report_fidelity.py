@@ -38,6 +38,7 @@ DATASETS = ("multi-agent", "temporal", "feedback", "effectiveness")
 SOURCES = (
     "prompt",
     "prompt-best-only",
+    "prompt-without-versions",
     "artifact",
     *(f"datasets/{name}" for name in DATASETS),
     "datasets/all",
@@ -64,6 +65,11 @@ class Source:
 
 
 def make_source(user: User, name: str) -> Source:
+    if name == "prompt-without-versions":
+        prompt = user.create_prompt(
+            request_id=f"req-{uuid.uuid4().hex[:8]}", original_text="Alone, no versions"
+        )
+        return Source(f"prompts/{prompt['id']}", "prompt", {"include_workflow": True})
     if name.startswith("prompt"):
         session = create_session(user)
         user.http.post(
@@ -221,7 +227,8 @@ def read_csv(data: bytes, expected: Found, source: Source) -> Found:
     lead = [{k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix)} for row in rows]
     assert all(fields == lead[0] for fields in lead), "every row carries the same fields"
     body = [{k: v for k, v in row.items() if not k.startswith(prefix)} for row in rows]
-    return Found(lead[0], {name: body})
+    # A table without rows is one row of the fields alone.
+    return Found(lead[0], {name: [row for row in body if any(row.values())]})
 
 
 def csv_dicts(data: bytes) -> list[dict[str, str]]:
@@ -249,6 +256,7 @@ def read_docx(data: bytes, expected: Found) -> Found:
             found.fields[key] = value
     for name, table in zip(expected.tables, document.tables, strict=True):
         header, *rows = [[cell.text for cell in row.cells] for row in table.rows]
+        rows = [row for row in rows if row[0] != "(no rows)"]
         found.tables[name] = [dict(zip(header, row, strict=True)) for row in rows]
     return found
 
@@ -259,8 +267,8 @@ def read_markdown(data: bytes, expected: Found) -> Found:
     parser.feed(html)
     found = Found()
     for item in parser.items:
-        key, _, value = item.partition(": ")
-        found.fields[key] = value
+        key, _, value = item.partition(":")  # `- **key**: value`; an empty value leaves `key:`
+        found.fields[key] = value.strip()
     for name, (header, *rows) in zip(expected.tables, parser.tables, strict=True):
         found.tables[name] = [dict(zip(header, row, strict=True)) for row in rows]
     return found
@@ -274,7 +282,7 @@ def read_records(text: str, expected: Found) -> Found:
         if set(record_keys(block)) == set(expected.fields):
             found.fields = parse_record(block)
     for name, rows in expected.tables.items():
-        columns = list(rows[0])
+        columns = list(rows[0]) if rows else None
         found.tables[name] = [parse_record(b) for b in blocks if record_keys(b) == columns]
     return found
 
@@ -364,7 +372,7 @@ def pdf_differences(expected: Found, found: Found) -> list[str]:
     text = squeezed(found.text)  # a wrapped cell's lines follow each other in the content stream
     wanted = [*expected.fields, *(str(v) for v in expected.fields.values() if v is not None)]
     for rows in expected.tables.values():
-        wanted += list(rows[0])
+        wanted += list(rows[0]) if rows else []
         wanted += [cell_text(v) for row in rows for v in row.values() if v is not None]
     return [f"{item!r} not in the PDF" for item in wanted if squeezed(cell_text(item)) not in text]
 
