@@ -1,6 +1,6 @@
 // The console's shell: sign-in state, the navigation, and the router over the URL fragment.
 
-import { session, whenUnauthenticated } from "./api.js";
+import { ApiError, session, whenUnauthenticated } from "./api.js";
 import { h, replace } from "./dom.js";
 import { agentsPage } from "./pages/agents.js";
 import { chatPage, chatsPage } from "./pages/chats.js";
@@ -20,14 +20,17 @@ if (location.hash.startsWith("#token=")) {
   history.replaceState(null, "", `${location.pathname}#/signin`);
 }
 
+// Each route, the page it shows, and the list a person goes back to when the page cannot be shown.
+const PROMPTS = ["#/prompts", "All prompts"];
+const CHATS = ["#/chats", "All chats"];
 const routes = [
-  [/^\/signin$/, () => signInPage(offeredToken, signedIn)],
-  [/^\/prompts$/, (_, params) => promptsPage(params)],
-  [/^\/prompts\/([^/]+)$/, ([id]) => promptPage(id)],
-  [/^\/agents$/, () => agentsPage()],
-  [/^\/chats$/, () => chatsPage()],
-  [/^\/chats\/([^/]+)$/, ([id]) => chatPage(id)],
-  [/^\/exports$/, () => exportsPage()],
+  [/^\/signin$/, () => signInPage(offeredToken, signedIn), PROMPTS],
+  [/^\/prompts$/, (_, params) => promptsPage(params), PROMPTS],
+  [/^\/prompts\/([^/]+)$/, ([id]) => promptPage(id), PROMPTS],
+  [/^\/agents$/, () => agentsPage(), PROMPTS],
+  [/^\/chats$/, () => chatsPage(), CHATS],
+  [/^\/chats\/([^/]+)$/, ([id]) => chatPage(id), CHATS],
+  [/^\/exports$/, () => exportsPage(), ["#/exports", "All exports"]],
 ];
 
 function signedIn() {
@@ -52,6 +55,25 @@ function markSection(path) {
 }
 
 let firstLoad = true;
+let shownHash = null;
+
+/** Why a page could not be shown, with the way back to its list. Someone else's record and a
+ * missing one are the same 404 (ids leak nothing), so both read "Not found". */
+function failedPage(error, [href, label]) {
+  const back = h("p", {}, h("a", { href, class: "back-link" }, `← ${label}`));
+  if (error instanceof ApiError && error.status === 404) {
+    return [h("h1", {}, "Not found"), h("p", {}, "There is nothing here, or it is not yours."), back];
+  }
+  return [h("h1", {}, "Something went wrong"), h("p", { class: "error" }, error.message), back];
+}
+
+/** After a route change focus moves to the new content (for screen readers), and the page starts at
+ * its top: focusing would otherwise scroll the header out of view. On a fresh load focus stays put. */
+function showTop() {
+  if (!firstLoad) main.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+  firstLoad = false;
+}
 
 async function route() {
   const hash = location.hash.startsWith("#/") ? location.hash.slice(1) : "/prompts";
@@ -60,27 +82,32 @@ async function route() {
     location.hash = "#/signin";
     return;
   }
+  // The same route shown again is a page reloading itself after a change: it keeps its place and
+  // the message the change announced; any other route starts at the top with a "Loading…" line.
+  const again = hash === shownHash;
+  const y = window.scrollY;
+  shownHash = hash;
   showUser();
   markSection(path);
-  announce("");
-  for (const [pattern, page] of routes) {
-    const match = pattern.exec(path);
-    if (!match) continue;
-    const args = match.slice(1).map(decodeURIComponent);
+  if (!again) {
+    announce("");
     replace(main, h("p", { class: "loading" }, "Loading…"));
-    try {
-      const view = await page(args, new URLSearchParams(search));
-      replace(main, view);
-      document.title = `${main.querySelector("h1")?.textContent || "Depot"} · Depot console`;
-    } catch (error) {
-      replace(main, h("h1", {}, "Something went wrong"), h("p", { class: "error" }, error.message));
-    }
-    // After a route change, focus moves to the new content; on a fresh load it stays at the top.
-    if (!firstLoad) main.focus();
-    firstLoad = false;
-    return;
   }
-  replace(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/prompts" }, "Back to prompts")));
+  const found = routes.find(([pattern]) => pattern.test(path));
+  if (!found) {
+    replace(main, failedPage(new ApiError(404, "NOT_FOUND", "no such page"), PROMPTS));
+  } else {
+    const [pattern, page, list] = found;
+    const args = pattern.exec(path).slice(1).map(decodeURIComponent);
+    try {
+      replace(main, await page(args, new URLSearchParams(search)));
+    } catch (error) {
+      replace(main, failedPage(error, list));
+    }
+  }
+  document.title = `${main.querySelector("h1")?.textContent || "Depot"} · Depot console`;
+  if (again) window.scrollTo(0, y);
+  else showTop();
 }
 
 whenUnauthenticated(() => {

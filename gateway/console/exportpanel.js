@@ -8,6 +8,9 @@ import { announce } from "./status.js";
 export const FORMATS = ["json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx"];
 const RUNNING = new Set(["queued", "pending", "processing", "running"]);
 const POLL_MS = 500;
+// The server answers a wait as soon as the job ends; a short one brings progress every 2 s meanwhile.
+const WAIT_SECONDS = 2;
+const TICK_MS = 200;
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -20,7 +23,7 @@ export async function runExport(source, format, onProgress) {
   while (RUNNING.has(job.status)) {
     onProgress(job);
     const started = Date.now();
-    location.searchParams.set("wait", "5");
+    location.searchParams.set("wait", String(WAIT_SECONDS));
     job = await api(`${location.pathname}${location.search}`);
     const spent = Date.now() - started;
     if (spent < POLL_MS) await pause(POLL_MS - spent); // a server that ignores `wait` is not hammered
@@ -29,9 +32,11 @@ export async function runExport(source, format, onProgress) {
   return { job, reused };
 }
 
-function progressText(job) {
-  const rows = job.rows_rendered ?? job.progress?.rows_rendered;
-  return rows ? `${job.status}: ${rows} rows rendered` : `${job.status}…`;
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+function progressText(job, elapsedMs) {
+  const rows = job.rows_rendered ?? 0;
+  return `${job.status}: ${rows} rows rendered · ${seconds(elapsedMs)}`;
 }
 
 async function shareLink(job, cell) {
@@ -97,9 +102,40 @@ async function listLinks(job, cell) {
   );
 }
 
-/** A source with its UUID cut to the first eight characters (the full one is in the cell's title). */
-function shortSource(source) {
-  return source.replace(/([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "$1…");
+// What a person calls a source: a prompt's text, an artifact's title. Asked once per source per tab.
+const labels = new Map();
+const excerpt = (text, length = 80) => (text.length > length ? `${text.slice(0, length)}…` : text);
+
+async function fetchLabel(source) {
+  const [kind, name] = [source.slice(0, source.indexOf("/")), source.slice(source.indexOf("/") + 1)];
+  try {
+    if (kind === "prompts") return `Prompt “${excerpt((await api(`/api/v1/prompts/${encodeURIComponent(name)}`)).original_text)}”`;
+    if (kind === "artifacts") return `Artifact “${(await api(`/api/v1/artifacts/${encodeURIComponent(name)}`)).title}”`;
+  } catch (error) {
+    if (error.status === 404) return `${kind === "prompts" ? "Prompt" : "Artifact"} (deleted)`;
+    throw error;
+  }
+  return kind === "datasets" ? `Dataset ${name}` : kind === "chats" ? `Chat ${name}` : source;
+}
+
+function sourceLabel(source) {
+  if (!labels.has(source)) labels.set(source, fetchLabel(source).catch(() => source));
+  return labels.get(source);
+}
+
+/** The options of an export as words: safe and raw CSV, all versions or the best one, every user's data. */
+export function optionsText(options = {}) {
+  const words = [];
+  const order = ["csv_mode", "include_workflow", "all_users"];
+  const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const entries = Object.entries(options).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+  for (const [name, value] of entries) {
+    if (name === "csv_mode") words.push(`${value} CSV`);
+    else if (name === "include_workflow") words.push(value ? "all versions" : "best version only");
+    else if (name === "all_users") words.push(value ? "every user" : "own data");
+    else words.push(`${name}: ${typeof value === "object" ? JSON.stringify(value) : value}`);
+  }
+  return words.join(", ") || "—";
 }
 
 function historyRow(job, refresh) {
@@ -115,12 +151,15 @@ function historyRow(job, refresh) {
       h("button", { type: "button", "aria-label": `Links of ${name}`, onclick: () => listLinks(job, links).catch(failed) }, "Links"),
     );
   }
+  const source = h("td", { class: "wrap source", title: job.source }, job.source);
+  sourceLabel(job.source).then((label) => replace(source, label));
   return h(
     "tr",
     { "data-export": job.id },
     h("td", {}, formatTime(job.created_at)),
-    h("td", { class: "wrap", title: job.source }, shortSource(job.source)),
+    source,
     h("td", {}, job.format),
+    h("td", { class: "options" }, optionsText(job.options)),
     h("td", {}, job.error ? `${job.status}: ${job.error}` : job.status),
     h("td", { class: "num" }, formatBytes(job.size_bytes)),
     h("td", { class: "num" }, job.cache_hits ?? 0),
@@ -129,7 +168,7 @@ function historyRow(job, refresh) {
   );
 }
 
-const HISTORY_HEADERS = ["Created", "Source", "Format", "Status", ["Size", "num"], ["Cache hits", "num"], ["Downloads", "num"], "Actions"];
+const HISTORY_HEADERS = ["Created", "Source", "Format", "Options", "Status", ["Size", "num"], ["Cache hits", "num"], ["Downloads", "num"], "Actions"];
 
 /** The caller's exports (of one source, or all), newest first, with a "more" button. */
 export function exportHistory(source, caption = "Export history") {
@@ -164,11 +203,22 @@ export function exportPanel(source, { formats = FORMATS, title = "Export", level
   );
   async function start(format) {
     buttons.forEach((b) => (b.disabled = true));
-    replace(state, h("progress", { "aria-label": `Exporting ${format}` }), ` Exporting ${format}…`);
+    const started = Date.now();
+    const bar = h("progress", { "aria-label": `Exporting ${format}` });
+    const line = document.createTextNode(` Exporting ${format}…`);
+    replace(state, bar, line);
+    let current = null;
+    // Elapsed time moves on between the server's answers; rows rendered change with each answer.
+    const tick = setInterval(() => {
+      if (current) line.data = ` ${progressText(current, Date.now() - started)}`;
+    }, TICK_MS);
     try {
-      const { job, reused } = await runExport(source, format, (j) =>
-        replace(state, h("progress", { "aria-label": `Exporting ${format}` }), ` ${progressText(j)}`),
-      );
+      const { job, reused } = await runExport(source, format, (j) => {
+        current = j;
+        line.data = ` ${progressText(j, Date.now() - started)}`;
+      });
+      clearInterval(tick);
+      const took = seconds(Date.now() - started);
       const link = h(
         "button",
         {
@@ -179,11 +229,14 @@ export function exportPanel(source, { formats = FORMATS, title = "Export", level
         },
         `Download ${job.filename || format}`,
       );
-      replace(state, h("span", { class: "done" }, `Ready: ${formatBytes(job.size_bytes)}${reused ? " (a stored rendering: cache hit)" : ""}. `), link);
+      const rows = job.rows_rendered ? `${job.rows_rendered} rows, ` : "";
+      const how = reused ? " (a stored rendering: cache hit)" : ` in ${took}`;
+      replace(state, h("span", { class: "done" }, `Ready${how}: ${rows}${formatBytes(job.size_bytes)}. `), link);
       history.refresh();
     } catch (error) {
       replace(state, h("span", { class: "error" }, `Export failed: ${error.message}`));
     } finally {
+      clearInterval(tick);
       buttons.forEach((b) => (b.disabled = false));
     }
   }

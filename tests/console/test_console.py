@@ -6,6 +6,8 @@ with a pasted token and does what a person would, page by page, with a screensho
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +206,7 @@ def test_an_export_that_runs_as_a_job_shows_its_progress_then_the_download(
     console.go(f"#/prompts/{prompt['id']}", ".export-panel")
     page.click("button[data-format=markdown]")
     page.wait_for_selector(".export-state:has(progress):text('20 rows rendered')")
+    assert re.search(r"processing: 20 rows rendered · \d+\.\d s", page.inner_text(".export-state"))
     with page.expect_download() as download:
         page.click(".export-state button.download")
     assert Path(download.value.path()).read_bytes().startswith(b"#")
@@ -391,3 +394,157 @@ def test_depot_up_offers_the_development_token_in_a_link_fragment(capsys: pytest
     url = link.split()[1]
     assert url.startswith("http://127.0.0.1:8080/#token=")  # a fragment: no request or log carries it
     assert f"export TOKEN={url.split('#token=')[1]}" in printed
+
+
+def test_navigation_keeps_the_navigation_bar_in_view(console: Console, alice: User) -> None:
+    prompt = make_session(alice)
+    console.sign_in(alice)
+    page = console.page
+    steps = [
+        (
+            lambda: page.get_by_role("link", name="Summarise the quarterly report for the board").click(),
+            ".version.best",
+        ),
+        (lambda: page.get_by_role("link", name="Agents").click(), "svg.chart"),
+        (lambda: page.get_by_role("link", name="Exports").click(), ".export-panel"),
+        (lambda: console.go(f"#/prompts/{prompt['id']}", ".version.best"), ".version.best"),
+    ]
+    for step, ready in steps:
+        step()
+        page.wait_for_selector(ready)
+        page.wait_for_function("document.activeElement.id === 'main'")
+        top = page.evaluate("document.getElementById('nav').getBoundingClientRect().top")
+        scrolled = page.evaluate("window.scrollY")
+        assert (scrolled, top >= 0) == (0, True), f"{page.url}: scrolled {scrolled}px, nav top at {top}px"
+    assert console.errors == []
+
+
+def test_someone_elses_or_a_missing_prompt_is_not_found_with_a_way_back(
+    console: Console, alice: User, bob: User
+) -> None:
+    theirs = bob.create_prompt(original_text="Bob's own prompt")
+    alice.create_prompt(original_text="Alice's prompt")
+    console.sign_in(alice)
+    page = console.page
+    for prompt_id in (theirs["id"], "00000000-0000-4000-8000-000000000000"):
+        console.go(f"#/prompts/{prompt_id}", "h1:text-is('Not found')")
+        assert "Something went wrong" not in page.inner_text("main")
+        assert "Bob's own prompt" not in page.inner_text("main")
+    console.screenshot("11-not-found")
+    page.get_by_role("link", name="All prompts").click()
+    page.wait_for_selector('#prompt-table a.prompt-link:text-is("Alice\'s prompt")')
+
+
+def test_version_cards_show_the_explanation(console: Console, alice: User) -> None:
+    prompt = alice.create_prompt(
+        versions=[
+            {
+                "text": "v1",
+                "source": "multi",
+                "explanation": {"changes": ["audience", "figures"], "why": "<b>x</b>"},
+            },
+            {"text": "v2", "source": "single"},
+        ]
+    )
+    console.sign_in(alice)
+    console.go(f"#/prompts/{prompt['id']}", ".version[data-version='1'] .explanation-json")
+    shown = json.loads(console.page.inner_text(".version[data-version='1'] .explanation-json"))
+    assert shown == {"changes": ["audience", "figures"], "why": "<b>x</b>"}
+    assert console.page.locator(".version[data-version='2'] .explanation").count() == 0
+
+
+def test_export_history_names_the_prompt_and_the_artifact_and_tells_safe_from_raw_csv(
+    console: Console, alice: User
+) -> None:
+    prompt = make_session(alice)
+    [artifact] = alice.http.get("/api/v1/chats/c1/artifacts").json()["items"]
+    for source, options in (
+        (f"prompts/{prompt['id']}", {"csv_mode": "safe"}),
+        (f"prompts/{prompt['id']}", {"csv_mode": "raw"}),
+        (f"artifacts/{artifact['id']}", {}),
+    ):
+        reply = alice.http.post(
+            "/api/v1/exports", json={"source": source, "format": "csv", "options": options}
+        )
+        assert reply.status_code == 201, reply.text
+    console.sign_in(alice)
+    page = console.page
+    console.go("#/exports", ".export-history tr[data-export]")
+    page.wait_for_selector(".export-history td.source:text('Artifact “Sales”')")
+    page.wait_for_selector(".export-history td.source:text('Prompt “Summarise the quarterly report')")
+    rows = page.locator(".export-history tr[data-export]")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert len(texts) == 3 and not [t for t in texts if prompt["id"][:8] in t], texts
+    options = page.locator(".export-history td.options").all_inner_texts()
+    assert sorted(options) == sorted(["safe CSV", "raw CSV, all versions", "safe CSV, all versions"]), options
+    console.screenshot("12-export-history")
+    assert console.errors == []
+
+
+def test_an_artifact_is_previewed_by_its_first_rows(console: Console, alice: User) -> None:
+    rows = [[f"r{i}", i] for i in range(30)]
+    body = {"title": "Big table", "columns": ["name", "n"], "rows": rows}
+    assert alice.http.post("/api/v1/chats/p1/artifacts", json=body).status_code == 201
+    console.sign_in(alice)
+    page = console.page
+    console.go("#/chats/p1", "h2:text('Table artifacts')")
+    page.get_by_role("button", name="Preview Big table").click()
+    preview = page.wait_for_selector("table.artifact-preview")
+    assert "first 20 of 30 rows" in preview.inner_text()
+    assert page.locator("table.artifact-preview tbody tr").count() == 20
+    assert page.locator("table.artifact-preview tbody tr").first.inner_text().split() == ["r0", "0"]
+    assert console.errors == []
+
+
+def test_a_prompt_is_created_given_a_version_and_scored_from_the_console(
+    console: Console, alice: User
+) -> None:
+    console.sign_in(alice)
+    page = console.page
+    page.get_by_text("New prompt", exact=True).click()
+    page.get_by_label("Original text").fill("Plan a product launch")
+    page.get_by_label("Request id").fill("req-made-in-console")
+    page.get_by_label("First version").fill("Plan the launch in three phases.")
+    page.get_by_label("Its source (agent)").fill("single")
+    page.get_by_role("button", name="Create prompt").click()
+    page.wait_for_selector(".version[data-version='1']")
+    page.get_by_label("Version text").fill("Plan the launch in three phases with owners and dates.")
+    page.get_by_label("Source (agent)", exact=True).fill("multi")
+    page.get_by_role("button", name="Add version").click()
+    card = page.wait_for_selector(".version[data-version='2']")
+    assert "from multi · parent v1" in card.inner_text()
+    version = page.locator(".version[data-version='2']")
+    version.get_by_text("Score this version").click()
+    for criterion, value in zip(
+        ("clarity", "specificity", "actionability", "structure", "context use"), "98787", strict=True
+    ):
+        version.get_by_label(criterion, exact=True).fill(value)
+    version.get_by_role("button", name="Score", exact=True).click()
+    page.wait_for_selector(".version.best[data-version='2']")
+    page.wait_for_selector("#status:text('the best head is v2')")
+    [listed] = alice.http.get("/api/v1/prompts").json()["items"]
+    prompt = alice.http.get(f"/api/v1/prompts/{listed['id']}").json()
+    assert (prompt["request_id"], prompt["version_count"], prompt["best_version_no"]) == (
+        "req-made-in-console",
+        2,
+        2,
+    )
+    assert prompt["versions"][1]["scores"]["total"] == 39
+    console.screenshot("13-created-in-console")
+    assert console.errors == []
+
+
+def test_an_export_job_shows_rows_and_elapsed_time_then_its_result(console: Console, alice: User) -> None:
+    make_session(alice)
+    console.sign_in(alice)
+    page = console.page
+    console.go("#/exports", "#dataset-select")
+    page.select_option("#dataset-select", "temporal")
+    panel = page.locator(".export-panel", has_text="Dataset temporal")
+    panel.locator("button[data-format=csv]").click()
+    done = panel.locator(".export-state .done")
+    done.wait_for()
+    assert re.fullmatch(r"Ready in \d+\.\d s: 4 rows, [\d.]+ (B|KiB)\. ", done.inner_text() + " "), (
+        done.inner_text()
+    )
+    assert console.errors == []

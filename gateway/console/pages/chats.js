@@ -160,6 +160,23 @@ function fileRow(chatId, file, editor, reload) {
   );
 }
 
+const PREVIEW_ROWS = 20;
+
+/** An artifact's first rows as a table (cells as text), under its title and size. */
+async function preview(artifact, panel) {
+  const full = await api(`/api/v1/artifacts/${encodeURIComponent(artifact.id)}`);
+  const rows = (full.rows || []).slice(0, PREVIEW_ROWS);
+  const cell = (value) => (value === null || value === undefined ? "" : String(value));
+  const shown = rows.length < full.row_count ? `first ${rows.length} of ${full.row_count} rows` : `${full.row_count} row${full.row_count === 1 ? "" : "s"}`;
+  replace(
+    panel,
+    h("h3", {}, `Preview of “${full.title}”`),
+    rows.length
+      ? table(`${full.title}: ${shown}`, full.columns, rows.map((row) => h("tr", {}, row.map((v) => h("td", {}, cell(v))))), { class: "artifact-preview" })
+      : h("p", { class: "muted" }, "This artifact has no rows."),
+  );
+}
+
 async function artifactsSection(chatId) {
   const page = await api(`/api/v1/chats/${encodeURIComponent(chatId)}/artifacts${query({ page_size: 100 })}`);
   const panel = h("div");
@@ -170,14 +187,19 @@ async function artifactsSection(chatId) {
       h("td", {}, a.title),
       h("td", { class: "num" }, a.columns.length),
       h("td", { class: "num" }, a.row_count),
-      h("td", {}, h("button", { type: "button", onclick: () => replace(panel, exportPanel(`artifacts/${a.id}`, { title: `Export “${a.title}”`, level: "h3" })) }, "Export…")),
+      h(
+        "td",
+        { class: "actions" },
+        h("button", { type: "button", "aria-label": `Preview ${a.title}`, onclick: () => preview(a, panel).catch((e) => announce(e.message, "error")) }, "Preview"),
+        h("button", { type: "button", onclick: () => replace(panel, exportPanel(`artifacts/${a.id}`, { title: `Export “${a.title}”`, level: "h3" })) }, "Export…"),
+      ),
     ),
   );
   return h(
     "section",
     { "aria-labelledby": "artifacts-title" },
     h("h2", { id: "artifacts-title" }, "Table artifacts"),
-    rows.length ? table("Artifacts", ["Title", ["Columns", "num"], ["Rows", "num"], "Export"], rows) : h("p", { class: "muted" }, "No artifacts in this chat."),
+    rows.length ? table("Artifacts", ["Title", ["Columns", "num"], ["Rows", "num"], "Actions"], rows) : h("p", { class: "muted" }, "No artifacts in this chat."),
     panel,
   );
 }

@@ -24,7 +24,47 @@ function scoreTable(version) {
   );
 }
 
-function versionCard(version, bestNo) {
+/** The agent's explanation of a version: any JSON object, shown as indented JSON text. */
+function explanation(version) {
+  if (!version.explanation || !Object.keys(version.explanation).length) return null;
+  return h(
+    "div",
+    { class: "explanation" },
+    h("h4", {}, "Explanation"),
+    h("pre", { class: "explanation-json" }, JSON.stringify(version.explanation, null, 2)),
+  );
+}
+
+/** Five numbers from 0 to 10 for one version; saving sets its scores and the best head follows. */
+function scoreForm(prompt, version, reload) {
+  const inputs = CRITERIA.map((c) =>
+    h("input", { type: "number", name: c, min: "0", max: "10", step: "0.5", required: true, value: version.scores?.[c] ?? "", class: "score-input" }),
+  );
+  return h(
+    "form",
+    {
+      class: "score-form",
+      "aria-label": `Score version ${version.version_no}`,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const scores = Object.fromEntries(CRITERIA.map((c, i) => [c, Number(inputs[i].value)]));
+        try {
+          const path = `/api/v1/prompts/${encodeURIComponent(prompt.id)}/versions/${version.version_no}/score`;
+          const result = await api(path, { method: "PUT", json: scores });
+          announce(`Version ${version.version_no} scored ${formatNumber(result.total)}; the best head is v${result.best_version_no}.`);
+          reload();
+        } catch (error) {
+          announce(`Scores not saved: ${error.message}`, "error");
+        }
+      },
+    },
+    h("div", { class: "score-fields" }, CRITERIA.map((c, i) => field(c.replace("_", " "), inputs[i]))),
+    h("button", { type: "submit" }, version.scores ? "Save scores" : "Score"),
+  );
+}
+
+function versionCard(prompt, version, reload) {
+  const bestNo = prompt.best_version_no;
   const best = version.version_no === bestNo;
   return h(
     "article",
@@ -42,7 +82,45 @@ function versionCard(version, bestNo) {
       version.parent_version_no ? ` · parent v${version.parent_version_no}` : " · no parent",
     ),
     h("p", { class: "version-text" }, version.text),
+    explanation(version),
     scoreTable(version),
+    h("details", { class: "score-box" }, h("summary", {}, version.scores ? "Change scores" : "Score this version"), scoreForm(prompt, version, reload)),
+  );
+}
+
+/** A new version of the prompt: its text, the agent that wrote it, and the version it derives from. */
+function appendForm(prompt, reload) {
+  const text = h("textarea", { name: "text", rows: "4", required: true });
+  const source = h("input", { type: "text", name: "source", required: true, list: "agent-names", value: "manual" });
+  const parent = h(
+    "select",
+    { name: "parent_version_no" },
+    h("option", { value: "" }, "none"),
+    prompt.versions.map((v) => h("option", { value: v.version_no, selected: v.version_no === (prompt.best_version_no || prompt.versions.at(-1)?.version_no) }, `v${v.version_no}`)),
+  );
+  return h(
+    "form",
+    {
+      class: "stack narrow append-form",
+      "aria-labelledby": "append-title",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const body = { text: text.value, source: source.value.trim() };
+        if (parent.value) body.parent_version_no = Number(parent.value);
+        try {
+          const version = await api(`/api/v1/prompts/${encodeURIComponent(prompt.id)}/versions`, { method: "POST", json: body });
+          announce(`Version ${version.version_no} added.`);
+          reload();
+        } catch (error) {
+          announce(`Version not added: ${error.message}`, "error");
+        }
+      },
+    },
+    h("h3", { id: "append-title" }, "Add a version"),
+    field("Version text", text),
+    field("Source (agent)", source),
+    field("Derived from", parent),
+    h("button", { type: "submit", class: "primary" }, "Add version"),
   );
 }
 
@@ -143,6 +221,8 @@ function feedbackSection(prompt) {
 
 export async function promptPage(id) {
   const prompt = await api(`/api/v1/prompts/${encodeURIComponent(id)}`);
+  // A change made on this page shows the prompt as the server now has it.
+  const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   const details = [
     ["Request id", prompt.request_id || "—"],
     ["Agent type", prompt.agent_type || "—"],
@@ -162,8 +242,9 @@ export async function promptPage(id) {
       { "aria-labelledby": "versions-title" },
       h("h2", { id: "versions-title" }, `Versions (${prompt.versions.length})`),
       prompt.versions.length
-        ? h("div", { class: "versions" }, prompt.versions.map((v) => versionCard(v, prompt.best_version_no)))
+        ? h("div", { class: "versions" }, prompt.versions.map((v) => versionCard(prompt, v, reload)))
         : h("p", { class: "muted" }, "No versions yet."),
+      appendForm(prompt, reload),
     ),
     prompt.versions.length ? lineage(prompt) : null,
     feedbackSection(prompt),

@@ -2,6 +2,7 @@
 
 import { api, query } from "../api.js";
 import { field, formatTime, h, table } from "../dom.js";
+import { announce } from "../status.js";
 
 function excerpt(text, length = 120) {
   return text.length > length ? `${text.slice(0, length)}…` : text;
@@ -16,6 +17,44 @@ function row(prompt) {
     h("td", { class: "num" }, prompt.version_count),
     h("td", { class: "num" }, prompt.best_version_no ? `v${prompt.best_version_no}` : "—"),
     h("td", {}, formatTime(prompt.created_at)),
+  );
+}
+
+/** A new prompt, with a first version when one is written; it opens once the server has it. */
+function newPromptForm() {
+  const original = h("textarea", { name: "original_text", rows: "3", required: true });
+  const requestId = h("input", { type: "text", name: "request_id" });
+  const agentType = h("input", { type: "text", name: "agent_type" });
+  const versionText = h("textarea", { name: "version_text", rows: "3" });
+  const source = h("input", { type: "text", name: "source", value: "manual" });
+  const optional = (value) => value.trim() || undefined;
+  return h(
+    "details",
+    { class: "new-prompt" },
+    h("summary", {}, "New prompt"),
+    h(
+      "form",
+      {
+        class: "stack narrow",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const body = { original_text: original.value, request_id: optional(requestId.value), agent_type: optional(agentType.value) };
+          if (versionText.value.trim()) body.versions = [{ text: versionText.value, source: source.value.trim() }];
+          try {
+            const prompt = await api("/api/v1/prompts", { method: "POST", json: body });
+            location.hash = `#/prompts/${encodeURIComponent(prompt.id)}`;
+          } catch (error) {
+            announce(`Prompt not created: ${error.message}`, "error");
+          }
+        },
+      },
+      field("Original text", original),
+      field("Request id", requestId, "Optional: feedback names the prompt by it."),
+      field("Agent type of the prompt", agentType, "Optional, e.g. single or multi."),
+      field("First version", versionText, "Optional: the text of version 1."),
+      field("Its source (agent)", source),
+      h("button", { type: "submit", class: "primary" }, "Create prompt"),
+    ),
   );
 }
 
@@ -58,6 +97,7 @@ export async function promptsPage(params) {
     "div",
     {},
     h("h1", {}, "Prompts"),
+    newPromptForm(),
     form,
     count === 0 ? h("p", { class: "empty" }, q || agentType ? "No prompt matches." : "No prompts yet.") : list,
     more,
