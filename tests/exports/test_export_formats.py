@@ -43,8 +43,7 @@ def test_prompt_session_opens_in_every_format_with_its_whole_workflow(alice: Use
     text = readers.text_of(fmt, data)
     for agent in ("Syntax", "Structure", "Domain"):
         assert readers.finds(fmt, text, f"{agent} {session.marker}"), f"{agent} version missing from {fmt}"
-    if fmt != "csv":  # a CSV holds the table only, not the header fields
-        assert readers.finds(fmt, text, f"Original {session.marker}")
+    assert readers.finds(fmt, text, f"Original {session.marker}"), f"the original text is missing from {fmt}"
     assert body["receipt"]["row_count"] == 3
     assert body["options"] == {"include_workflow": True, "csv_mode": "safe"}
 
