@@ -141,8 +141,9 @@ FEEDBACK = DatasetQuery(
     owner_column="f.owner",
 )
 
-# Effectiveness on both bases in one aggregate query (no loop per agent).
-_EFFECTIVENESS_BODY = """FROM (
+# Effectiveness on both bases recomputed from every score and feedback row: the reference the
+# maintained figures below must always equal, and the definition of each figure (DESIGN.md).
+_EFFECTIVENESS_REFERENCE_BODY = """FROM (
     SELECT 'scores' AS basis, v.source AS agent,
            count(*) FILTER (WHERE p.best_version_no = s.version_no) AS wins,
            count(*) AS total, avg(s.total) AS avg_score,
@@ -173,36 +174,57 @@ _EFFECTIVENESS_BODY = """FROM (
     GROUP BY a.agent, n.total, sc.avg_score
 ) e ORDER BY e.basis DESC, e.agent"""
 
+# The same figures from the counters the writes keep (migrations/prompts 0004, effectiveness.py):
+# one index range of the owner's rows. Means are sum / count in float8 like avg(): the sums are
+# exact, so they equal the reference whenever its running float sum is exact, and never drift.
+# An agent is listed on the feedback basis while some feedback names it (as winner or judge's pick).
+_EFFECTIVENESS_BODY = """FROM (
+    SELECT 'scores' AS basis, a.agent, sum(a.wins)::bigint AS wins, sum(a.scored)::bigint AS total,
+           sum(a.score_sum)::float8 / sum(a.scored)::float8 AS avg_score,
+           NULL::bigint AS judge_wins, NULL::bigint AS judge_confirmed
+    FROM prompts.agent_stats a
+    WHERE {scope_a} AND a.basis = 'scores'
+    GROUP BY a.agent HAVING sum(a.scored) > 0
+  UNION ALL
+    SELECT 'feedback', a.agent, sum(a.wins)::bigint, n.total,
+           CASE WHEN sum(a.scored) > 0 THEN sum(a.score_sum)::float8 / sum(a.scored)::float8 END,
+           sum(a.judge_wins)::bigint, sum(a.judge_confirmed)::bigint
+    FROM prompts.agent_stats a
+    CROSS JOIN (SELECT COALESCE(sum(c.total), 0)::bigint AS total FROM prompts.feedback_counts c
+                WHERE {scope_c}) n
+    WHERE {scope_a} AND a.basis = 'feedback' AND a.agent <> 'none'
+    GROUP BY a.agent, n.total HAVING sum(a.wins + a.judge_wins - a.judge_confirmed) > 0
+) e ORDER BY e.basis DESC, e.agent"""
+
 
 @dataclass(frozen=True)
 class EffectivenessQuery(DatasetQuery):
-    """Aggregates per agent: no owner column even across users, and two scopes (scores, feedback)."""
+    """Aggregates per agent: no owner column even across users, and one scope per table aliased."""
 
     def _columns(self, all_users: bool) -> list[Column]:
         return list(self.columns)
 
     def _from(self, all_users: bool) -> str:
-        scope_p = "TRUE" if all_users else "p.owner = %(owner)s"
-        scope_f = "TRUE" if all_users else "f.owner = %(owner)s"
-        return self.body.format(scope_p=scope_p, scope_f=scope_f)
+        scopes = {alias: "TRUE" if all_users else f"{alias}.owner = %(owner)s" for alias in "pfac"}
+        return self.body.format(**{f"scope_{alias}": scope for alias, scope in scopes.items()})
 
 
-EFFECTIVENESS = EffectivenessQuery(
-    columns=(
-        Column("basis", "e.basis", "text"),
-        Column("agent", "e.agent", "text"),
-        Column("wins", "e.wins"),
-        Column("total", "e.total"),
-        Column("win_rate", "CASE WHEN e.total > 0 THEN e.wins::float8 / e.total ELSE 0 END"),
-        Column("avg_score", "e.avg_score"),
-        Column("judge_wins", "e.judge_wins"),
-        Column(
-            "judge_agreement",
-            "CASE WHEN e.judge_wins > 0 THEN e.judge_confirmed::float8 / e.judge_wins END",
-        ),
+_EFFECTIVENESS_COLUMNS = (
+    Column("basis", "e.basis", "text"),
+    Column("agent", "e.agent", "text"),
+    Column("wins", "e.wins"),
+    Column("total", "e.total"),
+    Column("win_rate", "CASE WHEN e.total > 0 THEN e.wins::float8 / e.total ELSE 0 END"),
+    Column("avg_score", "e.avg_score"),
+    Column("judge_wins", "e.judge_wins"),
+    Column(
+        "judge_agreement",
+        "CASE WHEN e.judge_wins > 0 THEN e.judge_confirmed::float8 / e.judge_wins END",
     ),
-    body=_EFFECTIVENESS_BODY,
-    owner_column="",
+)
+EFFECTIVENESS = EffectivenessQuery(columns=_EFFECTIVENESS_COLUMNS, body=_EFFECTIVENESS_BODY, owner_column="")
+EFFECTIVENESS_REFERENCE = EffectivenessQuery(
+    columns=_EFFECTIVENESS_COLUMNS, body=_EFFECTIVENESS_REFERENCE_BODY, owner_column=""
 )
 
 DATASETS: dict[str, DatasetQuery] = {

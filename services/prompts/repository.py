@@ -291,7 +291,11 @@ _UPSERT_FEEDBACK = Query(
             Prompt.request_id,
             Prompt.id,
             *(bindparam(name, type_=getattr(Feedback, name).type) for name in _FEEDBACK_VALUES),
-        ).where(Prompt.owner == bindparam("owner"), Prompt.request_id == bindparam("request_id")),
+        )
+        .where(Prompt.owner == bindparam("owner"), Prompt.request_id == bindparam("request_id"))
+        # The prompt's key-share lock first, before the owner's revision row (the bump runs after the
+        # insert): a score write holds the prompt, then the owner; the same order cannot deadlock.
+        .with_for_update(read=True, key_share=True),
     )
     .on_conflict_do_update(
         index_elements=[Feedback.owner, Feedback.request_id],
