@@ -105,11 +105,16 @@ def main(argv: list[str] | None = None) -> None:
     from cli import files_import
 
     files_import.add_parser(commands)
+    from cli import prompts_repair
+
+    prompts_repair.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "roles":
         roles.run(args)
     elif args.command == "files":
         files_import.run(args)
+    elif args.command == "prompts":
+        prompts_repair.run(args)
     elif args.command == "up":
         from cli.up import up
 
