@@ -61,6 +61,9 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=Json,
         docs_url=None,  # served by routes/docs.py from pinned assets, not a CDN
         redoc_url=None,
+        # Traces come from the OpenTelemetry FastAPI instrumentation (services/common/tracing.py)
+        # when OTEL_* configures them; FastAPI's own would add a second span to every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     # The gateway checks each token itself before it forwards a request or reads its body (the
     # services check it again); it accepts users' tokens only, never service tokens.

@@ -100,6 +100,8 @@ class Export(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     owner_is_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The W3C traceparent of the request that queued the job (tracing on): the worker's span links to it.
+    traceparent: Mapped[str | None] = mapped_column(String(64))
     rows_rendered: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # Lifecycle: when the cleanup removes it; how the stored bytes are encoded (gzip for text
     # formats) and how many there are (size_bytes stays the size of the content itself).

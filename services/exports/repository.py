@@ -12,6 +12,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, text, tuple_, up
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Session
+from services.common.tracing import current_traceparent
 from services.exports.job_signals import ENDED_CHANNEL, JOBS_CHANNEL
 from services.exports.models import Export, RenderEvent
 from services.exports.rules import RATE_WINDOW_SECONDS, ExportRequest
@@ -101,17 +102,23 @@ class ExportsRepository:
         self, *, owner: str, request: ExportRequest, revision: str, owner_is_admin: bool
     ) -> Any | None:
         """A new queued export job (with whether its owner asked as an admin: the scope the worker
-        reads in), and one render event; the workers are woken when the transaction commits.
+        reads in) and the asking request's traceparent, and one render event; the workers are woken
+        when the transaction commits.
         None when the key already has a live export."""
         row = await self._insert_live(
-            owner, request, revision, status="queued", owner_is_admin=owner_is_admin
+            owner,
+            request,
+            revision,
+            status="queued",
+            owner_is_admin=owner_is_admin,
+            traceparent=current_traceparent(),
         )
         if row is not None:
             await self.session.execute(NOTIFY, {"channel": JOBS_CHANNEL, "payload": ""})
         return row
 
     async def _insert_live(
-        self, owner: str, request: ExportRequest, revision: str, **state: str | bool
+        self, owner: str, request: ExportRequest, revision: str, **state: str | bool | None
     ) -> Any | None:
         stmt = (
             pg_insert(Export)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from services.common.errors import DepotError
+from services.common.tracing import linked_span
 from services.exports import telemetry
 from services.exports.blob_store import BlobStore
 from services.exports.job_queue import JobQueue
@@ -96,7 +97,7 @@ class JobWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
                 continue
-            task = asyncio.ensure_future(self._run(row))
+            task = asyncio.ensure_future(self._traced_run(row))
             self._running[row.id] = task
             task.add_done_callback(functools.partial(self._finished, row.id))
 
@@ -115,6 +116,12 @@ class JobWorker:
         except Exception as exc:  # PostgreSQL away: look again after the poll interval
             log.warning("job_claim_failed", extra={"error": type(exc).__name__})
             return None
+
+    async def _traced_run(self, row: Any) -> None:
+        """The job in a trace of its own, linked to the trace of the request that queued it."""
+        attributes = {"depot.export_id": str(row.id), "depot.attempt": row.attempts}
+        with linked_span("export.job", traceparent=row.traceparent, attributes=attributes):
+            await self._run(row)
 
     async def _run(self, row: Any) -> None:
         request = stored_request(source=row.source, fmt=row.format, options=row.options)
