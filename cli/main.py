@@ -10,28 +10,22 @@ import sys
 from services.common.auth import mint_token
 from services.common.logs import configure_logging
 from services.common.settings import SERVICE_NAMES, Settings
-from services.common.tracing import configure_tracing, instrument_gateway
 
 
 def _serve(name: str) -> None:
     settings = Settings()
     configure_logging(name, settings.log_level)
-    # Before any server, channel or connection exists: the instrumentations patch their factories.
-    configure_tracing(name, database=name != "gateway")
     if name == "gateway":
         import uvicorn
 
         from gateway.app import create_app
         from gateway.http_protocol import deadline_protocol
 
-        app = create_app(settings)
-        instrument_gateway(app)
-
         # uvicorn drains on SIGTERM and then re-raises the signal into the previous handler;
         # a no-op handler there makes a drained gateway exit 0 like the services do.
         signal.signal(signal.SIGTERM, lambda *_: None)
         uvicorn.run(
-            app,
+            create_app(settings),
             host=settings.bind_host,
             port=settings.http_port,
             log_config=None,
@@ -91,8 +85,14 @@ def _token(user: str, admin: bool, ttl: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="depot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser(
+    up_command = commands.add_parser(
         "up", help="start PostgreSQL (embedded unless configured), migrate, and run everything"
+    )
+    up_command.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        help="processes of each gRPC service, each on its own port (default: DEPOT_REPLICAS, else 1)",
     )
     migrate = commands.add_parser("migrate", help="migrate every service's schema (or the ones named)")
     migrate.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICE_NAMES)}; all by default")
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "up":
         from cli.up import up
 
-        up()
+        up(replicas=args.replicas)
     elif args.command == "migrate":
         _migrate(args.services)
     elif args.command == "serve":

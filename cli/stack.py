@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import services
 from services.common.settings import SERVICE_NAMES
 
+MAX_REPLICAS = 16
+
+
+def free_port() -> int:
+    """A TCP port nothing on 127.0.0.1 listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
 
 def available_services() -> list[str]:
     """The services whose code exists in this checkout, in start order."""
@@ -31,12 +41,25 @@ def available_services() -> list[str]:
 
 @dataclass
 class Stack:
-    """The processes of one running system; `env` holds every DEPOT_* setting they share."""
+    """The processes of one running system; `env` holds every DEPOT_* setting they share.
+
+    With `replicas` > 1 each gRPC service runs that many processes: the first on DEPOT_<S>_PORT
+    (key `prompts`), the others on free ports (keys `prompts-2`, …), and every client is pointed at
+    all of them (DEPOT_<S>_ADDRESS, a comma-separated list), as a cluster's headless Service does.
+    With `metrics` each service process serves /metrics on a port of its own (`metrics_ports`).
+    """
 
     env: dict[str, str]
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     launches: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # key → service, env
+    replicas: int = 1
+    metrics: bool = False
+    # Ports planned beyond `replicas`: in every client's address list from the start but not
+    # started (what a headless Service's DNS answer gains when a Deployment scales up).
+    standby: int = 0
+    replica_ports: dict[str, dict[str, int]] = field(default_factory=dict)  # service → key → port
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # key → its /metrics port
 
     @property
     def http_url(self) -> str:
@@ -46,14 +69,64 @@ class Stack:
         defaults = {"prompts": "50051", "files": "50052", "exports": "50053"}
         return f"127.0.0.1:{self.env.get(f'DEPOT_{service.upper()}_PORT', defaults[service])}"
 
-    def start(self, *, timeout: float = 60.0) -> None:
-        """Starts the services, waits for their gRPC health, then the gateway and its /readyz."""
-        deadline = time.monotonic() + timeout
+    def grpc_addresses(self, service: str) -> list[str]:
+        """Every replica's address (the first is `grpc_address`)."""
+        ports = self.replica_ports.get(service)
+        if not ports:
+            return [self.grpc_address(service)]
+        return [f"127.0.0.1:{port}" for port in ports.values()]
+
+    def plan_replicas(self) -> None:
+        """Gives each replica its port, and points clients at all of them (unless told otherwise)."""
+        if not 1 <= self.replicas <= MAX_REPLICAS:
+            raise ValueError(f"replicas must be between 1 and {MAX_REPLICAS}, not {self.replicas}")
         for name in available_services():
-            self.start_process(name)
-            self.wait_serving(name, deadline=deadline)
+            first = int(self.grpc_address(name).rpartition(":")[2])
+            ports = {name: first}
+            ports.update({f"{name}-{i}": free_port() for i in range(2, self.replicas + self.standby + 1)})
+            self.replica_ports[name] = ports
+            if self.replicas > 1:
+                self.env.setdefault(f"DEPOT_{name.upper()}_ADDRESS", ",".join(self.grpc_addresses(name)))
+
+    def replica_env(self, name: str, key: str, port: int) -> dict[str, str]:
+        """The settings in which one replica differs from the stack: its port, its metrics port."""
+        env = {f"DEPOT_{name.upper()}_PORT": str(port)}
+        if self.metrics:
+            self.metrics_ports.setdefault(key, free_port())
+            env["DEPOT_METRICS_PORT"] = str(self.metrics_ports[key])
+        return env
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        """Starts the services (each replica), waits for their gRPC health, then the gateway and its /readyz."""
+        deadline = time.monotonic() + timeout
+        self.plan_replicas()
+        for name in available_services():
+            for key, port in list(self.replica_ports[name].items())[: self.replicas]:
+                self.start_process(name, key=key, env=self.replica_env(name, key, port))
+                self.wait_serving(key, deadline=deadline, address=f"127.0.0.1:{port}")
         self.start_process("gateway")
         self.wait_ready(deadline=deadline)
+
+    def start_replica(self, name: str, *, timeout: float = 60.0) -> str:
+        """Starts the first planned replica of service `name` not running yet (see `standby`), or one
+        on a new port that only clients told of it will reach; returns its key once SERVING."""
+        ports = self.replica_ports.setdefault(name, {})
+        waiting = [key for key in ports if key not in self.processes]
+        key = waiting[0] if waiting else f"{name}-{len(ports) + 1}"
+        port = ports.setdefault(key, free_port())
+        self.start_process(name, key=key, env=self.replica_env(name, key, port))
+        self.wait_serving(key, deadline=time.monotonic() + timeout, address=f"127.0.0.1:{port}")
+        return key
+
+    def restart_replica(self, key: str, *, timeout: float = 60.0) -> None:
+        """A rolling restart's step: SIGTERM (NOT_SERVING, drain), wait for the exit, start it again
+        as it was started, and wait for it to report SERVING."""
+        name, env = self.launches[key]
+        self.stop_process(key)
+        self.start_process(name, key=key, env=env)
+        self.wait_serving(
+            key, deadline=time.monotonic() + timeout, address=f"127.0.0.1:{env[f'DEPOT_{name.upper()}_PORT']}"
+        )
 
     def start_process(self, name: str, *, key: str | None = None, env: dict[str, str] | None = None) -> None:
         """Starts `depot serve name`; `key` names a further process of the same service (a replica),

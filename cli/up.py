@@ -19,8 +19,11 @@ from services.common.migrate import upgrade
 from services.common.settings import DEVELOPMENT_JWT_SECRET
 
 
-def up() -> None:
+def up(*, replicas: int | None = None) -> None:
+    """`replicas`: processes of each gRPC service (else DEPOT_REPLICAS, else 1)."""
     env = stack_environment()
+    if replicas is None:
+        replicas = _replicas_setting(env.get("DEPOT_REPLICAS", "1"))
     data_dir = Path(env.get("DEPOT_DATA_DIR", ".depot")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env["DEPOT_DATA_DIR"] = str(data_dir)
@@ -39,7 +42,7 @@ def up() -> None:
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    stack = Stack(env=env, log_dir=None)
+    stack = Stack(env=env, log_dir=None, replicas=replicas)
     try:
         for service in migratable():
             url = env.get(f"DEPOT_{service.upper()}_DATABASE_URL") or env["DEPOT_DATABASE_URL"]
@@ -56,6 +59,13 @@ def up() -> None:
         sys.exit(1)
 
 
+def _replicas_setting(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        sys.exit(f"depot up: DEPOT_REPLICAS must be a whole number, not {value!r}")
+
+
 def _greet(stack: Stack, env: dict[str, str]) -> None:
     token = mint_token(
         secret=env["DEPOT_JWT_SECRET"],
@@ -63,7 +73,11 @@ def _greet(stack: Stack, env: dict[str, str]) -> None:
         audience=env.get("DEPOT_JWT_AUDIENCE", "depot"),
     )
     url = stack.http_url
-    grpc = "  ".join(f"{name} {stack.grpc_address(name)}" for name in ("prompts", "files", "exports"))
+    # With replicas, a service's address is the list of all of them (Stack.plan_replicas).
+    grpc = "  ".join(
+        f"{name} {env.get(f'DEPOT_{name.upper()}_ADDRESS') or stack.grpc_address(name)}"
+        for name in ("prompts", "files", "exports")
+    )
     prompts = stack.grpc_address("prompts")
     print(
         f"""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from depot.exports.v1 import exports_pb2_grpc
 from depot.files.v1 import files_pb2_grpc
 from depot.prompts.v1 import prompts_pb2_grpc
-from services.common.channels import aio_channel, channel_options
+from services.common.channels import aio_channel
 from services.common.settings import Settings
 
 PROMPTS_IDEMPOTENT = (
@@ -25,6 +25,8 @@ PROMPTS_IDEMPOTENT = (
     "ListSecurityScans",
     "GetDatasetRevision",
 )
+# Retried only when the request carries its idempotency key (request_id).
+PROMPTS_KEYED = ("CreatePrompt",)
 EXPORTS_IDEMPOTENT = ("GetExport", "ListExports", "DeleteExport", "ReadExportContent", "ReadSharedContent")
 # Not UploadFile, ReplaceInFile or CreateArtifact: a retry could apply them twice.
 FILES_IDEMPOTENT = (
@@ -43,7 +45,10 @@ FILES_IDEMPOTENT = (
 # Downloads: stream windows of 256 KiB instead of BDP-grown ones, so a slow HTTP client makes the
 # gateway hold a couple of the files service's 128 KiB messages, not megabytes (measured: ~5 MiB
 # per slow stream with BDP; with these windows and messages, 20 slow readers cost under 1 MiB each).
-FILES_FLOW_CONTROL = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 256 * 1024)]
+FILES_FLOW_CONTROL: list[tuple[str, object]] = [
+    ("grpc.http2.bdp_probe", 0),
+    ("grpc.http2.lookahead_bytes", 256 * 1024),
+]
 
 
 @dataclass
@@ -56,6 +61,10 @@ class Upstream:
     exports: exports_pb2_grpc.ExportsServiceStub
     export_timeout: float  # rendering and downloading an export may take longer than a plain call
     files: files_pb2_grpc.FilesServiceStub
+    # Methods that may be retried when the request carries a request_id: the method's id → the
+    # same method on a channel whose retry policy includes it.
+    keyed: dict[int, Any] = field(default_factory=dict)
+    extra_channels: list[grpc.aio.Channel] = field(default_factory=list)
 
     @classmethod
     def connect(cls, settings: Settings) -> Upstream:
@@ -72,24 +81,32 @@ class Upstream:
             idempotent_methods=EXPORTS_IDEMPOTENT,
             max_message_bytes=limit,
         )
-        files = grpc.aio.insecure_channel(
+        files = aio_channel(
             settings.address_for("files"),
-            options=[
-                *channel_options(
-                    service="depot.files.v1.FilesService",
-                    idempotent_methods=FILES_IDEMPOTENT,
-                    max_message_bytes=limit,
-                ),
-                *FILES_FLOW_CONTROL,
-            ],
+            service="depot.files.v1.FilesService",
+            idempotent_methods=FILES_IDEMPOTENT,
+            max_message_bytes=limit,
+            extra_options=FILES_FLOW_CONTROL,
         )
+        # A create carrying a request_id is idempotent (the same body again returns the stored
+        # prompt), so it goes through a channel that retries it; without one it is never retried.
+        prompts_keyed = aio_channel(
+            settings.address_for("prompts"),
+            service="depot.prompts.v1.PromptsService",
+            idempotent_methods=(*PROMPTS_IDEMPOTENT, *PROMPTS_KEYED),
+            max_message_bytes=limit,
+        )
+        prompts_stub = prompts_pb2_grpc.PromptsServiceStub(prompts)
+        keyed_stub = prompts_pb2_grpc.PromptsServiceStub(prompts_keyed)
         return cls(
             channels={"prompts": prompts, "exports": exports, "files": files},
-            prompts=prompts_pb2_grpc.PromptsServiceStub(prompts),
+            prompts=prompts_stub,
             timeout=settings.rpc_timeout_seconds,
             exports=exports_pb2_grpc.ExportsServiceStub(exports),
             export_timeout=settings.export_render_timeout_seconds,
             files=files_pb2_grpc.FilesServiceStub(files),
+            keyed={id(getattr(prompts_stub, m)): getattr(keyed_stub, m) for m in PROMPTS_KEYED},
+            extra_channels=[prompts_keyed],
         )
 
     def metadata(self, token: str) -> tuple[tuple[str, str], ...]:
@@ -97,6 +114,8 @@ class Upstream:
 
     async def call(self, method: Any, request: Any, token: str, *, timeout: float | None = None) -> Any:
         """A unary call carrying the caller's token and a deadline; errors surface as AioRpcError."""
+        if getattr(request, "request_id", "") and id(method) in self.keyed:
+            method = self.keyed[id(method)]
         return await method(request, metadata=self.metadata(token), timeout=timeout or self.timeout)
 
     def stream(self, method: Any, request: Any, token: str | None, *, timeout: float | None = None) -> Any:
@@ -114,5 +133,5 @@ class Upstream:
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
     async def close(self) -> None:
-        for channel in self.channels.values():
+        for channel in [*self.channels.values(), *self.extra_channels]:
             await channel.close()

@@ -1,7 +1,15 @@
-"""Client channels to Depot services: keepalive, message limits, and retries for idempotent methods only."""
+"""Client channels to Depot services: every replica in turn, keepalive, message limits, and retries
+of what is safe to repeat only.
+
+A target may name several replicas: `dns:///depot-prompts:50051` (a headless Service in Kubernetes,
+every pod's address), or locally a comma-separated list `127.0.0.1:50051,127.0.0.1:50061`, which
+becomes gRPC's `ipv4:` target. Calls go round-robin over the addresses whose health service says
+SERVING, so a replica that starts draining gets no new call while its running ones finish.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -21,27 +29,61 @@ RECONNECT_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2_000),
+    # A DNS name is looked up again at most this often (on a connection's end, e.g. a server's
+    # max_connection_age), so a scaled-up Deployment's new pods are found within seconds.
+    ("grpc.dns_min_time_between_resolutions_ms", 1_000),
 ]
+_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:")
+# A call that failed with one of these is repeated (per the method's retry policy) on another replica.
+RETRYABLE_CODES = ["UNAVAILABLE"]
 
 
-def _service_config(service: str, idempotent_methods: Iterable[str]) -> str:
-    # Only reads and other idempotent calls are retried, and only when the server was unreachable.
-    return json.dumps(
-        {
-            "methodConfig": [
-                {
-                    "name": [{"service": service, "method": m} for m in idempotent_methods],
-                    "retryPolicy": {
-                        "maxAttempts": 3,
-                        "initialBackoff": "0.1s",
-                        "maxBackoff": "1s",
-                        "backoffMultiplier": 2,
-                        "retryableStatusCodes": ["UNAVAILABLE"],
-                    },
-                }
-            ]
-        }
-    )
+def grpc_target(address: str) -> str:
+    """The gRPC target of DEPOT_<SERVICE>_ADDRESS: a target with a scheme or one `host:port` as is,
+    a comma-separated list of `ip:port` as an `ipv4:`/`ipv6:` target of all of them."""
+    address = address.strip()
+    if address.startswith(_SCHEMES) or "," not in address:
+        return address
+    parts = [part.strip() for part in address.split(",") if part.strip()]
+    families = set()
+    for part in parts:
+        host, _, port = part.rpartition(":")
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            raise ValueError(
+                f"{part!r}: a list of addresses takes IP literals (ip:port); for a name use dns:///{part}"
+            ) from None
+        if not port.isdigit():
+            raise ValueError(f"{part!r}: an address of a list is ip:port")
+        families.add(f"ipv{ip.version}")
+    if len(families) != 1:
+        raise ValueError(f"{address!r}: a list of addresses is all IPv4 or all IPv6")
+    return f"{families.pop()}:{','.join(parts)}"
+
+
+def _retry_policy() -> dict[str, Any]:
+    return {
+        "maxAttempts": 4,
+        "initialBackoff": "0.1s",
+        "maxBackoff": "1s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": RETRYABLE_CODES,
+    }
+
+
+def service_config(service: str, retried_methods: Iterable[str]) -> str:
+    """Round-robin over healthy replicas; `retried_methods` (and only they) are repeated after
+    UNAVAILABLE. gRPC itself repeats any call that never reached a server (transparent retry)."""
+    config: dict[str, Any] = {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        # Client-side health checking: a replica reporting NOT_SERVING (draining) gets no new call.
+        "healthCheckConfig": {"serviceName": ""},
+    }
+    methods = [{"service": service, "method": m} for m in retried_methods]
+    if methods:
+        config["methodConfig"] = [{"name": methods, "retryPolicy": _retry_policy()}]
+    return json.dumps(config)
 
 
 def channel_options(
@@ -52,17 +94,32 @@ def channel_options(
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.enable_retries", 1),
-        ("grpc.service_config", _service_config(service, idempotent_methods)),
+        ("grpc.service_config", service_config(service, idempotent_methods)),
         *KEEPALIVE_OPTIONS,
         *RECONNECT_OPTIONS,
     ]
 
 
 def aio_channel(
-    address: str, *, service: str, idempotent_methods: Iterable[str], max_message_bytes: int
+    address: str,
+    *,
+    service: str,
+    idempotent_methods: Iterable[str],
+    max_message_bytes: int,
+    extra_options: Iterable[tuple[str, object]] = (),
 ) -> grpc.aio.Channel:
-    """An asyncio channel to `address` for the full proto service name `service`."""
+    """An asyncio channel to every replica at `address` for the full proto service name `service`."""
     options = channel_options(
         service=service, idempotent_methods=idempotent_methods, max_message_bytes=max_message_bytes
     )
-    return grpc.aio.insecure_channel(address, options=options)
+    return grpc.aio.insecure_channel(grpc_target(address), options=[*options, *extra_options])
+
+
+def sync_channel(
+    address: str, *, service: str, idempotent_methods: Iterable[str], max_message_bytes: int
+) -> grpc.Channel:
+    """A blocking channel like `aio_channel` (for reads made inside worker threads)."""
+    options = channel_options(
+        service=service, idempotent_methods=idempotent_methods, max_message_bytes=max_message_bytes
+    )
+    return grpc.insecure_channel(grpc_target(address), options=options)

@@ -65,6 +65,14 @@ class GrpcServer:
                 # token reaches the interceptor (UNAUTHENTICATED) instead of gRPC's own refusal.
                 ("grpc.max_metadata_size", 2 * MAX_TOKEN_BYTES),
                 *KEEPALIVE_OPTIONS,
+                # A connection ends (GOAWAY) after this age, so clients look the service's name up
+                # again and spread calls over replicas started since; calls running on it finish
+                # within the age grace before the connection closes.
+                ("grpc.max_connection_age_ms", int(settings.grpc_max_connection_age_seconds * 1000)),
+                (
+                    "grpc.max_connection_age_grace_ms",
+                    int(settings.grpc_max_connection_age_grace_seconds * 1000),
+                ),
             ],
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         )
@@ -87,12 +95,19 @@ class GrpcServer:
         return self.port
 
     async def stop(self) -> None:
-        """Reports NOT_SERVING first, then refuses new calls and lets in-flight ones finish within the grace period."""
+        """Reports NOT_SERVING first and keeps taking calls for the drain delay, so clients (whose
+        round-robin follows each replica's health) move new calls to other replicas before this one
+        refuses them; then lets in-flight calls finish within the grace period."""
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         log.info(
             "server_draining",
-            extra={"service": self._name, "grace_seconds": self._settings.grace_period_seconds},
+            extra={
+                "service": self._name,
+                "drain_delay_seconds": self._settings.drain_delay_seconds,
+                "grace_seconds": self._settings.grace_period_seconds,
+            },
         )
+        await asyncio.sleep(self._settings.drain_delay_seconds)
         await self._server.stop(self._settings.grace_period_seconds)
         log.info("server_stopped", extra={"service": self._name})
 

@@ -22,7 +22,7 @@ from depot.files.v1 import files_pb2, files_pb2_grpc
 from depot.prompts.v1 import prompts_pb2, prompts_pb2_grpc
 from services.common import errors
 from services.common.auth import ServiceTokens
-from services.common.channels import aio_channel, channel_options
+from services.common.channels import aio_channel, sync_channel
 from services.exports.jobs import Acting, Resolved
 from services.exports.renderers import Cell, Table
 from services.exports.reports import RenderStats, cell_value, counted
@@ -87,14 +87,6 @@ class Sources:
     ) -> None:
         self._timeout = stream_timeout
         self._tokens = tokens
-        prompts_options = channel_options(
-            service=PROMPTS_SERVICE,
-            idempotent_methods=PROMPTS_IDEMPOTENT,
-            max_message_bytes=max_message_bytes,
-        )
-        files_options = channel_options(
-            service=FILES_SERVICE, idempotent_methods=FILES_IDEMPOTENT, max_message_bytes=max_message_bytes
-        )
         self._aio = [
             aio_channel(
                 prompts_address,
@@ -112,8 +104,18 @@ class Sources:
         self._prompts_aio = prompts_pb2_grpc.PromptsServiceStub(self._aio[0])
         self._files_aio = files_pb2_grpc.FilesServiceStub(self._aio[1])
         self._sync = [
-            grpc.insecure_channel(prompts_address, options=prompts_options),
-            grpc.insecure_channel(files_address, options=files_options),
+            sync_channel(
+                prompts_address,
+                service=PROMPTS_SERVICE,
+                idempotent_methods=PROMPTS_IDEMPOTENT,
+                max_message_bytes=max_message_bytes,
+            ),
+            sync_channel(
+                files_address,
+                service=FILES_SERVICE,
+                idempotent_methods=FILES_IDEMPOTENT,
+                max_message_bytes=max_message_bytes,
+            ),
         ]
         self._prompts = prompts_pb2_grpc.PromptsServiceStub(self._sync[0])
         self._files = files_pb2_grpc.FilesServiceStub(self._sync[1])
@@ -126,8 +128,8 @@ class Sources:
     async def close(self) -> None:
         for channel in self._aio:
             await channel.close()
-        for sync_channel in self._sync:
-            sync_channel.close()
+        for blocking in self._sync:
+            blocking.close()
 
     # Revisions, on the event loop -------------------------------------------------------------
 
