@@ -10,22 +10,28 @@ import sys
 from services.common.auth import mint_token
 from services.common.logs import configure_logging
 from services.common.settings import SERVICE_NAMES, Settings
+from services.common.tracing import configure_tracing, instrument_gateway
 
 
 def _serve(name: str) -> None:
     settings = Settings()
     configure_logging(name, settings.log_level)
+    # Before any server, channel or connection exists: the instrumentations patch their factories.
+    configure_tracing(name, database=name != "gateway")
     if name == "gateway":
         import uvicorn
 
         from gateway.app import create_app
         from gateway.http_protocol import deadline_protocol
 
+        app = create_app(settings)
+        instrument_gateway(app)
+
         # uvicorn drains on SIGTERM and then re-raises the signal into the previous handler;
         # a no-op handler there makes a drained gateway exit 0 like the services do.
         signal.signal(signal.SIGTERM, lambda *_: None)
         uvicorn.run(
-            create_app(settings),
+            app,
             host=settings.bind_host,
             port=settings.http_port,
             log_config=None,
@@ -108,15 +114,17 @@ def main(argv: list[str] | None = None) -> None:
     from cli import roles
 
     roles.add_parser(commands)
-    from cli import files_import
+    from cli import files_import, files_retention
 
-    files_import.add_parser(commands)
+    files_retention.add_parser(files_import.add_parser(commands))
     from cli import prompts_repair
 
     prompts_repair.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "roles":
         roles.run(args)
+    elif args.command == "files" and args.files_command == "retention":
+        files_retention.run(args)
     elif args.command == "files":
         files_import.run(args)
     elif args.command == "prompts":
