@@ -135,7 +135,9 @@ def _pre_stop_seconds(container: Object) -> int:
 def check_probes_and_shutdown(objects: list[Object]) -> list[str]:
     """Native gRPC probes on each service's port, HTTP ones on the gateway; termination outlasts the drain."""
     problems, config = [], _config(objects)
-    drain = float(config.get("DEPOT_GRACE_PERIOD_SECONDS", 10))
+    drain = float(config.get("DEPOT_DRAIN_DELAY_SECONDS", 1)) + float(
+        config.get("DEPOT_GRACE_PERIOD_SECONDS", 10)
+    )
     for owner, spec in pod_templates(objects):
         if owner["kind"] != "Deployment":
             continue
@@ -156,7 +158,8 @@ def check_probes_and_shutdown(objects: list[Object]) -> list[str]:
         needed = _pre_stop_seconds(container) + drain
         if spec.get("terminationGracePeriodSeconds", 30) <= needed:
             problems.append(
-                f"{where}: terminationGracePeriodSeconds must exceed preStop + DEPOT_GRACE_PERIOD_SECONDS ({needed:g} s)"
+                f"{where}: terminationGracePeriodSeconds must exceed preStop + DEPOT_DRAIN_DELAY_SECONDS"
+                f" + DEPOT_GRACE_PERIOD_SECONDS ({needed:g} s)"
             )
     return problems
 
@@ -274,6 +277,48 @@ def check_network_policies(objects: list[Object]) -> list[str]:
     return problems
 
 
+def check_grpc_balancing(objects: list[Object]) -> list[str]:
+    """Clients reach every replica of each gRPC backend: DEPOT_<S>_ADDRESS is `dns:///` of a headless
+    Service (clusterIP: None) selecting that backend's pods on its port, and servers end connections
+    after a max age (DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS) so clients look the name up again."""
+    problems, config = [], _config(objects)
+    servers = {
+        args[1]: owner
+        for owner, spec in pod_templates(objects)
+        if owner["kind"] == "Deployment"
+        and (args := command_of(spec["containers"][0]) or [])[:1] == ["serve"]
+    }
+    age = config.get("DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS", "")
+    if not age.replace(".", "", 1).isdigit() or not 0 < float(age) <= 600:
+        problems.append(
+            f"DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS is {age!r}: set a max age (at most 600 s) so "
+            "long-lived clients reach new replicas"
+        )
+    for target in SERVICES:
+        if target not in servers:
+            continue
+        port = config.get(f"DEPOT_{target.upper()}_PORT", "")
+        address = config.get(f"DEPOT_{target.upper()}_ADDRESS", "")
+        host, _, address_port = address.removeprefix("dns:///").rpartition(":")
+        pod_labels = servers[target]["spec"]["template"]["metadata"].get("labels", {})
+        headless = {
+            o["metadata"]["name"]: o
+            for o in objects
+            if o["kind"] == "Service"
+            and o["spec"].get("clusterIP") == "None"
+            and _matches(o["spec"].get("selector", {}), pod_labels)
+            and any(str(p.get("port")) == port for p in o["spec"].get("ports", []))
+        }
+        if not headless:
+            problems.append(f"no headless Service (clusterIP: None) selects the {target} pods on port {port}")
+        if not address.startswith("dns:///") or host not in headless or address_port != port:
+            problems.append(
+                f"DEPOT_{target.upper()}_ADDRESS is {address!r}, not dns:///<a headless Service of "
+                f"{target}>:{port}: clients would hold one connection to one pod"
+            )
+    return problems
+
+
 KUBERNETES_RULES = (
     check_commands,
     check_images,
@@ -282,6 +327,7 @@ KUBERNETES_RULES = (
     check_selectors,
     check_database_urls,
     check_network_policies,
+    check_grpc_balancing,
 )
 
 

@@ -239,3 +239,35 @@ def test_the_image_installs_runtime_dependencies_only_pinned_by_the_lock(tmp_pat
         "some-fonts @ file:///tmp/x/some_fonts-2026.9.26.post1-py3-none-any.whl#sha256=00\n"
     )
     assert runtime_requirements.constraints(lock) == ["alembic==1.20.1", "some-fonts==2026.9.26.post1"]
+
+
+def test_grpc_backends_are_reached_through_headless_services(prod: Objects) -> None:
+    assert manifest_rules.check_grpc_balancing(prod) == []
+    headless = _one(prod, "Service", "depot-files-headless")
+    assert headless["spec"]["clusterIP"] == "None"
+    assert _one(prod, "Service", "depot-files")["spec"].get("clusterIP") != "None"  # kept for tools
+
+
+def test_an_address_naming_a_cluster_ip_service_is_refused(prod: Objects) -> None:
+    objects = copy.deepcopy(prod)
+    config = next(
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("depot-config")
+    )
+    config["data"]["DEPOT_PROMPTS_ADDRESS"] = "depot-prompts:50051"
+    config["data"]["DEPOT_FILES_ADDRESS"] = "dns:///depot-files:50052"
+    problems = manifest_rules.check_grpc_balancing(objects)
+    assert [p.split(" is ")[0] for p in problems] == ["DEPOT_PROMPTS_ADDRESS", "DEPOT_FILES_ADDRESS"], (
+        problems
+    )
+
+
+def test_a_backend_without_a_headless_service_or_connection_age_is_refused(prod: Objects) -> None:
+    objects = [o for o in copy.deepcopy(prod) if o["metadata"]["name"] != "depot-exports-headless"]
+    config = next(
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("depot-config")
+    )
+    del config["data"]["DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS"]
+    problems = manifest_rules.check_grpc_balancing(objects)
+    assert any(p.startswith("DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS is ''") for p in problems), problems
+    assert "no headless Service (clusterIP: None) selects the exports pods on port 50053" in problems
+    assert any(p.startswith("DEPOT_EXPORTS_ADDRESS is") for p in problems), problems
