@@ -9,7 +9,7 @@ import importlib
 import sys
 import time
 
-SUITES = ("prompts", "files", "exports", "jobs", "renderers", "blob_stores")
+SUITES = ("prompts", "files", "exports", "jobs", "renderers", "blob_stores", "replicas")
 
 
 def main() -> None:

@@ -11,12 +11,13 @@ from tests.support.system import Database, System
 
 
 @contextlib.contextmanager
-def running_system(**settings: str) -> Iterator[System]:
+def running_system(*, replicas: int = 1, **settings: str) -> Iterator[System]:
+    """`replicas` processes of each gRPC service (see tests/support/system.py)."""
     with tempfile.TemporaryDirectory(prefix="depot-bench-") as scratch:
         directory = Path(scratch)
         database = Database.start(directory)
         try:
-            with System.running(database, directory, **settings) as system:
+            with System.running(database, directory, replicas=replicas, **settings) as system:
                 yield system
         finally:
             database.postgres.stop()
