@@ -43,8 +43,10 @@ class Entry:
     problem: str | None = None
 
 
-def add_parser(commands: Any) -> None:
-    files = commands.add_parser("files", help="chat files: import a resources/{user}/chats/{chat}/* tree")
+def add_parser(commands: Any) -> Any:
+    files = commands.add_parser(
+        "files", help="chat files: import a resources/{user}/chats/{chat}/* tree, or apply retention"
+    )
     actions = files.add_subparsers(dest="files_command", required=True)
     run_import = actions.add_parser("import", help="import DIR/{user_id}/chats/{chat_id}/* into the database")
     run_import.add_argument("directory", type=Path, metavar="DIR")
@@ -52,6 +54,7 @@ def add_parser(commands: Any) -> None:
     run_import.add_argument(
         "--replace", action="store_true", help="overwrite stored files whose bytes differ"
     )
+    return actions
 
 
 def run(args: argparse.Namespace) -> None:
@@ -170,7 +173,13 @@ async def _import_file(
             outcome = "created" if stored is None else "replaced"
             if not dry_run:
                 guarded = _guarded(upload, stored.sha256 if stored is not None else None)
-                await service.put_file(repo, owner=entry.owner, upload=guarded, content=spool)
+                await service.put_file(
+                    repo,
+                    owner=entry.owner,
+                    upload=guarded,
+                    content=spool,
+                    default_quota=settings.file_quota_bytes,
+                )
             return outcome, f"{spool.size} bytes"
 
 

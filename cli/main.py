@@ -114,15 +114,17 @@ def main(argv: list[str] | None = None) -> None:
     from cli import roles
 
     roles.add_parser(commands)
-    from cli import files_import
+    from cli import files_import, files_retention
 
-    files_import.add_parser(commands)
+    files_retention.add_parser(files_import.add_parser(commands))
     from cli import prompts_repair
 
     prompts_repair.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "roles":
         roles.run(args)
+    elif args.command == "files" and args.files_command == "retention":
+        files_retention.run(args)
     elif args.command == "files":
         files_import.run(args)
     elif args.command == "prompts":

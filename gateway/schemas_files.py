@@ -74,6 +74,21 @@ class ChatOut(BaseModel):
 class ChatList(BaseModel):
     items: list[ChatOut]
     next_page_token: str
+    used_bytes: int = Field(description="The bytes of all the caller's chat files (artifacts not counted).")
+    quota_bytes: int = Field(description="The caller's storage quota in bytes; 0: no limit.")
+
+
+class QuotaIn(Body):
+    quota_bytes: int | None = Field(
+        ge=0, le=2**63 - 1, description="The user's quota in bytes (0: no limit); null: the deployment's."
+    )
+
+
+class QuotaOut(BaseModel):
+    user_id: str
+    quota_bytes: int = Field(description="The quota that now applies; 0: no limit.")
+    used_bytes: int
+    overridden: bool = Field(description="True when the quota is the user's own, not the deployment's.")
 
 
 class ReplaceOut(ChatFileOut):

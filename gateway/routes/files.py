@@ -94,7 +94,7 @@ def _file_response(message: pb.ChatFile, *, status_code: int = 200, **extra: Any
     responses={
         **WRITE_ERRORS,
         200: {"description": "An existing file replaced"},
-        413: {"description": "Over the size limit"},
+        413: {"description": "Over the size limit, or over the user's quota (QUOTA_EXCEEDED)"},
     },
     openapi_extra={"requestBody": {"required": True, **BINARY}},
 )
@@ -148,7 +148,36 @@ async def list_chats(
         token,
     )
     return Json(
-        {"items": [views_files.chat(c) for c in reply.chats], "next_page_token": reply.next_page_token}
+        {
+            "items": [views_files.chat(c) for c in reply.chats],
+            "next_page_token": reply.next_page_token,
+            "used_bytes": reply.used_bytes,
+            "quota_bytes": reply.quota_bytes,
+        }
+    )
+
+
+@router.put(
+    "/users/{user_id}/quota",
+    response_model=schemas_files.QuotaOut,
+    responses={**ERRORS, 403: {"description": "The caller is not an admin"}},
+)
+async def set_user_quota(
+    user_id: str, body: schemas_files.QuotaIn, request: Request, token: str = Depends(bearer_token)
+) -> Response:
+    """Admins: sets one user's storage quota for chat files (null: back to the deployment's). A user
+    who has never stored anything in a chat is 404."""
+    message = pb.SetUserQuotaRequest(user_id=user_id)
+    if body.quota_bytes is not None:
+        message.quota_bytes = body.quota_bytes
+    reply = await upstream(request).call(upstream(request).files.SetUserQuota, message, token)
+    return Json(
+        {
+            "user_id": reply.user_id,
+            "quota_bytes": reply.quota_bytes,
+            "used_bytes": reply.used_bytes,
+            "overridden": reply.overridden,
+        }
     )
 
 

@@ -40,11 +40,20 @@ class DepotError(Exception):
     code = "INTERNAL"
     default_reason = "INTERNAL"
 
-    def __init__(self, message: str, *, reason: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        field: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason or self.default_reason
         self.field = field
+        # More ErrorInfo metadata for clients that act on numbers (a quota and the usage), not prose.
+        self.metadata = metadata or {}
 
 
 class InvalidArgument(DepotError):

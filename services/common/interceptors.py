@@ -76,6 +76,8 @@ def _status_for(error: DepotError) -> grpc.Status:
     info = error_details_pb2.ErrorInfo(reason=bounded(error.reason, MAX_DETAIL_BYTES), domain="depot")
     if error.field:
         info.metadata["field"] = bounded(error.field, MAX_DETAIL_BYTES)
+    for key, value in list(error.metadata.items())[:8]:
+        info.metadata[bounded(key, MAX_DETAIL_BYTES)] = bounded(value, MAX_DETAIL_BYTES)
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(

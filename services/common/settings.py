@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     http_keep_alive_seconds: float = Field(default=5.0, gt=0, le=3600)
     http_max_connections: int = Field(default=1000, ge=1)
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
+    # Chat files: the bytes one user may store (0: no limit; an admin may override it per user),
+    # and retention: files neither read nor written for this many days are removed (0: kept
+    # forever) by a pass every interval, run by one files replica at a time.
+    file_quota_bytes: int = Field(default=0, ge=0)
+    file_retention_days: int = Field(default=0, ge=0, le=36500)
+    file_retention_interval_seconds: float = Field(default=3600.0, gt=0, le=86400)
 
     # Exports: where rendered bytes live (`postgres`, `local:<dir>`, `s3://<bucket>`), renders per
     # user per minute (stored exports served again never count), and how long one render may run.

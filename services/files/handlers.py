@@ -12,11 +12,13 @@ import grpc
 from depot.files.v1 import files_pb2 as pb
 from depot.files.v1 import files_pb2_grpc
 from services.common.database import Database
-from services.common.errors import PermissionDenied
+from services.common.errors import FailedPrecondition, PermissionDenied
 from services.common.interceptors import current_principal
-from services.files import artifacts, messages, rules, service
+from services.common.pagination import page_size
+from services.files import artifacts, messages, quota, rules, service
 from services.files.content import Spool
 from services.files.repository import FilesRepository
+from services.files.retention import FileRetention
 
 optional = messages.optional
 EDITS_AT_ONCE = 2
@@ -24,6 +26,11 @@ EDITS_AT_ONCE = 2
 
 def _owner() -> str:
     return current_principal().user_id
+
+
+def _require_admin(action: str) -> None:
+    if not current_principal().is_admin:
+        raise PermissionDenied(f"only an admin may {action}", reason="ADMIN_ONLY")
 
 
 def _chat_reader(owner: str) -> str:
@@ -40,9 +47,18 @@ def _chat_reader(owner: str) -> str:
 class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
     """Each write is one transaction, committed when the call succeeds; uploads are received first."""
 
-    def __init__(self, database: Database, *, max_file_bytes: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        max_file_bytes: int,
+        quota_bytes: int = 0,
+        retention: FileRetention | None = None,
+    ) -> None:
         self._database = database
         self._max_file_bytes = max_file_bytes
+        self._quota_bytes = quota_bytes
+        self._retention = retention
         self._unit_of_work = database.units_of_work(FilesRepository)  # one transaction per write
         # An edit holds its file's text (up to the size limit) while it runs: a few at a time bound
         # what edits cost together, and they are CPU work that more threads would not speed up.
@@ -80,13 +96,30 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
             expected_size=optional(header, "expected_size_bytes"),
             limit=self._max_file_bytes,
         )
+        if upload.expected_size is not None:
+            await self._precheck_quota(upload)
         with Spool() as spool:
             await service.receive(
                 spool, chunks, limit=self._max_file_bytes, expected_size=upload.expected_size
             )
             async with self._unit_of_work() as repo:
-                row, created = await service.put_file(repo, owner=_owner(), upload=upload, content=spool)
+                row, created = await service.put_file(
+                    repo, owner=_owner(), upload=upload, content=spool, default_quota=self._quota_bytes
+                )
         return pb.UploadFileResponse(file=messages.file_message(row), created=created)
+
+    async def _precheck_quota(self, upload: service.Upload) -> None:
+        """An announced size that cannot fit the quota is refused before any byte is taken in."""
+        assert upload.expected_size is not None
+        async with self._reads() as repo:
+            current = await repo.get_file(owner=_owner(), chat_id=upload.chat_id, filename=upload.filename)
+            await quota.precheck(
+                repo,
+                owner=_owner(),
+                replaced_bytes=current.size_bytes if current else 0,
+                expected_bytes=upload.expected_size,
+                default_quota=self._quota_bytes,
+            )
 
     async def DownloadFile(
         self, request: pb.DownloadFileRequest, context: grpc.aio.ServicerContext
@@ -178,6 +211,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
                 if_match=request.if_match,
                 if_none_match=request.if_none_match,
                 limit=self._max_file_bytes,
+                default_quota=self._quota_bytes,
             )
         return pb.ReplaceInFileResponse(file=messages.file_message(row), replacements=replaced)
 
@@ -193,8 +227,44 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
             page = await service.list_chats(
                 repo, owner=_owner(), size=request.page_size, token=request.page_token
             )
+            standing = await quota.standing(repo, owner=_owner(), default_quota=self._quota_bytes)
         return pb.ListChatsResponse(
-            chats=[messages.chat_message(r) for r in page.items], next_page_token=page.next_page_token
+            chats=[messages.chat_message(r) for r in page.items],
+            next_page_token=page.next_page_token,
+            used_bytes=standing.used_bytes,
+            quota_bytes=standing.quota_bytes,
+        )
+
+    async def SetUserQuota(self, request: pb.SetUserQuotaRequest, context: grpc.aio.ServicerContext) -> Any:
+        _require_admin("set a user's quota")
+        async with self._unit_of_work() as repo:
+            standing = await quota.set_quota(
+                repo,
+                user_id=request.user_id,
+                quota_bytes=optional(request, "quota_bytes"),
+                default_quota=self._quota_bytes,
+            )
+        return pb.SetUserQuotaResponse(
+            user_id=request.user_id,
+            quota_bytes=standing.quota_bytes,
+            used_bytes=standing.used_bytes,
+            overridden=standing.overridden,
+        )
+
+    async def SweepStaleFiles(
+        self, request: pb.SweepStaleFilesRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        _require_admin("sweep stale files")
+        if self._retention is None:
+            raise FailedPrecondition(
+                "retention is off in this deployment (DEPOT_FILE_RETENTION_DAYS is 0)", reason="RETENTION_OFF"
+            )
+        sweep = await self._retention.sweep(dry_run=request.dry_run, listed=page_size(request.page_size))
+        return pb.SweepStaleFilesResponse(
+            files=[messages.stale_file(f) for f in sweep.files],
+            file_count=sweep.file_count,
+            total_bytes=sweep.total_bytes,
+            retention_days=self._retention.days,
         )
 
     async def GetChatRevision(

@@ -20,6 +20,16 @@ def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
     return ts
 
 
+def stale_file(row: Any) -> pb.StaleFile:
+    return pb.StaleFile(
+        owner=row.owner,
+        chat_id=row.chat_id,
+        filename=row.filename,
+        size_bytes=row.size_bytes,
+        last_access_time=timestamp(row.last_accessed_at),
+    )
+
+
 def file_message(row: Any) -> pb.ChatFile:
     return pb.ChatFile(
         id=str(row.id),

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -93,6 +94,10 @@ class ChatFile(Base):
     revision: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _created_at()
+    # Set by every write and, at most once an hour, by a download: what retention calls stale.
+    last_accessed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )
 
 
 class FileChunk(Base):
@@ -129,3 +134,25 @@ class Artifact(Base):
     row_count: Mapped[int] = mapped_column(Integer)
     revision: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = _created_at()
+
+
+class Usage(Base):
+    """The bytes of chat files one user stores: changed in the transaction of every write that
+    changes them, under this row's lock, so racing uploads of one user are counted one at a time."""
+
+    __tablename__ = "usage"
+    __table_args__ = (CheckConstraint("used_bytes >= 0", name="used_bytes_not_negative"),)
+
+    owner: Mapped[str] = mapped_column(String(255), primary_key=True)
+    used_bytes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class QuotaOverride(Base):
+    """An admin's quota for one user, instead of the deployment's DEPOT_FILE_QUOTA_BYTES (0: none)."""
+
+    __tablename__ = "quota_overrides"
+    __table_args__ = (CheckConstraint("quota_bytes >= 0", name="quota_bytes_not_negative"),)
+
+    owner: Mapped[str] = mapped_column(String(255), primary_key=True)
+    quota_bytes: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = _created_at()

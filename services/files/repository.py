@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Session
 from services.files.cells import rows_json
-from services.files.models import REVISIONS, Artifact, Chat, ChatFile, FileChunk
+from services.files.models import REVISIONS, Artifact, Chat, ChatFile, FileChunk, QuotaOverride, Usage
 
 FILES: Table = ChatFile.__table__  # type: ignore[assignment]
 FILE_COLUMNS = (
@@ -38,6 +38,7 @@ FILE_COLUMNS = (
     ChatFile.revision,
     ChatFile.created_at,
     ChatFile.updated_at,
+    ChatFile.last_accessed_at,
 )
 ARTIFACT_SUMMARY_COLUMNS = (
     Artifact.id,
@@ -56,6 +57,12 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _COPY_ROW = struct.Struct("!hi16siii")
 _COPY_TRAILER = struct.pack("!h", -1)
 _COPY_SLICE_BYTES = 128 * 1024
+# A download marks its file read at most once an hour, and never waits for a writer's lock to do it.
+_TOUCH = text(
+    "UPDATE files.chat_files SET last_accessed_at = now() WHERE id = ("
+    " SELECT id FROM files.chat_files WHERE id = :id AND last_accessed_at < now() - interval '1 hour'"
+    " FOR UPDATE SKIP LOCKED)"
+)
 _READ_CHUNK = "SELECT data FROM files.file_chunks WHERE content_id = %s AND seq = %s"
 _READ_PART = "SELECT substring(data FROM %s FOR %s) FROM files.file_chunks WHERE content_id = %s AND seq = %s"
 
@@ -119,19 +126,21 @@ class FilesRepository:
         stmt = stmt.order_by(Chat.updated_at.desc(), Chat.chat_id.desc()).limit(limit)
         return (await self.session.execute(stmt)).all()
 
-    async def delete_chat(self, *, owner: str, chat_id: str) -> tuple[int, int]:
-        """Deletes the chat's files (their chunks by cascade), artifacts and row; returns the counts."""
+    async def delete_chat(self, *, owner: str, chat_id: str) -> tuple[int, int, int]:
+        """Deletes the chat's files (their chunks by cascade), artifacts and row; returns the counts
+        of files and artifacts and the files' bytes."""
         files = await self.session.execute(
             delete(ChatFile)
             .where(ChatFile.owner == owner, ChatFile.chat_id == chat_id)
-            .returning(ChatFile.id)
+            .returning(ChatFile.size_bytes)
         )
         artifacts = await self.session.execute(
             delete(Artifact)
             .where(Artifact.owner == owner, Artifact.chat_id == chat_id)
             .returning(Artifact.id)
         )
-        deleted = len(files.all()), len(artifacts.all())
+        sizes = [row[0] for row in files.all()]
+        deleted = len(sizes), len(artifacts.all()), sum(sizes)
         await self.session.execute(delete(Chat).where(Chat.owner == owner, Chat.chat_id == chat_id))
         return deleted
 
@@ -159,7 +168,7 @@ class FilesRepository:
         }
         stmt = insert.on_conflict_do_update(
             index_elements=[FILES.c.owner, FILES.c.chat_id, FILES.c.filename],
-            set_={**replaced, "updated_at": func.now()},
+            set_={**replaced, "updated_at": func.now(), "last_accessed_at": func.now()},
         ).returning(*FILE_COLUMNS, text("(xmax = 0) AS inserted"))
         return (await self.session.execute(stmt)).one()
 
@@ -168,7 +177,7 @@ class FilesRepository:
         stmt = (
             update(FILES)
             .where(FILES.c.id == file_id)
-            .values(**values, updated_at=func.now())
+            .values(**values, updated_at=func.now(), last_accessed_at=func.now())
             .returning(*FILE_COLUMNS)
         )
         return (await self.session.execute(stmt)).one()
@@ -288,3 +297,68 @@ class FilesRepository:
             stmt = stmt.where(tuple_(Artifact.created_at, Artifact.id) < tuple_(*after))
         stmt = stmt.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(limit)
         return (await self.session.execute(stmt)).all()
+
+    async def touch_file(self, *, file_id: uuid.UUID) -> None:
+        """Records a read of the file for retention (at most once an hour; skipped while it is written)."""
+        await self.session.execute(_TOUCH, {"id": file_id})
+
+    async def add_usage(self, *, owner: str, delta: int) -> int:
+        """Adds delta to the owner's usage, locking the row until commit; returns the new usage."""
+        stmt = (
+            # The proposed row is checked (used_bytes >= 0) before the conflict is seen: a freeing
+            # write proposes 0, and always finds the row its file's upload created.
+            pg_insert(Usage)
+            .values(owner=owner, used_bytes=max(delta, 0))
+            .on_conflict_do_update(
+                index_elements=[Usage.owner], set_={"used_bytes": Usage.used_bytes + delta}
+            )
+            .returning(Usage.used_bytes)
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def usage(self, *, owner: str) -> int:
+        """The owner's usage as last committed (no lock)."""
+        stmt = select(Usage.used_bytes).where(Usage.owner == owner)
+        return int((await self.session.execute(stmt)).scalar() or 0)
+
+    async def quota_override(self, *, owner: str) -> int | None:
+        """The owner's own quota, or None when the deployment's applies."""
+        stmt = select(QuotaOverride.quota_bytes).where(QuotaOverride.owner == owner)
+        return (await self.session.execute(stmt)).scalar()  # type: ignore[no-any-return]
+
+    async def set_quota_override(self, *, owner: str, quota_bytes: int | None) -> None:
+        """Sets the owner's quota, or removes it (None)."""
+        if quota_bytes is None:
+            await self.session.execute(delete(QuotaOverride).where(QuotaOverride.owner == owner))
+            return
+        stmt = pg_insert(QuotaOverride).values(owner=owner, quota_bytes=quota_bytes)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[QuotaOverride.owner],
+            set_={"quota_bytes": quota_bytes, "updated_at": func.now()},
+        )
+        await self.session.execute(stmt)
+
+    async def known_user(self, *, owner: str) -> bool:
+        """Whether the user has ever stored a file (a usage row) or has a chat."""
+        usage = select(Usage.owner).where(Usage.owner == owner)
+        chats = select(Chat.owner).where(Chat.owner == owner)
+        stmt = select(usage.exists() | chats.exists())
+        return bool((await self.session.execute(stmt)).scalar())
+
+    async def stale_files(self, *, before: datetime, limit: int) -> Sequence[Any]:
+        """Files last read or written before the time, the least recently used first."""
+        stmt = (
+            select(*FILE_COLUMNS)
+            .where(ChatFile.last_accessed_at < before)
+            .order_by(ChatFile.last_accessed_at, ChatFile.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).all()
+
+    async def stale_totals(self, *, before: datetime) -> tuple[int, int]:
+        """How many files are stale and their bytes."""
+        stmt = select(func.count(), func.coalesce(func.sum(ChatFile.size_bytes), 0)).where(
+            ChatFile.last_accessed_at < before
+        )
+        count, total = (await self.session.execute(stmt)).one()
+        return int(count), int(total)

@@ -7,14 +7,33 @@ from services.common.database import Database
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import ServiceName, Settings
 from services.files.handlers import FilesHandlers
+from services.files.retention import FileRetention
 
 NAME: ServiceName = "files"
 FULL_NAME = files_pb2.DESCRIPTOR.services_by_name["FilesService"].full_name
 
 
-def build(settings: Settings, database: Database) -> list[Registration]:
+def retention_for(settings: Settings, database: Database) -> FileRetention | None:
+    """The retention pass of this deployment, or None when files are kept forever."""
+    if settings.file_retention_days == 0:
+        return None
+    return FileRetention(
+        database=database,
+        days=settings.file_retention_days,
+        interval_seconds=settings.file_retention_interval_seconds,
+    )
+
+
+def build(
+    settings: Settings, database: Database, retention: FileRetention | None = None
+) -> list[Registration]:
     """The servicers to register."""
-    handlers = FilesHandlers(database, max_file_bytes=settings.max_file_bytes)
+    handlers = FilesHandlers(
+        database,
+        max_file_bytes=settings.max_file_bytes,
+        quota_bytes=settings.file_quota_bytes,
+        retention=retention,
+    )
     return [Registration(files_pb2_grpc.add_FilesServiceServicer_to_server, handlers, FULL_NAME)]
 
 
@@ -26,7 +45,14 @@ async def serve(settings: Settings) -> None:
         application_name="depot-files",
     )
     await database.open()
+    retention = retention_for(settings, database)
+    if retention is not None:
+        retention.start()
     try:
-        await serve_until_signalled(name=NAME, settings=settings, registrations=build(settings, database))
+        await serve_until_signalled(
+            name=NAME, settings=settings, registrations=build(settings, database, retention)
+        )
     finally:
+        if retention is not None:
+            await retention.stop()
         await database.close()

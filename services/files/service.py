@@ -17,7 +17,7 @@ from typing import Any
 
 from services.common.errors import Aborted, InvalidArgument, NotFound
 from services.common.pagination import decode_cursor, encode_cursor, page_size
-from services.files import editing, names, rules
+from services.files import editing, names, quota, rules
 from services.files.content import Spool
 from services.files.repository import FilesRepository
 
@@ -117,8 +117,13 @@ async def receive(
         )
 
 
-async def put_file(repo: FilesRepository, *, owner: str, upload: Upload, content: Spool) -> tuple[Any, bool]:
-    """Stores the content under the name, creating or replacing the file; returns (file, created)."""
+async def put_file(
+    repo: FilesRepository, *, owner: str, upload: Upload, content: Spool, default_quota: int = 0
+) -> tuple[Any, bool]:
+    """Stores the content under the name, creating or replacing the file; returns (file, created).
+
+    The bytes count against the owner's quota (their override, else default_quota) at commit.
+    """
     if upload.if_match or upload.if_none_match:  # fail before writing anything; checked again under lock
         seen = await repo.get_file(owner=owner, chat_id=upload.chat_id, filename=upload.filename)
         rules.check_preconditions(
@@ -136,6 +141,8 @@ async def put_file(repo: FilesRepository, *, owner: str, upload: Upload, content
     rules.check_preconditions(
         current.sha256 if current else None, if_match=upload.if_match, if_none_match=upload.if_none_match
     )
+    replaced = current.size_bytes if current else 0
+    await quota.charge(repo, owner=owner, delta=content.size - replaced, default_quota=default_quota)
     values: dict[str, Any] = {
         "owner": owner,
         "chat_id": upload.chat_id,
@@ -237,6 +244,7 @@ async def delete_file(
         repo, owner=owner, chat_id=chat, filename=name, if_match=if_match, if_none_match=if_none_match
     )
     await repo.delete_file(file_id=current.id)
+    await quota.charge(repo, owner=owner, delta=-current.size_bytes, default_quota=0)
     return revision
 
 
@@ -252,6 +260,7 @@ async def replace_in_file(
     if_match: Sequence[str],
     if_none_match: Sequence[str],
     limit: int,
+    default_quota: int = 0,
 ) -> tuple[Any, int]:
     """Edits a UTF-8 text file in place; returns the file (new sha256) and how many occurrences changed.
 
@@ -285,6 +294,10 @@ async def replace_in_file(
             "sha256": result.sha256,
             "revision": revision,
         }
+    # A replace that would cross the quota is refused here: the transaction, new pieces and all, rolls back.
+    await quota.charge(
+        repo, owner=owner, delta=values["size_bytes"] - current.size_bytes, default_quota=default_quota
+    )
     row = await repo.update_file(file_id=current.id, values=values)
     await repo.delete_content(content_id=current.content_id)
     return row, plan.replacements
@@ -313,6 +326,7 @@ async def open_download(
 ) -> Download:
     """The file and the byte range of it to serve (the whole file when `if_range` names other content)."""
     row = await get_file(repo, owner=owner, chat_id=chat_id, filename=filename)
+    await repo.touch_file(file_id=row.id)
     byte_range = rules.resolve_range(
         row.size_bytes, start=start, end=end, suffix=suffix, if_range=if_range, sha256=row.sha256
     )
@@ -405,7 +419,9 @@ async def delete_chat(repo: FilesRepository, *, owner: str, chat_id: str) -> tup
     chat = rules.check_chat_id(chat_id)
     if not await repo.lock_chat(owner=owner, chat_id=chat):
         raise NotFound(f"no chat {chat_id!r}", reason="CHAT_NOT_FOUND")
-    return await repo.delete_chat(owner=owner, chat_id=chat)
+    files, artifacts, freed = await repo.delete_chat(owner=owner, chat_id=chat)
+    await quota.charge(repo, owner=owner, delta=-freed, default_quota=0)
+    return files, artifacts
 
 
 async def list_chats(repo: FilesRepository, *, owner: str, size: int, token: str) -> Page:

@@ -208,4 +208,9 @@ def test_chats_listing_refuses_bad_paging_with_400(alice: User, params: dict[str
 
 
 def test_a_user_with_no_chats_lists_none(alice: User) -> None:
-    assert alice.http.get("/api/v1/chats").json() == {"items": [], "next_page_token": ""}
+    assert alice.http.get("/api/v1/chats").json() == {
+        "items": [],
+        "next_page_token": "",
+        "used_bytes": 0,
+        "quota_bytes": 0,
+    }

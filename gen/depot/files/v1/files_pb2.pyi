@@ -1304,8 +1304,14 @@ class ListChatsResponse(_message.Message):
 
     CHATS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    USED_BYTES_FIELD_NUMBER: _builtins.int
+    QUOTA_BYTES_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Empty on the last page."""
+    used_bytes: _builtins.int
+    """The bytes of all the caller's chat files (artifacts are not counted)."""
+    quota_bytes: _builtins.int
+    """The caller's storage quota in bytes; 0: no limit."""
     @_builtins.property
     def chats(self) -> _containers.RepeatedCompositeFieldContainer[Global___Chat]:
         """The chats, most recently written first (a chat written while paging may move between pages)."""
@@ -1315,11 +1321,181 @@ class ListChatsResponse(_message.Message):
         *,
         chats: _abc.Iterable[Global___Chat] | None = ...,
         next_page_token: _builtins.str = ...,
+        used_bytes: _builtins.int = ...,
+        quota_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chats", b"chats", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chats", b"chats", "next_page_token", b"next_page_token", "quota_bytes", b"quota_bytes", "used_bytes", b"used_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListChatsResponse: _TypeAlias = ListChatsResponse  # noqa: Y015
+
+@_typing.final
+class SetUserQuotaRequest(_message.Message):
+    """Request of SetUserQuota."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    QUOTA_BYTES_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user (a token's subject)."""
+    quota_bytes: _builtins.int
+    """The user's quota in bytes (0: no limit); unset removes the override, so the deployment's
+    DEPOT_FILE_QUOTA_BYTES applies again.
+    """
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        quota_bytes: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_quota_bytes", b"_quota_bytes", "quota_bytes", b"quota_bytes"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_quota_bytes", b"_quota_bytes", "quota_bytes", b"quota_bytes", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__quota_bytes: _TypeAlias = _typing.Literal["quota_bytes"]  # noqa: Y015
+    _WhichOneofArgType__quota_bytes: _TypeAlias = _typing.Literal["_quota_bytes", b"_quota_bytes"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__quota_bytes) -> _WhichOneofReturnType__quota_bytes | None: ...
+
+Global___SetUserQuotaRequest: _TypeAlias = SetUserQuotaRequest  # noqa: Y015
+
+@_typing.final
+class SetUserQuotaResponse(_message.Message):
+    """Response of SetUserQuota."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    QUOTA_BYTES_FIELD_NUMBER: _builtins.int
+    USED_BYTES_FIELD_NUMBER: _builtins.int
+    OVERRIDDEN_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user."""
+    quota_bytes: _builtins.int
+    """The quota that now applies to the user; 0: no limit."""
+    used_bytes: _builtins.int
+    """The bytes the user stores."""
+    overridden: _builtins.bool
+    """True when the quota is the user's own, false when it is the deployment's."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        quota_bytes: _builtins.int = ...,
+        used_bytes: _builtins.int = ...,
+        overridden: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["overridden", b"overridden", "quota_bytes", b"quota_bytes", "used_bytes", b"used_bytes", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetUserQuotaResponse: _TypeAlias = SetUserQuotaResponse  # noqa: Y015
+
+@_typing.final
+class SweepStaleFilesRequest(_message.Message):
+    """Request of SweepStaleFiles."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    dry_run: _builtins.bool
+    """List the stale files without removing anything."""
+    page_size: _builtins.int
+    """At most this many files in the answer (the oldest first); 0 means 50, more than 1000 means
+    1000. A real run removes every stale file whatever this says.
+    """
+    def __init__(
+        self,
+        *,
+        dry_run: _builtins.bool = ...,
+        page_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "page_size", b"page_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SweepStaleFilesRequest: _TypeAlias = SweepStaleFilesRequest  # noqa: Y015
+
+@_typing.final
+class StaleFile(_message.Message):
+    """A file retention finds stale."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_FIELD_NUMBER: _builtins.int
+    CHAT_ID_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    LAST_ACCESS_TIME_FIELD_NUMBER: _builtins.int
+    owner: _builtins.str
+    """The owner's user id."""
+    chat_id: _builtins.str
+    """The chat."""
+    filename: _builtins.str
+    """The file's name."""
+    size_bytes: _builtins.int
+    """Its length."""
+    @_builtins.property
+    def last_access_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was last read or written."""
+
+    def __init__(
+        self,
+        *,
+        owner: _builtins.str = ...,
+        chat_id: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        size_bytes: _builtins.int = ...,
+        last_access_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_access_time", b"last_access_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chat_id", b"chat_id", "filename", b"filename", "last_access_time", b"last_access_time", "owner", b"owner", "size_bytes", b"size_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StaleFile: _TypeAlias = StaleFile  # noqa: Y015
+
+@_typing.final
+class SweepStaleFilesResponse(_message.Message):
+    """Response of SweepStaleFiles."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILES_FIELD_NUMBER: _builtins.int
+    FILE_COUNT_FIELD_NUMBER: _builtins.int
+    TOTAL_BYTES_FIELD_NUMBER: _builtins.int
+    RETENTION_DAYS_FIELD_NUMBER: _builtins.int
+    file_count: _builtins.int
+    """How many files are stale (dry_run) or were removed."""
+    total_bytes: _builtins.int
+    """Their bytes."""
+    retention_days: _builtins.int
+    """The retention the files were judged by, in days."""
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[Global___StaleFile]:
+        """The stale files, the least recently used first (removed ones, unless dry_run)."""
+
+    def __init__(
+        self,
+        *,
+        files: _abc.Iterable[Global___StaleFile] | None = ...,
+        file_count: _builtins.int = ...,
+        total_bytes: _builtins.int = ...,
+        retention_days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["file_count", b"file_count", "files", b"files", "retention_days", b"retention_days", "total_bytes", b"total_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SweepStaleFilesResponse: _TypeAlias = SweepStaleFilesResponse  # noqa: Y015

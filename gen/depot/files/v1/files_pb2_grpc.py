@@ -113,6 +113,16 @@ class FilesServiceStub:
                 request_serializer=depot_dot_files_dot_v1_dot_files__pb2.ListChatsRequest.SerializeToString,
                 response_deserializer=depot_dot_files_dot_v1_dot_files__pb2.ListChatsResponse.FromString,
                 _registered_method=True)
+        self.SetUserQuota = channel.unary_unary(
+                '/depot.files.v1.FilesService/SetUserQuota',
+                request_serializer=depot_dot_files_dot_v1_dot_files__pb2.SetUserQuotaRequest.SerializeToString,
+                response_deserializer=depot_dot_files_dot_v1_dot_files__pb2.SetUserQuotaResponse.FromString,
+                _registered_method=True)
+        self.SweepStaleFiles = channel.unary_unary(
+                '/depot.files.v1.FilesService/SweepStaleFiles',
+                request_serializer=depot_dot_files_dot_v1_dot_files__pb2.SweepStaleFilesRequest.SerializeToString,
+                response_deserializer=depot_dot_files_dot_v1_dot_files__pb2.SweepStaleFilesResponse.FromString,
+                _registered_method=True)
 
 
 class FilesServiceServicer:
@@ -227,7 +237,25 @@ class FilesServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListChats(self, request, context):
-        """Lists the caller's chats, most recently written first, with their file and artifact counts.
+        """Lists the caller's chats, most recently written first, with their file and artifact counts,
+        and the caller's storage usage and quota.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUserQuota(self, request, context):
+        """Sets (or with quota_bytes unset, removes) one user's storage quota instead of the
+        deployment's. Admins only (PERMISSION_DENIED otherwise); NOT_FOUND for a user who has never
+        stored anything in a chat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SweepStaleFiles(self, request, context):
+        """Lists, or removes, the files that retention finds stale: neither read nor written for the
+        deployment's retention days. Admins only; FAILED_PRECONDITION when retention is off.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -310,6 +338,16 @@ def add_FilesServiceServicer_to_server(servicer, server):
                     servicer.ListChats,
                     request_deserializer=depot_dot_files_dot_v1_dot_files__pb2.ListChatsRequest.FromString,
                     response_serializer=depot_dot_files_dot_v1_dot_files__pb2.ListChatsResponse.SerializeToString,
+            ),
+            'SetUserQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserQuota,
+                    request_deserializer=depot_dot_files_dot_v1_dot_files__pb2.SetUserQuotaRequest.FromString,
+                    response_serializer=depot_dot_files_dot_v1_dot_files__pb2.SetUserQuotaResponse.SerializeToString,
+            ),
+            'SweepStaleFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.SweepStaleFiles,
+                    request_deserializer=depot_dot_files_dot_v1_dot_files__pb2.SweepStaleFilesRequest.FromString,
+                    response_serializer=depot_dot_files_dot_v1_dot_files__pb2.SweepStaleFilesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -721,6 +759,60 @@ class FilesService:
             '/depot.files.v1.FilesService/ListChats',
             depot_dot_files_dot_v1_dot_files__pb2.ListChatsRequest.SerializeToString,
             depot_dot_files_dot_v1_dot_files__pb2.ListChatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUserQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.files.v1.FilesService/SetUserQuota',
+            depot_dot_files_dot_v1_dot_files__pb2.SetUserQuotaRequest.SerializeToString,
+            depot_dot_files_dot_v1_dot_files__pb2.SetUserQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SweepStaleFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.files.v1.FilesService/SweepStaleFiles',
+            depot_dot_files_dot_v1_dot_files__pb2.SweepStaleFilesRequest.SerializeToString,
+            depot_dot_files_dot_v1_dot_files__pb2.SweepStaleFilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,7 +74,18 @@ class FilesServiceStub:
     DeleteArtifact: _grpc.UnaryUnaryMultiCallable[_files_pb2.DeleteArtifactRequest, _files_pb2.DeleteArtifactResponse]
     """Deletes a table artifact; the chat's revision changes."""
     ListChats: _grpc.UnaryUnaryMultiCallable[_files_pb2.ListChatsRequest, _files_pb2.ListChatsResponse]
-    """Lists the caller's chats, most recently written first, with their file and artifact counts."""
+    """Lists the caller's chats, most recently written first, with their file and artifact counts,
+    and the caller's storage usage and quota.
+    """
+    SetUserQuota: _grpc.UnaryUnaryMultiCallable[_files_pb2.SetUserQuotaRequest, _files_pb2.SetUserQuotaResponse]
+    """Sets (or with quota_bytes unset, removes) one user's storage quota instead of the
+    deployment's. Admins only (PERMISSION_DENIED otherwise); NOT_FOUND for a user who has never
+    stored anything in a chat.
+    """
+    SweepStaleFiles: _grpc.UnaryUnaryMultiCallable[_files_pb2.SweepStaleFilesRequest, _files_pb2.SweepStaleFilesResponse]
+    """Lists, or removes, the files that retention finds stale: neither read nor written for the
+    deployment's retention days. Admins only; FAILED_PRECONDITION when retention is off.
+    """
 
 @_typing.type_check_only
 class FilesServiceAsyncStub(FilesServiceStub):
@@ -122,7 +133,18 @@ class FilesServiceAsyncStub(FilesServiceStub):
     DeleteArtifact: _aio.UnaryUnaryMultiCallable[_files_pb2.DeleteArtifactRequest, _files_pb2.DeleteArtifactResponse]  # type: ignore[assignment]
     """Deletes a table artifact; the chat's revision changes."""
     ListChats: _aio.UnaryUnaryMultiCallable[_files_pb2.ListChatsRequest, _files_pb2.ListChatsResponse]  # type: ignore[assignment]
-    """Lists the caller's chats, most recently written first, with their file and artifact counts."""
+    """Lists the caller's chats, most recently written first, with their file and artifact counts,
+    and the caller's storage usage and quota.
+    """
+    SetUserQuota: _aio.UnaryUnaryMultiCallable[_files_pb2.SetUserQuotaRequest, _files_pb2.SetUserQuotaResponse]  # type: ignore[assignment]
+    """Sets (or with quota_bytes unset, removes) one user's storage quota instead of the
+    deployment's. Admins only (PERMISSION_DENIED otherwise); NOT_FOUND for a user who has never
+    stored anything in a chat.
+    """
+    SweepStaleFiles: _aio.UnaryUnaryMultiCallable[_files_pb2.SweepStaleFilesRequest, _files_pb2.SweepStaleFilesResponse]  # type: ignore[assignment]
+    """Lists, or removes, the files that retention finds stale: neither read nor written for the
+    deployment's retention days. Admins only; FAILED_PRECONDITION when retention is off.
+    """
 
 class FilesServiceServicer(metaclass=_abc_1.ABCMeta):
     """FilesService owns chat files (bytes stored in PostgreSQL) and table artifacts, both scoped to a
@@ -257,6 +279,29 @@ class FilesServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _files_pb2.ListChatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_files_pb2.ListChatsResponse, _abc.Awaitable[_files_pb2.ListChatsResponse]]:
-        """Lists the caller's chats, most recently written first, with their file and artifact counts."""
+        """Lists the caller's chats, most recently written first, with their file and artifact counts,
+        and the caller's storage usage and quota.
+        """
+
+    @_abc_1.abstractmethod
+    def SetUserQuota(
+        self,
+        request: _files_pb2.SetUserQuotaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.SetUserQuotaResponse, _abc.Awaitable[_files_pb2.SetUserQuotaResponse]]:
+        """Sets (or with quota_bytes unset, removes) one user's storage quota instead of the
+        deployment's. Admins only (PERMISSION_DENIED otherwise); NOT_FOUND for a user who has never
+        stored anything in a chat.
+        """
+
+    @_abc_1.abstractmethod
+    def SweepStaleFiles(
+        self,
+        request: _files_pb2.SweepStaleFilesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.SweepStaleFilesResponse, _abc.Awaitable[_files_pb2.SweepStaleFilesResponse]]:
+        """Lists, or removes, the files that retention finds stale: neither read nor written for the
+        deployment's retention days. Admins only; FAILED_PRECONDITION when retention is off.
+        """
 
 def add_FilesServiceServicer_to_server(servicer: FilesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
