@@ -60,21 +60,26 @@ def _feedback(user: int, slot: int, judge: str, agent: str, choice: str) -> Op:
     )
 
 
+version_lists = st.lists(st.tuples(sources, st.none() | values), min_size=1, max_size=4).map(tuple)
 ops = st.one_of(
-    st.builds(
-        Op,
-        st.just("create"),
-        users,
-        slots,
-        versions=st.lists(st.tuples(sources, st.none() | values), min_size=0, max_size=4).map(tuple),
-    ),
+    st.builds(Op, st.just("create"), users, slots, versions=version_lists),
     st.builds(Op, st.just("append"), users, slots, source=sources),
-    st.builds(Op, st.just("score"), users, slots, version_no=st.integers(1, 5), value=values),
-    st.builds(Op, st.just("score"), users, slots, version_no=st.integers(1, 5), value=values),
-    st.builds(_feedback, users, slots, sources, sources, st.sampled_from(("original", "single", "multi"))),
+    # Scores and feedback twice as often: they are what moves the figures.
+    *[st.builds(Op, st.just("score"), users, slots, version_no=st.integers(1, 4), value=values)] * 2,
+    *[st.builds(_feedback, users, slots, sources, sources, st.sampled_from(("original", "single", "multi")))]
+    * 2,
     st.builds(Op, st.just("delete"), users, slots),
 )
-batches = st.lists(st.lists(ops, min_size=1, max_size=8), min_size=1, max_size=4)
+# Every slot of both users starts with a prompt, so most operations find one.
+seed_batch = st.tuples(*[version_lists] * (2 * REQUEST_SLOTS)).map(
+    lambda lists: [Op("create", i % 2, i // 2, versions=v) for i, v in enumerate(lists)]
+)
+
+
+def plans(*, batch_size: int, batches: int) -> st.SearchStrategy[list[list[Op]]]:
+    """A seeding batch of creates, then up to `batches` batches of up to `batch_size` operations."""
+    rest = st.lists(st.lists(ops, min_size=1, max_size=batch_size), min_size=1, max_size=batches)
+    return st.tuples(seed_batch, rest).map(lambda plan: [plan[0], *plan[1]])
 
 
 @dataclass

@@ -16,7 +16,7 @@ import psycopg
 from hypothesis import HealthCheck, Phase, given, settings
 
 from services.prompts import effectiveness
-from tests.prompts.effectiveness_drift import CRITERIA, Op, World, batches
+from tests.prompts.effectiveness_drift import CRITERIA, Op, World, plans
 from tests.support.system import System, User
 
 
@@ -34,7 +34,7 @@ def test_random_writes_never_drift(system: System) -> None:
         phases=[Phase.explicit, Phase.generate],  # no shrinking: bounded to seconds
         suppress_health_check=list(HealthCheck),
     )
-    @given(batches)
+    @given(plans(batch_size=8, batches=4))
     def run(plan: list[list[Op]]) -> None:
         w = world(system)
         try:

@@ -4,13 +4,14 @@ from every version and feedback row on each read.
 `agent_stats` holds per owner, basis and agent the counts and the exact sum of score totals the
 effectiveness figures are made of; `feedback_counts` the number of feedback rows per owner. Row
 triggers on prompts, versions, scores and feedback change them in the same transaction as the
-write, so they are never stale; a reader derives win rates and means from them (one index range).
+write, so they are never stale (inserted scores are counted a statement at a time: a create's
+versions in one upsert); a reader derives win rates and means from them (one index range).
 
 Why triggers and not upserts in the repository: the create is one statement of data-modifying
 CTEs, and a trigger keeps it one; and no write — the service's, a repair's, a future one's — can
-change the data without the figures following. Row triggers cost nothing where nothing counts (a
-version without scores, a prompt update that keeps its best head: WHEN filters them out before any
-function runs).
+change the data without the figures following. They cost next to nothing where nothing counts: a
+prompt update that keeps its best head is filtered out by WHEN before any function runs, and the
+score-insert trigger of a create without scores returns at its first line.
 
 Sums are `numeric` holding each float8 total exactly (`exact_numeric`), so adding and removing
 the same scores in any order returns to the same sum: no rounding drift however long it runs.
@@ -103,6 +104,34 @@ BEGIN
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
     PERFORM prompts.agent_stats_score(NEW.prompt_id, NEW.version_no, 1, NEW.total);
   END IF;
+  RETURN NULL;
+END $$;
+
+-- Inserted scores, a statement at a time (a create inserts all of its prompt's at once): what
+-- agent_stats_score does per row, as one grouped upsert.
+CREATE FUNCTION prompts.agent_stats_scores_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM new_scores) THEN
+    RETURN NULL;
+  END IF;
+  PERFORM 1 FROM prompts.owner_revisions r
+   WHERE r.owner IN (SELECT p.owner FROM prompts.prompts p WHERE p.id IN (SELECT n.prompt_id FROM new_scores n))
+   ORDER BY r.owner FOR NO KEY UPDATE;
+  INSERT INTO prompts.agent_stats AS a (owner, basis, agent, wins, scored, score_sum)
+  SELECT p.owner, b.basis, v.source,
+         count(*) FILTER (WHERE b.basis = 'scores' AND p.best_version_no = n.version_no),
+         count(*), sum(prompts.exact_numeric(n.total))
+    FROM new_scores n
+    JOIN prompts.prompts p ON p.id = n.prompt_id
+    JOIN prompts.versions v ON v.prompt_id = n.prompt_id AND v.version_no = n.version_no
+    CROSS JOIN LATERAL (
+      SELECT 'scores' AS basis
+      UNION ALL
+      SELECT 'feedback' WHERE EXISTS (SELECT 1 FROM prompts.feedback f WHERE f.prompt_id = n.prompt_id)) b
+   GROUP BY p.owner, b.basis, v.source ORDER BY 1, 2, 3
+  ON CONFLICT (owner, basis, agent) DO UPDATE
+    SET wins = a.wins + excluded.wins, scored = a.scored + excluded.scored,
+        score_sum = a.score_sum + excluded.score_sum;
   RETURN NULL;
 END $$;
 
@@ -201,8 +230,11 @@ BEGIN
   RETURN OLD;
 END $$;
 
-CREATE TRIGGER agent_stats_scores AFTER INSERT OR UPDATE OR DELETE ON prompts.scores
+CREATE TRIGGER agent_stats_scores AFTER UPDATE OR DELETE ON prompts.scores
   FOR EACH ROW EXECUTE FUNCTION prompts.agent_stats_scores_changed();
+CREATE TRIGGER agent_stats_scores_insert AFTER INSERT ON prompts.scores
+  REFERENCING NEW TABLE AS new_scores
+  FOR EACH STATEMENT EXECUTE FUNCTION prompts.agent_stats_scores_inserted();
 CREATE TRIGGER agent_stats_feedback AFTER INSERT OR UPDATE OR DELETE ON prompts.feedback
   FOR EACH ROW EXECUTE FUNCTION prompts.agent_stats_feedback_changed();
 CREATE TRIGGER agent_stats_best_head AFTER UPDATE OF best_version_no ON prompts.prompts
@@ -274,6 +306,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table, trigger in (
         ("scores", "agent_stats_scores"),
+        ("scores", "agent_stats_scores_insert"),
         ("feedback", "agent_stats_feedback"),
         ("prompts", "agent_stats_best_head"),
         ("prompts", "agent_stats_prompt_delete"),
@@ -286,6 +319,7 @@ def downgrade() -> None:
         "agent_stats_best_head_moved()",
         "agent_stats_feedback_changed()",
         "agent_stats_feedback(prompts.feedback, integer, boolean)",
+        "agent_stats_scores_inserted()",
         "agent_stats_scores_changed()",
         "agent_stats_score(uuid, integer, integer, float8)",
         "agent_stats_lock(varchar)",
