@@ -22,6 +22,13 @@ function chatRow(chat) {
   );
 }
 
+function usageText(used, quota) {
+  // Chat files count against the quota; artifacts do not.
+  if (!quota) return `Your files take ${formatBytes(used)} (no storage limit).`;
+  const share = Math.min(100, Math.round((used / quota) * 100));
+  return `Your files take ${formatBytes(used)} of your ${formatBytes(quota)} quota (${share} %).`;
+}
+
 export async function chatsPage() {
   const input = h("input", { type: "text", name: "chat_id", pattern: "[A-Za-z0-9._\\-]{1,128}", required: true });
   const list = table("Your chats, most recently written first", ["Chat", ["Files", "num"], ["Artifacts", "num"], "Last written"], [], {
@@ -29,9 +36,11 @@ export async function chatsPage() {
   });
   const body = list.querySelector("tbody");
   const more = h("button", { type: "button", hidden: true }, "More chats");
+  const usage = h("p", { id: "storage-usage" });
   let next = "";
   async function load() {
     const page = await api(`/api/v1/chats${query({ page_size: 50, page_token: next })}`);
+    replace(usage, usageText(page.used_bytes, page.quota_bytes));
     body.append(...page.items.map(chatRow));
     next = page.next_page_token;
     more.hidden = !next;
@@ -43,6 +52,7 @@ export async function chatsPage() {
     "div",
     {},
     h("h1", {}, "Chats"),
+    usage,
     h(
       "form",
       {
