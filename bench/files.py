@@ -1,5 +1,5 @@
 """Files benchmarks: 20 MiB through the gateway against psycopg straight to PostgreSQL, memory of ten
-concurrent transfers against one, and listing a chat of 10,000 files.
+concurrent transfers against one, listing a chat of 10,000 files, and what quota accounting costs an upload.
 
 The HTTP client of the transfers is the standard library's http.client reading into one buffer: a
 lean client, as libpq is on the psycopg side. httpx parses every 64 KiB in Python (about 40 ms of
@@ -179,12 +179,58 @@ def listing(system: System) -> None:
     )
 
 
+SMALL = 4096
+SMALL_UPLOADS = 200
+# The statements quota accounting adds to a write that changes a user's usage (services/files/quota.py).
+ACCOUNTING_SQL = (
+    "INSERT INTO files.usage (owner, used_bytes) VALUES (%(owner)s, %(delta)s) ON CONFLICT (owner)"
+    " DO UPDATE SET used_bytes = files.usage.used_bytes + %(delta)s RETURNING used_bytes",
+    "SELECT quota_bytes FROM files.quota_overrides WHERE owner = %(owner)s",
+)
+
+
+def accounting_seconds(url: str, owner: str, rounds: int = 500) -> float:
+    """Median seconds of the accounting statements in a transaction (rolled back), straight to PostgreSQL."""
+    times = []
+    with psycopg.connect(url) as conn:
+        for _ in range(rounds):
+            with conn.transaction(force_rollback=True):
+                start = time.perf_counter()
+                for statement in ACCOUNTING_SQL:
+                    conn.execute(statement, {"owner": owner, "delta": SMALL}).fetchall()
+                times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def quota_cost(system: System, payload: bytes) -> None:
+    """What counting usage against a quota costs an upload: the accounting's own time against an upload's."""
+    user, admin = system.client(), system.client(admin=True)
+    client = Client(system, user)
+    client.put("first.bin", b"x")
+    reply = admin.http.put(f"/api/v1/users/{user.id}/quota", json={"quota_bytes": 1 << 40})
+    assert reply.status_code == 200, reply.text
+    names = iter(range(1_000_000))  # new names: every upload adds to the usage
+    big = _median_seconds(lambda: client.put(f"q{next(names)}.bin", payload))
+    small_payload = os.urandom(SMALL)
+    small = _median_seconds(lambda: client.put(f"s{next(names)}.bin", small_payload), rounds=SMALL_UPLOADS)
+    accounting = accounting_seconds(system.database.url, user.id)
+    print("quota accounting (a usage upsert under the user's row lock and the quota lookup, per write):")
+    print(f"  the statements alone, median {accounting * 1000:.3f} ms")
+    print(
+        f"  20 MiB upload {big * 1000:7.1f} ms ({_rate(big):.1f} MB/s): accounting {accounting / big:.2%}"
+        f"   4 KiB upload {small * 1000:5.1f} ms: accounting {accounting / small:.2%}   (goal < 5 %)"
+    )
+    admin.http.close()
+    user.http.close()
+
+
 def main() -> None:
     payload = os.urandom(SIZE)
     with running_system() as system:
         throughput(system, payload)
         memory(system, payload)
         listing(system)
+        quota_cost(system, payload)
 
 
 if __name__ == "__main__":
