@@ -112,11 +112,11 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
         """An announced size that cannot fit the quota is refused before any byte is taken in."""
         assert upload.expected_size is not None
         async with self._reads() as repo:
-            current = await repo.get_file(owner=_owner(), chat_id=upload.chat_id, filename=upload.filename)
             await quota.precheck(
                 repo,
                 owner=_owner(),
-                replaced_bytes=current.size_bytes if current else 0,
+                chat_id=upload.chat_id,
+                filename=upload.filename,
                 expected_bytes=upload.expected_size,
                 default_quota=self._quota_bytes,
             )

@@ -36,37 +36,29 @@ def exceeded(*, quota: int, used: int, adding: int) -> ResourceExhausted:
     )
 
 
-async def quota_for(repo: FilesRepository, *, owner: str, default: int) -> int:
-    """The quota that applies to the owner: their override, else the deployment's (0: none)."""
-    override = await repo.quota_override(owner=owner)
-    return default if override is None else override
-
-
 async def charge(repo: FilesRepository, *, owner: str, delta: int, default_quota: int) -> None:
     """Counts a write's change of stored bytes; growth past the quota fails the write's transaction."""
     if delta == 0:
         return
-    used = await repo.add_usage(owner=owner, delta=delta)
-    if delta > 0:
-        quota = await quota_for(repo, owner=owner, default=default_quota)
-        if quota and used > quota:
-            raise exceeded(quota=quota, used=used - delta, adding=delta)
+    usage = await repo.add_usage(owner=owner, delta=delta)
+    quota = default_quota if usage.override is None else usage.override
+    if delta > 0 and quota and usage.used_bytes > quota:
+        raise exceeded(quota=quota, used=usage.used_bytes - delta, adding=delta)
 
 
 async def precheck(
-    repo: FilesRepository, *, owner: str, replaced_bytes: int, expected_bytes: int, default_quota: int
+    repo: FilesRepository, *, owner: str, chat_id: str, filename: str, expected_bytes: int, default_quota: int
 ) -> None:
     """Refuses an upload whose announced size cannot fit before its bytes are taken in.
 
-    Reads without locks: the exact check is charge() at commit; this only spares receiving bytes
-    that would be refused anyway.
+    One read without locks: the exact check is charge() at commit; this only spares receiving
+    bytes that would be refused anyway.
     """
-    quota = await quota_for(repo, owner=owner, default=default_quota)
-    adding = expected_bytes - replaced_bytes
-    if quota and adding > 0:
-        used = await repo.usage(owner=owner)
-        if used + adding > quota:
-            raise exceeded(quota=quota, used=used, adding=adding)
+    seen = await repo.quota_standing(owner=owner, chat_id=chat_id, filename=filename)
+    quota = default_quota if seen.override is None else seen.override
+    used, adding = seen.used_bytes or 0, expected_bytes - (seen.file_bytes or 0)
+    if quota and adding > 0 and used + adding > quota:
+        raise exceeded(quota=quota, used=used, adding=adding)
 
 
 async def standing(repo: FilesRepository, *, owner: str, default_quota: int) -> Standing:

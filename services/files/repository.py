@@ -302,8 +302,10 @@ class FilesRepository:
         """Records a read of the file for retention (at most once an hour; skipped while it is written)."""
         await self.session.execute(_TOUCH, {"id": file_id})
 
-    async def add_usage(self, *, owner: str, delta: int) -> int:
-        """Adds delta to the owner's usage, locking the row until commit; returns the new usage."""
+    async def add_usage(self, *, owner: str, delta: int) -> Any:
+        """Adds delta to the owner's usage, locking the row until commit; returns the new
+        `used_bytes` and the owner's `override` quota (None: the deployment's), in one round trip."""
+        override = select(QuotaOverride.quota_bytes).where(QuotaOverride.owner == owner).scalar_subquery()
         stmt = (
             # The proposed row is checked (used_bytes >= 0) before the conflict is seen: a freeing
             # write proposes 0, and always finds the row its file's upload created.
@@ -312,9 +314,24 @@ class FilesRepository:
             .on_conflict_do_update(
                 index_elements=[Usage.owner], set_={"used_bytes": Usage.used_bytes + delta}
             )
-            .returning(Usage.used_bytes)
+            .returning(Usage.used_bytes, override.label("override"))
         )
-        return int((await self.session.execute(stmt)).scalar_one())
+        return (await self.session.execute(stmt)).one()
+
+    async def quota_standing(self, *, owner: str, chat_id: str, filename: str) -> Any:
+        """In one round trip: the owner's usage, their override (or None) and the named file's size (or None)."""
+        stmt = select(
+            select(Usage.used_bytes).where(Usage.owner == owner).scalar_subquery().label("used_bytes"),
+            select(QuotaOverride.quota_bytes)
+            .where(QuotaOverride.owner == owner)
+            .scalar_subquery()
+            .label("override"),
+            select(ChatFile.size_bytes)
+            .where(ChatFile.owner == owner, ChatFile.chat_id == chat_id, ChatFile.filename == filename)
+            .scalar_subquery()
+            .label("file_bytes"),
+        )
+        return (await self.session.execute(stmt)).one()
 
     async def usage(self, *, owner: str) -> int:
         """The owner's usage as last committed (no lock)."""
