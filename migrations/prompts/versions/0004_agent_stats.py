@@ -52,8 +52,10 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
         FROM (SELECT ('x' || encode(float8send(x), 'hex'))::bit(64)::bigint AS bits) b) d
 $$;
 
+-- Not STRICT, so that the planner inlines it into the calling query (a CASE is not provably strict):
+-- called as a function it would be planned again in every statement that uses it.
 CREATE FUNCTION prompts.exact_numeric(x float8) RETURNS numeric
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE
     WHEN x = 0 THEN 0::numeric
     WHEN abs(x) >= 0.03125 AND abs(x) < 64 THEN
