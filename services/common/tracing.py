@@ -173,6 +173,17 @@ def current_traceparent() -> str | None:
 
 
 @contextmanager
+def untraced() -> Iterator[None]:
+    """Instrumentations make no span inside (a background loop's polls would each be a trace of
+    their own, one every few seconds per process, all saying nothing happened)."""
+    token = context.attach(context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+@contextmanager
 def linked_span(name: str, *, traceparent: str | None, attributes: Mapping[str, Any]) -> Iterator[Any]:
     """A new trace's root span for deferred work, linked to the trace that asked for it."""
     requested = trace.get_current_span(propagate.extract({"traceparent": traceparent or ""}))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from services.common.errors import DepotError
-from services.common.tracing import linked_span
+from services.common.tracing import linked_span, untraced
 from services.exports import telemetry
 from services.exports.blob_store import BlobStore
 from services.exports.job_queue import JobQueue
@@ -91,7 +91,8 @@ class JobWorker:
         while True:
             await self._slots.acquire()
             self._wake.clear()  # before looking, so a job queued meanwhile wakes the next wait
-            row = await self._claim()
+            with untraced():  # an idle poll is no trace; a claimed job's span starts in _traced_run
+                row = await self._claim()
             if row is None:
                 self._slots.release()
                 with contextlib.suppress(TimeoutError):

@@ -153,3 +153,17 @@ def test_tracing_is_off_unless_the_otel_variables_ask_for_it(environ: dict[str, 
 def test_an_exporter_other_than_otlp_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER='zipkin'"):
         tracing_wanted({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_an_idle_job_worker_sends_no_trace_of_its_polls(traced_system: System, receiver: Receiver) -> None:
+    # The worker looks at the queue every 2 s (a claim: UPDATE … SET lease_owner … SKIP LOCKED);
+    # none of the polls made while the module's tests ran, or in these few seconds, is a span.
+    time.sleep(5)
+    statements = [
+        str(s.attributes.get("db.statement") or s.attributes.get("db.query.text") or "")
+        for s in receiver.snapshot()
+        if s.service == "depot-exports"
+    ]
+    assert statements, "the exports service sent no SQL span at all"
+    polls = [text for text in statements if "SKIP LOCKED" in text and "lease_owner" in text]
+    assert not polls, f"{len(polls)} spans of the worker's polls, e.g. {polls[0][:200]}"
