@@ -230,6 +230,22 @@ def effectiveness_at_scale(system: System, versions: int) -> None:
 WRITE_COST_ROUNDS = int(os.environ.get("BENCH_WRITE_COST_ROUNDS", "3"))
 
 
+def _cpu_seconds(system: System) -> float:
+    """User and system CPU so far of the stack's processes and of PostgreSQL's (the postmaster and
+    its children, the backends): what one more create costs the machine, whoever else is busy."""
+    postmaster = system.database.postgres.pid
+    pids = {process.pid for process in system.stack.processes.values()} | {postmaster or 0}
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(stat.parent.name) in pids or int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def effectiveness_write_cost(system: System, clients: int = 8) -> None:
     """Create throughput with the counters' triggers off and on, alternated (the machine may be
     shared): the plain create of the table above (one unscored version, which counts nothing) and a
@@ -258,20 +274,27 @@ def effectiveness_write_cost(system: System, clients: int = 8) -> None:
         return _drive(clients, connect)
 
     print(
-        f"write-path cost of the effectiveness counters (gRPC creates, {clients} clients, off/on alternated):"
+        f"write-path cost of the effectiveness counters (gRPC creates, {clients} clients, off/on alternated;"
+        " CPU = the stack's processes and PostgreSQL's, per create: on a busy machine the steadier figure):"
     )
     with psycopg.connect(system.database.url, autocommit=True) as conn:
         for label, request in (("one unscored version", plain), ("three scored versions", scored)):
             rates: dict[bool, list[float]] = {False: [], True: []}
+            cpu: dict[bool, list[float]] = {False: [], True: []}
             try:
                 for enabled in (False, True) * WRITE_COST_ROUNDS:
                     _counter_triggers(conn, enabled=enabled)
-                    rates[enabled].append(drive(request).rate)
+                    before = _cpu_seconds(system)
+                    result = drive(request)
+                    cpu[enabled].append((_cpu_seconds(system) - before) / max(result.count, 1))
+                    rates[enabled].append(result.rate)
             finally:
                 _counter_triggers(conn, enabled=True)
             off, on = statistics.median(rates[False]), statistics.median(rates[True])
+            cpu_off, cpu_on = statistics.median(cpu[False]) * 1e6, statistics.median(cpu[True]) * 1e6
             print(
-                f"  {label:<24} off {off:7,.0f} req/s  on {on:7,.0f} req/s  = {on / off - 1:+.1%}"
+                f"  {label:<24} off {off:7,.0f} req/s {cpu_off:5,.0f} µs CPU  on {on:7,.0f} req/s"
+                f" {cpu_on:5,.0f} µs CPU  = {on / off - 1:+.1%} req/s, {cpu_on / cpu_off - 1:+.1%} CPU"
                 f"  (medians of {WRITE_COST_ROUNDS} runs each)"
             )
     print("  goal: drops <= 5 %")
