@@ -9,9 +9,8 @@ blocking gRPC channels (the render threads' reads) send the `traceparent` withou
 own (see _ContextToMetadata); threads started or fed by a pool inherit the caller's context.
 Spans leave in batches over OTLP/gRPC (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_BSP_*, OTEL_TRACES_SAMPLER).
 
-An export job waits in PostgreSQL, so it carries its request's context as a `traceparent` string;
-the worker's span starts a trace of its own and links to it (a job is not part of the request's
-latency, and may run long after the request's trace has ended).
+Process set-up only: code that runs under a trace (the export jobs) uses trace_context, which
+imports neither grpc nor the SDK.
 """
 
 from __future__ import annotations
@@ -20,19 +19,17 @@ import collections
 import functools
 import logging
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
-from opentelemetry import context, propagate, trace
+from opentelemetry import propagate, trace
 
 log = logging.getLogger("depot.tracing")
 
 _EXPORTERS = ("otlp", "none")
 # Probes and scrapes would fill the trace store with spans nobody reads.
 _GATEWAY_EXCLUDED_URLS = "healthz,readyz,metrics"
-_TRACER = "depot"
 
 
 def tracing_wanted(environ: Mapping[str, str] | None = None) -> bool:
@@ -163,35 +160,3 @@ def _propagate_blocking_calls() -> None:
         return grpc.intercept_channel(make_channel(*args, **kwargs), _ContextToMetadata())
 
     grpc.insecure_channel = insecure_channel
-
-
-def current_traceparent() -> str | None:
-    """The W3C `traceparent` of the active span, to store with work that runs later; None untraced."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")
-
-
-@contextmanager
-def untraced() -> Iterator[None]:
-    """Instrumentations make no span inside (a background loop's polls would each be a trace of
-    their own, one every few seconds per process, all saying nothing happened)."""
-    token = context.attach(context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True))
-    try:
-        yield
-    finally:
-        context.detach(token)
-
-
-@contextmanager
-def linked_span(name: str, *, traceparent: str | None, attributes: Mapping[str, Any]) -> Iterator[Any]:
-    """A new trace's root span for deferred work, linked to the trace that asked for it."""
-    requested = trace.get_current_span(propagate.extract({"traceparent": traceparent or ""}))
-    span_context = requested.get_span_context()
-    links = [trace.Link(span_context)] if span_context.is_valid else []
-    tracer = trace.get_tracer(_TRACER)
-    span: AbstractContextManager[Any] = tracer.start_as_current_span(
-        name, context=context.Context(), links=links, attributes=dict(attributes)
-    )
-    with span as current:
-        yield current

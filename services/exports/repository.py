@@ -12,7 +12,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, text, tuple_, up
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Session
-from services.common.tracing import current_traceparent
+from services.common.trace_context import current_traceparent
 from services.exports.job_signals import ENDED_CHANNEL, JOBS_CHANNEL
 from services.exports.models import Export, RenderEvent
 from services.exports.rules import RATE_WINDOW_SECONDS, ExportRequest

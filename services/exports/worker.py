@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from services.common.errors import DepotError
-from services.common.tracing import linked_span, untraced
+from services.common.trace_context import linked_span, untraced
 from services.exports import telemetry
 from services.exports.blob_store import BlobStore
 from services.exports.job_queue import JobQueue
