@@ -55,9 +55,6 @@ class Stack:
     launches: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # key → service, env
     replicas: int = 1
     metrics: bool = False
-    # Ports planned beyond `replicas`: in every client's address list from the start but not
-    # started (what a headless Service's DNS answer gains when a Deployment scales up).
-    standby: int = 0
     replica_ports: dict[str, dict[str, int]] = field(default_factory=dict)  # service → key → port
     metrics_ports: dict[str, int] = field(default_factory=dict)  # key → its /metrics port
 
@@ -83,7 +80,7 @@ class Stack:
         for name in available_services():
             first = int(self.grpc_address(name).rpartition(":")[2])
             ports = {name: first}
-            ports.update({f"{name}-{i}": free_port() for i in range(2, self.replicas + self.standby + 1)})
+            ports.update({f"{name}-{i}": free_port() for i in range(2, self.replicas + 1)})
             self.replica_ports[name] = ports
             if self.replicas > 1:
                 self.env.setdefault(f"DEPOT_{name.upper()}_ADDRESS", ",".join(self.grpc_addresses(name)))
@@ -101,22 +98,11 @@ class Stack:
         deadline = time.monotonic() + timeout
         self.plan_replicas()
         for name in available_services():
-            for key, port in list(self.replica_ports[name].items())[: self.replicas]:
+            for key, port in self.replica_ports[name].items():
                 self.start_process(name, key=key, env=self.replica_env(name, key, port))
                 self.wait_serving(key, deadline=deadline, address=f"127.0.0.1:{port}")
         self.start_process("gateway")
         self.wait_ready(deadline=deadline)
-
-    def start_replica(self, name: str, *, timeout: float = 60.0) -> str:
-        """Starts the first planned replica of service `name` not running yet (see `standby`), or one
-        on a new port that only clients told of it will reach; returns its key once SERVING."""
-        ports = self.replica_ports.setdefault(name, {})
-        waiting = [key for key in ports if key not in self.processes]
-        key = waiting[0] if waiting else f"{name}-{len(ports) + 1}"
-        port = ports.setdefault(key, free_port())
-        self.start_process(name, key=key, env=self.replica_env(name, key, port))
-        self.wait_serving(key, deadline=time.monotonic() + timeout, address=f"127.0.0.1:{port}")
-        return key
 
     def restart_replica(self, key: str, *, timeout: float = 60.0) -> None:
         """A rolling restart's step: SIGTERM (NOT_SERVING, drain), wait for the exit, start it again

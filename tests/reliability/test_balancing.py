@@ -1,10 +1,11 @@
 """Balanced gRPC calls: with two processes of each service, the gateway's (and the exports
 service's) round-robin channels spread calls evenly; a replica started while traffic runs takes
-calls soon. Each replica's share is counted from its own Prometheus counters."""
+calls once clients learn of it. Each replica's share is counted from its own Prometheus counters."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ import pytest
 from gateway import upstream
 from services.common.channels import grpc_target, service_config
 from tests.reliability.conftest import Suite
-from tests.support.system import System, User
+from tests.support.dns import DnsServer
+from tests.support.system import System, User, free_port
 
 CALLS = 600
 CONNECTION_AGE_SECONDS = 3.0
@@ -27,7 +29,6 @@ def replicated(tmp_path: Path) -> Iterator[System]:
     with System.on_own_database(
         tmp_path,
         replicas=2,
-        standby=1,
         metrics=True,
         DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS=str(CONNECTION_AGE_SECONDS),
         DEPOT_EXPORT_RATE_LIMIT_PER_MINUTE="10000",
@@ -88,33 +89,67 @@ def test_600_calls_land_evenly_on_two_replicas_of_each_service(replicated: Syste
     suite.trials(CALLS)
 
 
-def test_a_third_replica_takes_calls_within_the_connection_age(replicated: System, suite: Suite) -> None:
-    user = replicated.client()
-    prompt_id = user.create_prompt()["id"]
-    stop = False
-    statuses: list[int] = []
+def metrics_count(host: str, port: int, service: str) -> int:
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    prefix = f"depot_{service}_rpc_requests_total{{"
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith(prefix))
 
-    def traffic() -> None:
-        n = 0
-        while not stop:
-            statuses.append(mixed_call(user, n, prompt_id))
-            n += 1
 
-    with ThreadPoolExecutor(3) as pool:
-        runs = [pool.submit(traffic) for _ in range(3)]
-        try:
-            key = replicated.stack.start_replica("prompts")
-            started = time.monotonic()
-            deadline = started + CONNECTION_AGE_SECONDS + 5
-            while handled(replicated, key) == 0:
-                assert time.monotonic() < deadline, "the new replica took no call"
-                time.sleep(0.1)
-            suite.figure("third_replica_first_call_s", f"{time.monotonic() - started:.1f}")
-        finally:
-            stop = True
-            for run in runs:
-                run.result()
-    assert all(200 <= s < 300 for s in statuses), sorted(set(statuses))
+def test_a_new_replica_found_by_dns_takes_calls_within_the_connection_age(
+    tmp_path: Path, suite: Suite
+) -> None:
+    """As a headless Service does in a cluster: clients reach prompts by a DNS name (a DNS server of
+    the test's own) whose answer gains a replica's address while traffic runs. The clients only look
+    the name up again when a connection ends, which the servers' max connection age forces."""
+    dns = DnsServer()
+    port = free_port()
+    dns.records["prompts.depot.test"] = ["127.0.0.1"]
+    try:
+        with System.on_own_database(
+            tmp_path,
+            DEPOT_PROMPTS_PORT=str(port),
+            DEPOT_PROMPTS_ADDRESS=f"dns://127.0.0.1:{dns.port}/prompts.depot.test:{port}",
+            DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS=str(CONNECTION_AGE_SECONDS),
+        ) as system:
+            user = system.client()
+            prompt_id = user.create_prompt()["id"]
+            stop = threading.Event()
+            statuses: list[int] = []
+
+            def traffic() -> None:
+                while not stop.is_set():
+                    statuses.append(user.http.get(f"/api/v1/prompts/{prompt_id}").status_code)
+
+            metrics = free_port()
+            with ThreadPoolExecutor(3) as pool:
+                runs = [pool.submit(traffic) for _ in range(3)]
+                try:
+                    # The new replica listens on another loopback address, on the same port.
+                    system.stack.start_process(
+                        "prompts",
+                        key="prompts-2",
+                        env={"DEPOT_BIND_HOST": "127.0.0.2", "DEPOT_METRICS_PORT": str(metrics)},
+                    )
+                    system.stack.wait_serving(
+                        "prompts-2", deadline=time.monotonic() + 60, address=f"127.0.0.2:{port}"
+                    )
+                    time.sleep(1)
+                    assert metrics_count("127.0.0.2", metrics, "prompts") == 0  # not in the DNS answer yet
+                    dns.records["prompts.depot.test"] = ["127.0.0.1", "127.0.0.2"]
+                    added = time.monotonic()
+                    deadline = added + CONNECTION_AGE_SECONDS + 5
+                    while metrics_count("127.0.0.2", metrics, "prompts") == 0:
+                        assert time.monotonic() < deadline, "the new replica took no call"
+                        time.sleep(0.1)
+                    suite.figure("dns_replica_first_call_s", f"{time.monotonic() - added:.1f}")
+                finally:
+                    stop.set()
+                    for run in runs:
+                        run.result()
+            assert statuses and all(s == 200 for s in statuses), sorted(set(statuses))
+    finally:
+        dns.close()
 
 
 def test_an_address_list_becomes_one_target_of_every_replica() -> None:

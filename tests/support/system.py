@@ -64,12 +64,11 @@ class System:
         directory: Path,
         *,
         replicas: int = 1,
-        standby: int = 0,
         metrics: bool = False,
         **settings: str,
     ) -> Iterator[System]:
-        """`replicas` processes of each gRPC service, clients pointed at all and at `standby` more
-        not started yet (`stack.start_replica`); `metrics`: each process serves its /metrics."""
+        """`replicas` processes of each gRPC service, clients pointed at all of them; `metrics`: each
+        process serves its /metrics."""
         secret = secrets.token_urlsafe(32)
         defaults = {
             "DEPOT_DATABASE_URL": database.url,
@@ -83,7 +82,7 @@ class System:
             "DEPOT_GRACE_PERIOD_SECONDS": "5",
         }
         env = stack_environment(**{**defaults, **settings})
-        stack = Stack(env=env, log_dir=directory, replicas=replicas, standby=standby, metrics=metrics)
+        stack = Stack(env=env, log_dir=directory, replicas=replicas, metrics=metrics)
         try:
             stack.start()
             yield cls(stack, database, secret)
