@@ -76,8 +76,8 @@ async def set_quota(
     Users exist only as token subjects, so the files service knows a user by their data: a
     usage row (a file was stored) or a chat. An override for anyone else is most likely a typo.
     """
-    if not user_id or len(user_id) > 255:
-        raise InvalidArgument("user_id must be 1 to 255 characters", field="user_id")
+    if not user_id or len(user_id) > 255 or not user_id.isprintable():
+        raise InvalidArgument("user_id must be 1 to 255 printable characters", field="user_id")
     if quota_bytes is not None and quota_bytes < 0:
         raise InvalidArgument(f"quota_bytes must not be negative, got {quota_bytes}", field="quota_bytes")
     if not await repo.known_user(owner=user_id):

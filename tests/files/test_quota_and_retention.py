@@ -156,6 +156,9 @@ def test_a_quota_override_is_for_admins_and_for_users_that_exist(user: User, adm
     assert reply.status_code == 403, reply.text
     reply = admin.http.put("/api/v1/users/nobody-ever-stored-here/quota", json={"quota_bytes": 1})
     assert reply.status_code == 404 and reason(reply) == "USER_NOT_FOUND", reply.text
+    for bad_id in ("a%00b", "x" * 256, "tab%09id"):
+        reply = admin.http.put(f"/api/v1/users/{bad_id}/quota", json={"quota_bytes": 1})
+        assert reply.status_code == 400 and reason(reply) == "INVALID_ARGUMENT", reply.text
     reply = admin.http.put(f"/api/v1/users/{user.id}/quota", json={"quota_bytes": -1})
     assert reply.status_code == 400, reply.text
     reply = admin.http.put(f"/api/v1/users/{user.id}/quota", json={})
