@@ -193,7 +193,12 @@ class RateLimited(ResourceExhausted):
 
     def __init__(self, limit: int, retry_after: int) -> None:
         self.retry_after = retry_after
-        super().__init__(f"at most {limit} new exports a minute; retry in {retry_after} s")
+        # The seconds travel as ErrorInfo metadata too, so the gateway's Retry-After says what the
+        # message says.
+        super().__init__(
+            f"at most {limit} new exports a minute; retry in {retry_after} s",
+            metadata={"retry_after": str(retry_after)},
+        )
 
 
 def check_render_rate(*, renders: int, oldest: datetime | None, now: datetime, limit: int) -> None:

@@ -39,6 +39,14 @@ def test_renders_beyond_the_limit_are_429_with_retry_after_but_stored_exports_ar
     assert refused.status_code == 429, refused.text
     assert refused.json()["error"]["code"] == "RESOURCE_EXHAUSTED"
     assert 1 <= int(refused.headers["retry-after"]) <= 60
+    message = refused.json()["error"]["message"]
+    [limit] = [d for d in refused.json()["error"]["details"] if d.get("reason") == "RATE_LIMITED"]
+    assert limit["metadata"].get("retry_after") == refused.headers["retry-after"], (
+        f"Retry-After must be the service's own figure, got {refused.headers['retry-after']} and {limit}"
+    )
+    assert message.endswith(f"retry in {refused.headers['retry-after']} s"), (
+        f"the message and Retry-After disagree: {message!r} vs {refused.headers['retry-after']}"
+    )
     assert export(carol, source, "json").status_code == 200, "a stored export is never limited"
     assert (
         carol.http.get(f"/api/v1/prompts/{session.id}/export/download", params={"format": "yaml"}).status_code

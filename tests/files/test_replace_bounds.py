@@ -8,15 +8,11 @@ grew the service by ~1 GiB and held everyone else up for about a second).
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-
-import psutil
 
 from tests.files.support import file_url, reason, stored
+from tests.support.resources import run_beside_another_user
 from tests.support.system import System, User
 
 MIB = 1024 * 1024
@@ -25,52 +21,15 @@ RSS_GROWTH_BOUND = 150 * MIB
 OTHER_USER_LATENCY_BOUND_SECONDS = 2.0
 
 
-@contextmanager
-def peak_rss(pid: int) -> Iterator[Callable[[], int]]:
-    """Samples the process's RSS every 10 ms; yields a function giving the growth over the start so far."""
-    process = psutil.Process(pid)
-    start = process.memory_info().rss
-    peak = start
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, process.memory_info().rss)
-            time.sleep(0.01)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield lambda: peak - start
-    finally:
-        done.set()
-        sampler.join()
-
-
 def _run_beside_another_user(
     system: System, bob: User, hostile: Callable[[], list[int]]
 ) -> tuple[list[int], int, float]:
     """Runs `hostile` while bob lists his chats in a loop; returns its statuses, RSS growth, bob's worst wait."""
-    worst = 0.0
-    finished = threading.Event()
 
-    def cheap_requests() -> None:
-        nonlocal worst
-        while not finished.is_set():
-            began = time.monotonic()
-            assert bob.http.get("/api/v1/chats").status_code == 200
-            worst = max(worst, time.monotonic() - began)
-            time.sleep(0.02)
+    def cheap() -> None:
+        assert bob.http.get("/api/v1/chats").status_code == 200
 
-    with peak_rss(system.stack.processes["files"].pid) as growth, ThreadPoolExecutor(1) as pool:
-        other = pool.submit(cheap_requests)
-        try:
-            statuses = hostile()
-        finally:
-            finished.set()
-            other.result()
-        return statuses, growth(), worst
+    return run_beside_another_user(system, "files", cheap, hostile)
 
 
 def _replace(user: User, chat: str, name: str, body: dict[str, object]) -> int:

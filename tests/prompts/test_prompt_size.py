@@ -14,11 +14,15 @@ from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
 from tests.exports import readers
 from tests.exports.conftest import content, export_ok
+from tests.support.resources import run_beside_another_user
 from tests.support.system import System, User
 
 # Three eighths of DEPOT_MAX_MESSAGE_BYTES (8 MiB by default).
 LIMIT = 3 * 1024 * 1024
 VERSION_OVERHEAD = 128
+MIB = 1024 * 1024
+RSS_GROWTH_BOUND = 150 * MIB
+OTHER_USER_LATENCY_BOUND_SECONDS = 2.0
 EMOJI_TEXT = "😀" * 100_000  # 400,000 bytes of UTF-8, a request well under 1 MiB
 
 
@@ -45,6 +49,24 @@ def stored_bytes(prompt: dict[str, Any]) -> int:
     return len(prompt["original_text"].encode()) + sum(
         VERSION_OVERHEAD + len(v["text"].encode()) + len(v["source"].encode()) for v in prompt["versions"]
     )
+
+
+def test_growing_a_prompt_to_its_limit_costs_the_service_little_and_no_one_waits(
+    system: System, alice: User, bob: User
+) -> None:
+    bobs = bob.create_prompt(original_text="bob's own")
+
+    def cheap() -> None:
+        assert bob.http.get(f"/api/v1/prompts/{bobs['id']}").status_code == 200
+
+    def hostile() -> int:
+        prompt = fill_to_the_limit(alice, request_id="big-cost")
+        return alice.http.get(f"/api/v1/prompts/{prompt['id']}").status_code
+
+    status, growth, worst = run_beside_another_user(system, "prompts", cheap, hostile)
+    assert status == 200
+    assert growth < RSS_GROWTH_BOUND, f"the prompts service grew by {growth / MIB:.0f} MiB"
+    assert worst < OTHER_USER_LATENCY_BOUND_SECONDS, f"another user's request waited {worst:.2f} s"
 
 
 def test_appends_stop_at_the_size_limit_and_the_prompt_stays_readable(alice: User) -> None:
