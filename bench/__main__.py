@@ -9,7 +9,7 @@ import importlib
 import sys
 import time
 
-SUITES = ("prompts", "files", "exports", "jobs", "renderers", "blob_stores", "tracing")
+SUITES = ("prompts", "files", "exports", "jobs", "renderers", "blob_stores", "tracing", "replicas")
 
 
 def main() -> None:
