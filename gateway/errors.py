@@ -38,10 +38,16 @@ class ApiError(Exception):
     """An error the gateway raises itself, rendered with the same body as service errors."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+        self.headers = headers or {}
 
 
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -68,9 +74,12 @@ def from_grpc(error: grpc.aio.AioRpcError) -> ApiError:
     code = error.code()
     details = _error_infos(error)
     status = HTTP_STATUS.get(code, 500)
+    headers: dict[str, str] = {}
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        if any(d["reason"] in _RATE_LIMIT_REASONS for d in details):
+        limits = [d for d in details if d["reason"] in _RATE_LIMIT_REASONS]
+        if limits:
             status = 429
+            headers = _retry_after(limits[0])
         elif not details:
             log.warning("upstream_message_too_large", extra={"grpc_message": error.details()})
             return ApiError(
@@ -82,7 +91,13 @@ def from_grpc(error: grpc.aio.AioRpcError) -> ApiError:
     if status == 500:
         log.error("upstream_error", extra={"grpc_code": code.name, "grpc_message": error.details()})
         return ApiError(500, "INTERNAL", "internal error")
-    return ApiError(status, code.name, error.details() or code.name, details)
+    return ApiError(status, code.name, error.details() or code.name, details, headers)
+
+
+def _retry_after(limit: dict[str, Any]) -> dict[str, str]:
+    """Retry-After as the service's rate limit states it (its `retry_after` seconds), on any route."""
+    seconds = str(limit["metadata"].get("retry_after", ""))
+    return {"Retry-After": seconds} if seconds.isdigit() else {}
 
 
 def _location(error: Any) -> str:
@@ -91,9 +106,11 @@ def _location(error: Any) -> str:
     return field + str((error.get("ctx") or {}).get("path", ""))
 
 
-def respond(error: ApiError, headers: dict[str, str] | None = None) -> Json:
+def respond(error: ApiError) -> Json:
     return Json(
-        error_body(error.code, error.message, error.details), status_code=error.status, headers=headers
+        error_body(error.code, error.message, error.details),
+        status_code=error.status,
+        headers=error.headers or None,
     )
 
 

@@ -19,13 +19,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-import grpc
 from fastapi import Request, Response
 from starlette.responses import StreamingResponse
 
-from gateway.errors import first_message, from_grpc, respond
-
-RATE_LIMIT_WINDOW_SECONDS = 60  # the exports service counts renders per minute
+from gateway.errors import first_message
 
 
 def content_disposition(filename: str) -> str:
@@ -72,14 +69,3 @@ async def _chunks(call: Any, messages: AsyncIterator[Any]) -> AsyncIterator[byte
 def if_none_match(request: Request) -> list[str]:
     """The entity tags of an If-None-Match header, for the exports service to compare."""
     return [tag.strip() for tag in request.headers.get("if-none-match", "").split(",") if tag.strip()]
-
-
-def too_many(exc: grpc.aio.AioRpcError) -> Response:
-    """A 429 with Retry-After for the exports service's render rate limit; other errors go on up."""
-    error = from_grpc(exc)
-    limits = [d for d in error.details if d.get("reason") == "RATE_LIMITED"]
-    if error.status != 429 or not limits:
-        raise exc
-    # The service's own figure when the error carries one, else the window: always enough.
-    retry = limits[0].get("metadata", {}).get("retry_after", RATE_LIMIT_WINDOW_SECONDS)
-    return respond(error, headers={"Retry-After": str(retry)})

@@ -6,7 +6,6 @@ import time
 from datetime import timedelta
 from typing import Any, Literal
 
-import grpc
 from fastapi import APIRouter, Depends, Query, Request, Response
 from google.protobuf import struct_pb2
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +16,7 @@ from gateway import views_exports as views
 from gateway.auth import bearer_token
 from gateway.content_coding import accepted_codings
 from gateway.errors import ApiError
-from gateway.relay_exports import if_none_match, relay, too_many
+from gateway.relay_exports import if_none_match, relay
 from gateway.responses import Json
 from gateway.routes.prompts import ERRORS, PageSize, upstream
 from gateway.schemas import ErrorOut, JsonObject
@@ -111,7 +110,7 @@ class LinkIn(BaseModel):
 
 
 async def create(request: Request, token: str, *, source: str, fmt: str, options: dict[str, Any]) -> Any:
-    """CreateExport with the render deadline (a rate limit surfaces as AioRpcError: see too_many)."""
+    """CreateExport with the render deadline."""
     message = pb.CreateExportRequest(source=source, format=fmt)
     message.options.CopyFrom(_struct(options))
     gateway = upstream(request)
@@ -146,10 +145,7 @@ async def download(request: Request, token: str | None, export_id: str) -> Respo
 async def create_export(body: ExportIn, request: Request, token: str = Depends(bearer_token)) -> Response:
     """Renders a source (201), returns the stored export that still matches its revision (200), or
     queues a job for a dataset or a large artifact (202, follow Location with `?wait=`)."""
-    try:
-        reply = await create(request, token, source=body.source, fmt=body.format, options=body.options)
-    except grpc.aio.AioRpcError as exc:
-        return too_many(exc)
+    reply = await create(request, token, source=body.source, fmt=body.format, options=body.options)
     if reply.export.state in views.RUNNING:
         headers = {"Location": views.export_path(reply.export.id)}
         return Json(views.export(reply.export), status_code=202, headers=headers)

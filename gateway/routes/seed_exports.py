@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import grpc
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +12,6 @@ from gateway import views_exports as views
 from gateway.auth import bearer_token
 from gateway.errors import ApiError
 from gateway.export_paths import export_id_of
-from gateway.relay_exports import too_many
 from gateway.responses import Json
 from gateway.routes.exports import (
     DOWNLOAD,
@@ -44,16 +42,13 @@ async def seed_download_prompt_export(
     include_workflow: bool = True,
 ) -> Response:
     """Seed 000: renders the prompt session (or reuses the stored rendering), then streams it."""
-    try:
-        reply = await create(
-            request,
-            token,
-            source=f"prompts/{session_id}",
-            fmt=format,
-            options={"include_workflow": include_workflow},
-        )
-    except grpc.aio.AioRpcError as exc:
-        return too_many(exc)
+    reply = await create(
+        request,
+        token,
+        source=f"prompts/{session_id}",
+        fmt=format,
+        options={"include_workflow": include_workflow},
+    )
     return await download(request, token, reply.export.id)
 
 
@@ -93,16 +88,13 @@ async def _dataset_csv(
     request: Request, token: str, dataset: str, csv_mode: str, all_users: bool
 ) -> Response:
     """Seeds 001/002: a dataset as CSV, answered with a download URL where the seeds had a server path."""
-    try:
-        reply = await create(
-            request,
-            token,
-            source=f"datasets/{dataset}",
-            fmt="csv",
-            options={"csv_mode": csv_mode, "all_users": all_users},
-        )
-    except grpc.aio.AioRpcError as exc:
-        return too_many(exc)
+    reply = await create(
+        request,
+        token,
+        source=f"datasets/{dataset}",
+        fmt="csv",
+        options={"csv_mode": csv_mode, "all_users": all_users},
+    )
     export = await until_ended(request, token, reply.export)  # datasets render as jobs
     url = absolute(request, views.content_path(export.id))
     return Json(
@@ -158,12 +150,7 @@ async def seed_export_artifact(
     body: ArtifactExportIn, request: Request, token: str = Depends(bearer_token)
 ) -> Response:
     """Seed 004: renders a table artifact and answers with a link that works without a token for an hour."""
-    try:
-        reply = await create(
-            request, token, source=f"artifacts/{body.artifactId}", fmt=body.format, options={}
-        )
-    except grpc.aio.AioRpcError as exc:
-        return too_many(exc)
+    reply = await create(request, token, source=f"artifacts/{body.artifactId}", fmt=body.format, options={})
     export = await until_ended(request, token, reply.export)  # a large artifact renders as a job
     link = await share_link(request, token, export.id, SHARE_SECONDS)
     return Json(
