@@ -117,9 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     from cli import files_import, files_retention
 
     files_retention.add_parser(files_import.add_parser(commands))
-    from cli import prompts_repair
+    from cli import prompts_import, prompts_repair
 
-    prompts_repair.add_parser(commands)
+    prompts_import.add_parser(prompts_repair.add_parser(commands))
     args = parser.parse_args(argv)
     if args.command == "roles":
         roles.run(args)
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> None:
         files_retention.run(args)
     elif args.command == "files":
         files_import.run(args)
+    elif args.command == "prompts" and args.prompts_command == "import":
+        prompts_import.run(args)
     elif args.command == "prompts":
         prompts_repair.run(args)
     elif args.command == "up":

@@ -18,13 +18,14 @@ from sqlalchemy.engine import make_url
 from services.common.settings import Settings
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any) -> Any:
     prompts = commands.add_parser("prompts", help="maintenance of the prompts service's data")
     actions = prompts.add_subparsers(dest="prompts_command", required=True)
     actions.add_parser(
         "repair-effectiveness",
         help="recompute the agent effectiveness counters from every score and feedback row",
     )
+    return actions
 
 
 def run(args: argparse.Namespace) -> None:
