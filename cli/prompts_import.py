@@ -240,11 +240,12 @@ def read_files(paths: list[Path], report: Report) -> list[Draft]:
     temporal prompt of the same run gives that prompt its original text instead of becoming one."""
     multi: list[Draft] = []
     temporal: list[Draft] = []
+    claimed: set[str] = set()  # request_ids of temporal prompts, imported or not
     for path in paths:
         name = str(path)
         try:
             with path.open("rb") as source:
-                kind, drafts = read_file(source, name, report)
+                kind, drafts, seen = read_file(source, name, report)
         except OSError as error:
             report.bad(name, f"cannot read: {error.strerror}")
             continue
@@ -252,23 +253,29 @@ def read_files(paths: list[Path], report: Report) -> list[Draft]:
             report.bad(name, str(error))
             continue
         (multi if kind == "multi-agent" else temporal).extend(drafts)
+        claimed |= seen
     originals = {d.request_id: d for d in multi}
     for draft in temporal:
         joined = originals.pop(draft.request_id, None)
         draft.original_text = joined.original_text if joined else draft.versions[0].text
+    for request_id in claimed & originals.keys():
+        # Its versions are in a temporal file whose prompt was skipped: alone it would be half a prompt.
+        draft = originals.pop(request_id)
+        report.say("skipped", draft.where, f"request_id {request_id!r}: its temporal prompt was not imported")
     return [*originals.values(), *temporal]
 
 
-def read_file(source: IO[bytes], name: str, report: Report) -> tuple[str, list[Draft]]:
+def read_file(source: IO[bytes], name: str, report: Report) -> tuple[str, list[Draft], set[str]]:
+    """(kind, drafts, request_ids a temporal file names) of one file."""
     rows = records(source, name, report)
     first = next(rows, None)
     if first is None or first[1] is None:
         raise BadFile("no readable header line")
     header = [cell.strip() for cell in first[1]]
     if header == list(MULTI_AGENT_COLUMNS) or sorted(header) == sorted(MULTI_AGENT_COLUMNS):
-        return "multi-agent", list(_multi_agent(header, rows, name, report))
+        return "multi-agent", list(_multi_agent(header, rows, name, report)), set()
     if set(header) <= set(TEMPORAL_COLUMNS) and set(TEMPORAL_REQUIRED) <= set(header) and _unique(header):
-        return "temporal", _temporal(header, rows, name, report)
+        return "temporal", *_temporal(header, rows, name, report)
     raise BadFile(
         f"unrecognised header {','.join(header)!r}; expected the multi-agent log"
         f" ({','.join(MULTI_AGENT_COLUMNS)}) or the temporal history ({','.join(TEMPORAL_COLUMNS)};"
@@ -377,17 +384,20 @@ class _TemporalRow:
 
 def _temporal(
     header: list[str], rows: Iterator[tuple[int, list[str] | None]], name: str, report: Report
-) -> list[Draft]:
+) -> tuple[list[Draft], set[str]]:
     """One draft per prompt_id; a prompt with any bad row is skipped whole. A row whose prompt_id
     cannot be read could belong to any prompt, so then no prompt of the file is imported."""
     groups: dict[str, list[_TemporalRow]] = {}
     broken: dict[str, int] = {}
     unattributed: int | None = None
+    named: set[str] = set()  # every request_id a row names, so a skipped prompt's stays claimed
     for line, cells in rows:
         prompt_id = ""
         try:
             if cells is None:
                 raise BadRow("reported")
+            if "request_id" in header and len(cells) == len(header):
+                named.add(cells[header.index("request_id")].strip())
             row = _cells(header, cells)
             prompt_id = _check(
                 rules.require_text, row["prompt_id"].strip(), "prompt_id", limit=rules.MAX_NAME_CHARS
@@ -408,7 +418,7 @@ def _temporal(
             f"no prompt of this file imported: the bad row at line {unattributed} names no readable"
             " prompt_id, so any prompt could be missing a version",
         )
-        return []
+        return [], named
     drafts = []
     for prompt_id, group in groups.items():
         where = f"{name}:{group[0].line}"
@@ -423,7 +433,7 @@ def _temporal(
             drafts.append(_temporal_prompt(prompt_id, group, name))
         except BadRow as error:
             report.bad(where, f"prompt {prompt_id!r}: {error}")
-    return drafts
+    return drafts, named
 
 
 def _temporal_row(row: dict[str, str], line: int) -> _TemporalRow:

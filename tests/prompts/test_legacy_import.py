@@ -342,3 +342,29 @@ def test_a_temporal_row_of_no_readable_prompt_stops_the_whole_file(
     assert f"{temporal}:4: not UTF-8" in result.stdout
     assert "no prompt of this file imported: the bad row at line 4" in result.stdout
     assert prompts_of(bob) == []
+
+
+def test_a_multi_agent_row_of_a_skipped_temporal_prompt_is_not_imported_alone(
+    bob: User, system: System, tmp_path: Path
+) -> None:
+    log = write(
+        tmp_path / "log.csv",
+        f"{MULTI_AGENT_HEADER}\nhalf,t,Original,Second,domain,,,\nfull,t,Whole,Only,syntax,,,\n",
+    )
+    temporal = write(
+        tmp_path / "temporal.csv",
+        "prompt_id,request_id,version_no,parent_version_no,source,text\n"
+        "a,half,1,,syntax,First\na,half,2,7,domain,Second\nb,full,1,,syntax,Only\n",
+    )
+
+    result = depot_import(system, bob, log, temporal)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        f"{temporal}:2: prompt 'a': versions[1].parent_version_no must name an earlier version"
+        in result.stdout
+    )
+    assert f"skipped       {log}:2: request_id 'half': its temporal prompt was not imported" in result.stdout
+    stored = by_request_id(bob)
+    assert sorted(stored) == ["full"]
+    assert stored["full"]["original_text"] == "Whole"
