@@ -23,9 +23,9 @@ from typing import Any
 
 import psycopg
 
-from services.exports.blob_store import STORE_CHUNK_BYTES, BlobStore, PostgresBlobStore
-from services.exports.local_blob_store import LocalBlobStore
-from services.exports.s3_blob_store import S3BlobStore
+from services.exports.blobstores import STORE_CHUNK_BYTES, BlobStore, PostgresBlobStore
+from services.exports.blobstores.local import LocalBlobStore
+from services.exports.blobstores.s3 import S3BlobStore
 from tests.support.s3 import S3Server, running_s3_server
 from tests.support.system import Database
 

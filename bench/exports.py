@@ -18,7 +18,7 @@ import psycopg
 
 from bench.stack import peak_rss_mib, running_system
 from services.common.settings import Settings
-from services.exports.blob_store import PostgresBlobStore
+from services.exports.blobstores import PostgresBlobStore
 from services.prompts.datasets import TEMPORAL
 from tests.support.system import System, User
 

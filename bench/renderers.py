@@ -61,7 +61,7 @@ def long_rows(count: int) -> Iterator[Sequence[object]]:
 
 
 def _render(fmt: str, columns: list[str], rows: Iterator[Sequence[object]]) -> None:
-    from services.exports.renderers import Report, Table, render
+    from services.exports.rendering.renderers import Report, Table, render
 
     report = Report("benchmark", [("prompt_id", "bench")], [Table("versions", columns, rows)])  # type: ignore[arg-type]
     for _chunk in render(report, fmt):
@@ -110,7 +110,7 @@ def child_main() -> None:
     import openpyxl  # noqa: F401  imported before the baseline, like the renderers' libraries
     import xlsxwriter  # noqa: F401
 
-    import services.exports.renderers  # noqa: F401
+    import services.exports.rendering.renderers  # noqa: F401
 
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu, wall = time.process_time(), time.perf_counter()

@@ -1,4 +1,5 @@
-"""Page sizes and opaque keyset cursors (AIP-158): a token encodes the last (create time, id) seen."""
+"""Page sizes, opaque keyset cursors (AIP-158: a token encodes the last (create time, id) seen) and
+the page a list use case returns, cut from `limit + 1` fetched rows."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from services.common.errors import InvalidArgument
 
@@ -43,3 +45,21 @@ def decode_cursor(token: str, key: Callable[[str], Key] = uuid.UUID) -> tuple[da
         return datetime.fromisoformat(created_at), key(id_)
     except (ValueError, TypeError, binascii.Error):
         raise InvalidArgument("page_token is not a token this server issued", field="page_token") from None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Any]
+    next_page_token: str
+
+
+def paged(
+    rows: Sequence[Any],
+    size: int,
+    cursor: Callable[[Any], tuple[datetime, Any]] = lambda row: (row.created_at, row.id),
+) -> Page:
+    """A page of at most `size` rows from `size + 1` fetched, with the cursor of the last when there are
+    more. `cursor` names the (time, id) pair the rows are ordered by."""
+    if len(rows) <= size:
+        return Page(items=rows, next_page_token="")
+    return Page(items=rows[:size], next_page_token=encode_cursor(*cursor(rows[size - 1])))

@@ -13,11 +13,11 @@ from depot.exports.v1 import exports_pb2 as pb
 from depot.exports.v1 import exports_pb2_grpc
 from services.common.errors import DepotError
 from services.common.interceptors import current_principal
+from services.common.stream_threads import in_own_thread
 from services.exports import messages
-from services.exports.downloads import Content
-from services.exports.lifecycle import Lifecycle
+from services.exports.lifecycle.downloads import Content, Downloads
+from services.exports.lifecycle.history import History
 from services.exports.service import ExportsService
-from services.exports.stream_threads import in_own_thread
 
 log = logging.getLogger("depot.exports")
 
@@ -25,10 +25,10 @@ log = logging.getLogger("depot.exports")
 class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
     """Each RPC is one service call; units of work are the service's (a rendering spans several)."""
 
-    def __init__(self, service: ExportsService, lifecycle: Lifecycle) -> None:
+    def __init__(self, service: ExportsService, history: History, downloads: Downloads) -> None:
         self._service = service
-        self._lifecycle = lifecycle
-        self._downloads = lifecycle.downloads
+        self._history = history
+        self._downloads = downloads
 
     async def CreateExport(self, request: pb.CreateExportRequest, context: grpc.aio.ServicerContext) -> Any:
         row, reused = await self._service.create_export(
@@ -136,7 +136,7 @@ class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
     async def ListExportHistory(
         self, request: pb.ListExportHistoryRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        page = await self._lifecycle.history(
+        page = await self._history.history(
             owner=current_principal().user_id,
             export_id=request.id,
             size=request.page_size,
@@ -149,7 +149,7 @@ class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
     async def GetExportStats(
         self, request: pb.GetExportStatsRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        return messages.stats_message(await self._lifecycle.stats(caller=current_principal()))
+        return messages.stats_message(await self._history.stats(caller=current_principal()))
 
 
 async def _content(content: Content, response: Any) -> AsyncIterator[Any]:

@@ -9,8 +9,8 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from depot.exports.v1 import exports_pb2 as pb
 from services.common.json_values import struct_dict
-from services.exports.downloads import Content
-from services.exports.lifecycle import FormatStats, Stats
+from services.exports.lifecycle.downloads import Content
+from services.exports.lifecycle.history import FormatStats, Stats
 
 STATES = {
     "queued": pb.EXPORT_STATE_QUEUED,

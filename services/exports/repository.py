@@ -13,7 +13,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Session
 from services.common.trace_context import current_traceparent
-from services.exports.job_signals import ENDED_CHANNEL, JOBS_CHANNEL
 from services.exports.models import Export, RenderEvent
 from services.exports.rules import RATE_WINDOW_SECONDS, ExportRequest
 
@@ -25,6 +24,9 @@ UNEXPIRED = or_(Export.expires_at.is_(None), Export.expires_at > func.now())
 # A job that ends holds no lease (the lease owner stays, as a record).
 JOB_ENDED: dict[str, Any] = {"lease_expires_at": None}
 NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+# What the NOTIFYs above are sent on; jobs/signals.py listens on both.
+JOBS_CHANNEL = "depot_export_jobs"  # a job was queued
+ENDED_CHANNEL = "depot_export_ended"  # an export completed or failed (payload: its id)
 
 
 def _processing(export_id: uuid.UUID, lease_owner: str | None) -> Any:

@@ -16,7 +16,6 @@ from typing import Any
 
 from services.common.errors import InvalidArgument, PermissionDenied, ResourceExhausted, echo
 from services.common.json_values import check_json_value
-from services.exports.renderers import FORMATS, output_type
 
 SOURCE_KINDS = ("prompts", "datasets", "artifacts", "chats")
 DATASETS = ("multi-agent", "temporal", "feedback", "effectiveness")
@@ -41,7 +40,36 @@ RATE_WINDOW_SECONDS = 60
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER_SECONDS = 60.0  # a processing export whose heartbeat is older was abandoned
 
-assert set(TABLE_FORMATS) == set(FORMATS), "the renderers and the rules disagree on formats"
+
+@dataclass(frozen=True)
+class OutputType:
+    """How a rendering is served: its media type and the file extension of a download."""
+
+    media_type: str
+    extension: str
+
+
+OUTPUT_TYPES: dict[str, OutputType] = {
+    "json": OutputType("application/json", "json"),
+    "yaml": OutputType("application/yaml", "yaml"),
+    "markdown": OutputType("text/markdown; charset=utf-8", "md"),
+    "text": OutputType("text/plain; charset=utf-8", "txt"),
+    "csv": OutputType("text/csv; charset=utf-8", "csv"),
+    "xlsx": OutputType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "pdf": OutputType("application/pdf", "pdf"),
+    "docx": OutputType("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+    "zip": OutputType("application/zip", "zip"),
+}
+
+
+def output_type(fmt: str, *, table_count: int = 1) -> OutputType:
+    """Media type and extension of a rendering; csv of several tables is a zip of csv files."""
+    if fmt == "csv" and table_count > 1:
+        return OUTPUT_TYPES["zip"]
+    try:
+        return OUTPUT_TYPES[fmt]
+    except KeyError:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {sorted(OUTPUT_TYPES)}") from None
 
 
 @dataclass(frozen=True)

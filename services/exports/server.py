@@ -11,17 +11,20 @@ from services.common.auth import ServiceTokens
 from services.common.database import Database
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
-from services.exports.blob_store import BlobStore, open_blob_store
+from services.exports.blobstores import BlobStore, open_blob_store
 from services.exports.handlers import ExportsHandlers
-from services.exports.job_queue import JobQueue
-from services.exports.job_rules import QueuePolicy
-from services.exports.job_signals import JobSignals
-from services.exports.lifecycle import Lifecycle
-from services.exports.rendering import RenderRunner
+from services.exports.jobs.policy import QueuePolicy
+from services.exports.jobs.queue import JobQueue
+from services.exports.jobs.signals import JobSignals
+from services.exports.jobs.worker import JobSettings, JobWorker
+from services.exports.lifecycle.downloads import Downloads
+from services.exports.lifecycle.history import History
+from services.exports.lifecycle.repository import LifecycleRepository
+from services.exports.lifecycle.sweeper import Sweeper
+from services.exports.rendering.pipeline import RenderRunner
+from services.exports.rendering.sources import Sources
 from services.exports.repository import ExportsRepository
 from services.exports.service import ExportsService
-from services.exports.sources import Sources
-from services.exports.worker import JobSettings, JobWorker
 
 NAME: Final = "exports"
 FULL_NAME = exports_pb2.DESCRIPTOR.services_by_name["ExportsService"].full_name
@@ -60,10 +63,18 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
     worker = _job_worker(
         settings, database, sources=sources, renderer=job_runner, blobs=blobs, signals=signals
     )
-    lifecycle = Lifecycle.started(settings, database=database, blobs=blobs, exports=service)
+    lifecycle = database.units_of_work(LifecycleRepository)
+    history = History(unit_of_work=lifecycle, exports=service)
+    downloads = Downloads(unit_of_work=lifecycle, blobs=blobs, exports=service)
+    sweeper = Sweeper(
+        database=database,
+        blobs=blobs,
+        interval_seconds=settings.export_sweep_interval_seconds,
+        grace_seconds=settings.export_sweep_grace_seconds,
+    ).start()
     registration = Registration(
         exports_pb2_grpc.add_ExportsServiceServicer_to_server,
-        ExportsHandlers(service, lifecycle),
+        ExportsHandlers(service, history, downloads),
         FULL_NAME,
         public_methods=(SHARED_CONTENT_METHOD,),
     )
@@ -74,7 +85,7 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         )
         listening.cancel()
         job_runner.close()
-        await lifecycle.stop()
+        await sweeper.stop()
         runner.close()
         await sources.close()
         blobs.close()

@@ -18,19 +18,17 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from services.common.errors import DepotError, FailedPrecondition, NotFound, Unavailable
-from services.common.pagination import decode_cursor, encode_cursor, page_size
+from services.common.ids import parse_id
+from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.exports import rules, telemetry
-from services.exports.blob_store import BlobStore
-from services.exports.job_rules import QueuePolicy, failure_reason, wait_seconds
-from services.exports.jobs import Acting, Rendering, RenderJob, Resolved, blob_key, receipt
-from services.exports.repository import ExportsRepository
+from services.exports.blobstores import BlobStore
+from services.exports.jobs.policy import QueuePolicy, failure_reason, wait_seconds
+from services.exports.ports import Caller, EndedPort, RenderPort, SourcePort, UnitOfWork
+from services.exports.rendering.work import Acting, RenderJob, Resolved, blob_key, receipt
 from services.exports.rules import ExportRequest
 
 log = logging.getLogger("depot.exports")
@@ -41,30 +39,6 @@ ENDED_STATES = ("completed", "failed")
 RECHECK_SECONDS = 1.0  # a waiter looks at the row this often even if no notification came
 
 
-class Caller(Protocol):
-    """Who asks: the verified principal. Sources are read for them with service tokens (sources.py)."""
-
-    @property
-    def user_id(self) -> str: ...
-
-    @property
-    def is_admin(self) -> bool: ...
-
-
-class SourcePort(Protocol):
-    async def resolve(self, request: ExportRequest, *, acting: Acting, timeout: float) -> Resolved: ...
-
-
-class RenderPort(Protocol):
-    async def render(self, job: RenderJob) -> Rendering: ...
-
-
-class EndedPort(Protocol):
-    async def wait_ended(self, export_id: uuid.UUID, timeout: float) -> None:
-        """Returns when the export may have ended (completed or failed), or after `timeout` seconds."""
-        ...
-
-
 class _Polling:
     """Without notifications, a waiter simply looks again after a pause."""
 
@@ -72,25 +46,8 @@ class _Polling:
         await asyncio.sleep(min(timeout, POLL_MAX))
 
 
-UnitOfWork = Callable[[], AbstractAsyncContextManager[ExportsRepository]]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: Sequence[Any]
-    next_page_token: str
-
-
 class ExportFailed(FailedPrecondition):
     default_reason = "EXPORT_FAILED"
-
-
-def parse_id(value: str, what: str = "export") -> uuid.UUID:
-    """A UUID, or NotFound: a malformed id names nothing the caller owns."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"no {what} with id {value!r}") from None
 
 
 class ExportsService:
@@ -293,7 +250,7 @@ class ExportsService:
     async def get_export(self, *, owner: str, export_id: str) -> Any:
         """One of the owner's exports."""
         async with self._uow() as repo:
-            row = await repo.get(export_id=parse_id(export_id), owner=owner)
+            row = await repo.get(export_id=parse_id(export_id, "export"), owner=owner)
         if row is None:
             raise NotFound(f"no export with id {export_id!r}")
         return row
@@ -320,15 +277,12 @@ class ExportsService:
             rows = await repo.list(
                 owner=owner, limit=limit + 1, after=decode_cursor(token), source=source, status=state
             )
-        if len(rows) <= limit:
-            return Page(rows, "")
-        last = rows[limit - 1]
-        return Page(rows[:limit], encode_cursor(last.created_at, last.id))
+        return paged(rows, limit)
 
     async def delete_export(self, *, owner: str, export_id: str) -> None:
         """Deletes the row first, then its bytes (no row may point at missing bytes)."""
         async with self._uow() as repo:
-            row = await repo.delete(export_id=parse_id(export_id), owner=owner)
+            row = await repo.delete(export_id=parse_id(export_id, "export"), owner=owner)
         if row is None:
             raise NotFound(f"no export with id {export_id!r}")
         if row.blob_key:

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.common.errors import NotFound
-from services.common.pagination import decode_cursor, page_size
+from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.files import rules
 from services.files.repository import FilesRepository
-from services.files.service import Page, paged
 
 
 async def create_artifact(

@@ -16,18 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from services.common.errors import Aborted, InvalidArgument, NotFound
-from services.common.pagination import decode_cursor, encode_cursor, page_size
+from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.files import editing, names, quota, rules
 from services.files.content import Spool
 from services.files.repository import FilesRepository
 
 Repositories = Callable[[], AbstractAsyncContextManager[FilesRepository]]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: Sequence[Any]
-    next_page_token: str
 
 
 @dataclass(frozen=True)
@@ -53,14 +47,6 @@ class Download:
 
     file: Any
     byte_range: rules.ByteRange | None
-
-
-def paged(rows: Sequence[Any], size: int) -> Page:
-    """A page of at most `size` rows from `size + 1` fetched, with the cursor of the last when there are more."""
-    if len(rows) <= size:
-        return Page(items=rows, next_page_token="")
-    last = rows[size - 1]
-    return Page(items=rows[:size], next_page_token=encode_cursor(last.created_at, last.id))
 
 
 def _not_found(chat_id: str, filename: str) -> NotFound:
@@ -428,10 +414,7 @@ async def list_chats(repo: FilesRepository, *, owner: str, size: int, token: str
     """The owner's chats, most recently written first."""
     limit = page_size(size)
     rows = await repo.list_chats(owner=owner, limit=limit + 1, after=decode_cursor(token, str))
-    if len(rows) <= limit:
-        return Page(items=rows, next_page_token="")
-    last = rows[limit - 1]
-    return Page(items=rows[:limit], next_page_token=encode_cursor(last.updated_at, last.chat_id))
+    return paged(rows, limit, lambda row: (row.updated_at, row.chat_id))
 
 
 async def chat_revision(repo: FilesRepository, *, owner: str, chat_id: str) -> Any:

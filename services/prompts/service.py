@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.common.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
-from services.common.pagination import decode_cursor, encode_cursor, page_size
+from services.common.ids import parse_id
+from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.prompts import rules
 from services.prompts.analytics_repository import AnalyticsRepository
 from services.prompts.datasets import DATASETS
@@ -22,27 +22,6 @@ class PromptView:
 
     prompt: Any
     versions: Sequence[Any]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: Sequence[Any]
-    next_page_token: str
-
-
-def parse_id(value: str, field: str = "id") -> uuid.UUID:
-    """A UUID, or NotFound: a malformed id names nothing the caller owns."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"no {field.removesuffix('_id') or 'resource'} with id {value!r}") from None
-
-
-def _page(rows: Sequence[Any], size: int) -> Page:
-    if len(rows) <= size:
-        return Page(items=rows, next_page_token="")
-    last = rows[size - 1]
-    return Page(items=rows[:size], next_page_token=encode_cursor(last.created_at, last.id))
 
 
 async def create_prompt(
@@ -106,7 +85,7 @@ async def create_prompt(
 
 async def get_prompt(repo: PromptsRepository, *, owner: str | None, prompt_id: str) -> PromptView:
     """One of the owner's prompts with its versions; any user's when owner is None (an admin's export)."""
-    key = parse_id(prompt_id, "prompt_id")
+    key = parse_id(prompt_id, "prompt")
     row = await (
         repo.get_prompt(owner=owner, prompt_id=key)
         if owner is not None
@@ -129,12 +108,12 @@ async def list_prompts(
         text_contains=text_contains or None,
         agent_type=agent_type or None,
     )
-    return _page(rows, limit)
+    return paged(rows, limit)
 
 
 async def delete_prompt(repo: PromptsRepository, *, owner: str, prompt_id: str) -> None:
     """Deletes the prompt with everything that depends on it."""
-    if not await repo.delete_prompt(owner=owner, prompt_id=parse_id(prompt_id, "prompt_id")):
+    if not await repo.delete_prompt(owner=owner, prompt_id=parse_id(prompt_id, "prompt")):
         raise NotFound(f"no prompt with id {prompt_id!r}")
 
 
@@ -143,7 +122,7 @@ async def append_version(
 ) -> Any:
     """Appends a version numbered by the server, within the prompt's size limit; returns the version
     row with the new revision."""
-    pid = parse_id(prompt_id, "prompt_id")
+    pid = parse_id(prompt_id, "prompt")
     rules.check_new_version(version, field="version", existing_versions=None)
     if version.scores is not None:
         raise InvalidArgument("set a new version's scores with SetScores", field="version.scores")
@@ -175,7 +154,7 @@ async def set_scores(
     repo: PromptsRepository, *, owner: str, prompt_id: str, version_no: int, scores: rules.ScoreSet
 ) -> tuple[Any, Any]:
     """Stores a version's scores and moves the best head; returns (scores row, head row)."""
-    pid = parse_id(prompt_id, "prompt_id")
+    pid = parse_id(prompt_id, "prompt")
     locked = await repo.lock_prompt(owner=owner, prompt_id=pid)
     if locked is None:
         raise NotFound(f"no prompt with id {prompt_id!r}")
@@ -218,7 +197,7 @@ async def list_feedback(
     rows = await repo.list_feedback(
         owner=owner, limit=limit + 1, after=decode_cursor(token), request_id=request_id or None
     )
-    return _page(rows, limit)
+    return paged(rows, limit)
 
 
 async def record_security_scan(
@@ -234,7 +213,7 @@ async def record_security_scan(
 async def list_security_scans(repo: PromptsRepository, *, owner: str, size: int, token: str) -> Page:
     """The owner's scans, newest first."""
     limit = page_size(size)
-    return _page(
+    return paged(
         await repo.list_security_scans(owner=owner, limit=limit + 1, after=decode_cursor(token)), limit
     )
 

@@ -25,15 +25,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from services.common.settings import Settings
-from services.exports.blob_store import (
+from services.exports.blobstores import (
     STORE_CHUNK_BYTES,
     BlobNotFound,
     BlobStore,
     PostgresBlobStore,
     open_blob_store,
 )
-from services.exports.local_blob_store import LocalBlobStore
-from services.exports.s3_blob_store import MIN_PART_BYTES, BlobStoreUnavailable, S3BlobStore
+from services.exports.blobstores.local import LocalBlobStore
+from services.exports.blobstores.s3 import MIN_PART_BYTES, BlobStoreUnavailable, S3BlobStore
 from tests.support.s3 import S3Server
 
 MiB = 1024 * 1024
@@ -180,7 +180,7 @@ def test_a_put_failing_midway_leaves_nothing_under_a_new_key(subject: Subject, s
     with pytest.raises(RuntimeError, match="renderer broke"):
         subject.store.put(key, failing(size))
     assert not subject.store.exists(key)
-    assert key not in set(subject.store.keys())
+    assert key not in {entry.key for entry in subject.store.entries()}
     with pytest.raises(BlobNotFound):
         read(subject.store, key)
     assert subject.leftovers(key) == [], "no temporary file, no pending multipart upload"
@@ -222,7 +222,7 @@ def test_keys_lists_what_is_stored(subject: Subject) -> None:
     for key in stored:
         subject.store.put(key, [key.encode()])
     subject.store.delete(stored[0])
-    listed = subject.store.keys()
+    listed = (entry.key for entry in subject.store.entries())
     assert sorted(k for k in listed if k.startswith(f"{prefix}/")) == stored[1:]
 
 
@@ -245,7 +245,7 @@ def test_entries_give_each_stored_key_once_with_the_time_it_was_written(subject:
         assert before <= entry.modified_at <= after, (
             f"{entry.key}: {entry.modified_at} not in [{before}, {after}]"
         )
-    assert {entry.key for entry in entries} <= set(subject.store.keys())
+    assert {entry.key for entry in entries} <= {entry.key for entry in subject.store.entries()}
 
 
 def test_rewriting_a_blob_makes_it_younger(subject: Subject) -> None:
@@ -396,7 +396,7 @@ def test_a_stopped_server_is_unavailable_and_a_restarted_one_has_lost_nothing(
         assert_unavailable(lambda: read(s3, kept))
         assert_unavailable(lambda: read(s3, kept, 0, 0))
         assert_unavailable(lambda: s3.exists(kept))
-        assert_unavailable(lambda: list(s3.keys()))
+        assert_unavailable(lambda: [entry.key for entry in s3.entries()])
         assert_unavailable(lambda: s3.delete(kept))
     finally:
         s3_server.start()
@@ -448,7 +448,7 @@ def test_local_keys_cannot_leave_the_directory_through_a_symlink(tmp_path: Path)
     ):
         with pytest.raises(ValueError):
             use()
-    assert not store.exists("linked-file") and list(store.keys()) == []
+    assert not store.exists("linked-file") and [entry.key for entry in store.entries()] == []
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
     assert (outside / "secret").read_bytes() == b"not yours"
 
@@ -461,13 +461,13 @@ def test_local_store_refuses_a_key_that_is_the_folder_of_another(tmp_path: Path)
         store.put("a/x", [b"x"])
     with pytest.raises(ValueError):
         store.put("b", [b"x"])
-    assert sorted(store.keys()) == ["a", "b/c"]
+    assert sorted(entry.key for entry in store.entries()) == ["a", "b/c"]
     assert not store.exists("b")
 
 
 CRASHING_WRITER = """
 import os, sys
-from services.exports.local_blob_store import LocalBlobStore
+from services.exports.blobstores.local import LocalBlobStore
 
 def chunks():
     yield b"half of it" * 1000
@@ -483,7 +483,7 @@ def test_local_crashed_write_leaves_only_a_temporary_that_is_no_key_and_is_swept
     writer = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(tmp_path)], cwd=REPO, timeout=60)
     assert writer.returncode == 3
     assert len(list((tmp_path / "crashed").glob(".~blob.*"))) == 1, "the crash left its temporary file"
-    assert list(store.keys()) == ["crashed/blob"]
+    assert [entry.key for entry in store.entries()] == ["crashed/blob"]
     assert read(store, "crashed/blob") == b"the previous version"
     assert store.remove_abandoned_temporaries(older_than_seconds=3600) == 0, "it may still be writing"
     assert store.remove_abandoned_temporaries(older_than_seconds=0) == 1

@@ -18,13 +18,13 @@ from sqlalchemy.engine import make_url
 from services.common.database import Database
 from services.common.errors import NotFound, Unavailable
 from services.common.migrate import upgrade
-from services.exports.blob_store import PostgresBlobStore
-from services.exports.job_queue import JobQueue
-from services.exports.jobs import Acting, Rendering, RenderJob, Resolved
-from services.exports.reports import RenderStats
+from services.exports.blobstores import PostgresBlobStore
+from services.exports.jobs.queue import JobQueue
+from services.exports.jobs.worker import JobSettings, JobWorker
+from services.exports.rendering.reports import RenderStats
+from services.exports.rendering.work import Acting, Rendering, RenderJob, Resolved
 from services.exports.repository import ExportsRepository
 from services.exports.rules import export_request
-from services.exports.worker import JobSettings, JobWorker
 from tests.support.system import Database as SessionDatabase
 
 LEASE = 0.3  # seconds: short enough that a test can let it run out

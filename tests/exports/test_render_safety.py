@@ -22,7 +22,7 @@ import pytest
 from docx import Document
 from markdown_it import MarkdownIt
 
-from services.exports.renderers.cells import FORMULA_TRIGGERS
+from services.exports.rendering.renderers.cells import FORMULA_TRIGGERS
 from tests.exports import readers
 from tests.exports.conftest import content, export, export_ok, needs_files, scores
 from tests.support.system import User

@@ -19,20 +19,20 @@ import pytest
 import yaml
 from docx import Document
 
-from services.exports.renderers import (
+from services.exports.rendering.renderers import (
     Cell,
     RenderOptions,
     Report,
     Table,
     UnsupportedCharacters,
-    output_type,
     render,
     render_zip,
 )
-from services.exports.renderers.cells import json_value
-from services.exports.renderers.pdf_fonts import shared_font_chain
-from services.exports.renderers.pdf_text import TextSetter
-from services.exports.renderers.xlsx_workbook import SheetNames, render_xlsx
+from services.exports.rendering.renderers.cells import json_value
+from services.exports.rendering.renderers.pdf_fonts import shared_font_chain
+from services.exports.rendering.renderers.pdf_text import TextSetter
+from services.exports.rendering.renderers.xlsx_workbook import SheetNames, render_xlsx
+from services.exports.rules import output_type
 
 WHEN = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 COLUMNS = ["version_no", "text", "total", "is_best", "created_at", "note"]

@@ -29,7 +29,7 @@ import yaml
 from docx import Document
 from markdown_it import MarkdownIt
 
-from services.exports.renderers.xlsx_workbook import SheetNames
+from services.exports.rendering.renderers.xlsx_workbook import SheetNames
 from tests.exports.conftest import content, create_session, export_ok, files_service_running
 from tests.support.system import User
 

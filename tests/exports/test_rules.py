@@ -8,7 +8,7 @@ import pytest
 
 from services.common.errors import InvalidArgument, PermissionDenied
 from services.exports import rules
-from services.exports.sources import CsvLineCounter
+from services.exports.rendering.sources import CsvLineCounter
 
 
 def request(source: str, fmt: str = "csv", *, admin: bool = False, **options: object) -> rules.ExportRequest:

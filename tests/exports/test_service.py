@@ -15,9 +15,9 @@ import pytest
 
 from services.common.database import Database
 from services.common.errors import DepotError, NotFound, Unavailable
-from services.exports.blob_store import PostgresBlobStore
-from services.exports.jobs import Acting, Rendering, RenderJob, Resolved
-from services.exports.reports import RenderStats
+from services.exports.blobstores import PostgresBlobStore
+from services.exports.rendering.reports import RenderStats
+from services.exports.rendering.work import Acting, Rendering, RenderJob, Resolved
 from services.exports.repository import ExportsRepository
 from services.exports.rules import ExportRequest, export_request
 from services.exports.service import ExportsService

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from services.exports.stream_threads import in_own_thread
+from services.common.stream_threads import in_own_thread
 
 
 @dataclass

@@ -18,13 +18,13 @@ import psycopg
 import pytest
 
 from services.common.database import Database
-from services.exports.blob_store import BlobStore, PostgresBlobStore
-from services.exports.jobs import blob_key
-from services.exports.lifecycle import Lifecycle
-from services.exports.local_blob_store import LocalBlobStore
+from services.exports.blobstores import BlobStore, PostgresBlobStore
+from services.exports.blobstores.local import LocalBlobStore
+from services.exports.blobstores.s3 import S3BlobStore
+from services.exports.lifecycle.sweeper import Sweeper
+from services.exports.rendering.work import blob_key
 from services.exports.repository import ExportsRepository
 from services.exports.rules import export_request
-from services.exports.s3_blob_store import S3BlobStore
 from tests.support.s3 import S3Server
 from tests.support.system import Database as SessionDatabase
 
@@ -37,9 +37,9 @@ REQUEST = export_request(source="datasets/temporal", fmt="csv", options={}, is_a
 CRASH_BETWEEN_BLOB_AND_ROW = """
 import asyncio, os, sys
 from services.common.database import Database
-from services.exports.blob_store import open_blob_store
+from services.exports.blobstores import open_blob_store
 from services.common.settings import Settings
-from services.exports.jobs import blob_key
+from services.exports.rendering.work import blob_key
 from services.exports.repository import ExportsRepository
 from services.exports.rules import export_request
 
@@ -60,17 +60,6 @@ async def main(url, store, owner):
 
 asyncio.run(main(*sys.argv[1:]))
 """
-
-
-class Exports:
-    """What the lifecycle reads exports through, on the real database."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    async def get_export(self, *, owner: str, export_id: str) -> Any:
-        async with self.database.begin() as session:
-            return await ExportsRepository(session).get(export_id=uuid.UUID(export_id), owner=owner)
 
 
 @pytest.fixture(params=["postgres", "local", pytest.param("s3", marks=pytest.mark.s3)])
@@ -96,18 +85,16 @@ def store(
 
 
 @asynccontextmanager
-async def lifecycle(url: str, blobs: BlobStore) -> AsyncIterator[Lifecycle]:
+async def lifecycle(url: str, blobs: BlobStore) -> AsyncIterator[Sweeper]:
     database = Database(url, pool_size=4)
     await database.open()
     try:
-        yield Lifecycle(
-            database=database, blobs=blobs, exports=Exports(database), interval_seconds=0, grace_seconds=HOUR
-        )
+        yield Sweeper(database=database, blobs=blobs, interval_seconds=0, grace_seconds=HOUR)
     finally:
         await database.close()
 
 
-def run(database: SessionDatabase, blobs: BlobStore, test: Callable[[Lifecycle], Awaitable[None]]) -> None:
+def run(database: SessionDatabase, blobs: BlobStore, test: Callable[[Sweeper], Awaitable[None]]) -> None:
     async def main() -> None:
         async with lifecycle(database.url, blobs) as subject:
             await test(subject)
@@ -115,7 +102,7 @@ def run(database: SessionDatabase, blobs: BlobStore, test: Callable[[Lifecycle],
     asyncio.run(main())
 
 
-async def sql(subject: Lifecycle, statement: str, *params: Any) -> list[Any]:
+async def sql(subject: Sweeper, statement: str, *params: Any) -> list[Any]:
     async with subject._database.begin() as session:  # fault injection: a crash, a clock moved on
         cursor = await session.connection.execute(statement, params)
         return await cursor.fetchall() if cursor.description else []
@@ -133,14 +120,14 @@ def remove_claimed_rows(database: SessionDatabase) -> Iterator[None]:
         conn.execute("DELETE FROM exports.exports WHERE id = ANY(%s)", (CLAIMED,))
 
 
-async def claim(subject: Lifecycle, owner: str) -> Any:
+async def claim(subject: Sweeper, owner: str) -> Any:
     async with subject._database.begin() as session:
         row = await ExportsRepository(session).insert_processing(owner=owner, request=REQUEST, revision="r1")
     CLAIMED.append(row.id)
     return row
 
 
-async def complete(subject: Lifecycle, row: Any, key: str, *, ttl_seconds: int | None = None) -> Any:
+async def complete(subject: Sweeper, row: Any, key: str, *, ttl_seconds: int | None = None) -> Any:
     async with subject._database.begin() as session:
         return await ExportsRepository(session).complete(
             export_id=row.id,
@@ -178,7 +165,7 @@ def test_bytes_of_a_crash_between_blob_and_row_are_swept_after_the_grace_and_not
     key = blob_key(export_id)
     assert blobs.exists(key), "the bytes were stored before the crash"
 
-    async def test(subject: Lifecycle) -> None:
+    async def test(subject: Sweeper) -> None:
         [(status, pointed)] = await sql(
             subject, "SELECT status, blob_key FROM exports.exports WHERE id = %s", export_id
         )
@@ -205,7 +192,7 @@ def test_the_sweep_never_takes_bytes_a_row_points_at_or_bytes_of_a_render_in_fli
     _, blobs = store
     owner = f"sweep-{uuid.uuid4().hex[:8]}"
 
-    async def test(subject: Lifecycle) -> None:
+    async def test(subject: Sweeper) -> None:
         done = await claim(subject, owner)
         blobs.put(blob_key(done.id), [b"done!"])
         assert await complete(subject, done, blob_key(done.id)) is not None
@@ -239,7 +226,7 @@ def test_cleanup_removes_expired_exports_with_their_links_and_bytes_and_keeps_th
     _, blobs = store
     owner = f"ttl-{uuid.uuid4().hex[:8]}"
 
-    async def test(subject: Lifecycle) -> None:
+    async def test(subject: Sweeper) -> None:
         rows = []
         for suffix in ("old", "young"):
             row = await claim(subject, f"{owner}-{suffix}")
@@ -287,7 +274,7 @@ def test_the_sweep_clears_what_crashed_writers_left_inside_the_store(
         client.create_multipart_upload(Bucket=server.bucket, Key=key)
         client.close()
 
-    async def test(subject: Lifecycle) -> None:
+    async def test(subject: Sweeper) -> None:
         assert (await subject.sweep()).leftovers == 0, "it may still be writing"
         assert (await subject.sweep(grace_seconds=0)).leftovers >= 1
 
@@ -297,7 +284,7 @@ def test_the_sweep_clears_what_crashed_writers_left_inside_the_store(
 def test_one_replica_at_a_time_runs_the_cleanup(database: SessionDatabase, tmp_path: Path) -> None:
     blobs = LocalBlobStore(tmp_path)
 
-    async def test(first: Lifecycle) -> None:
+    async def test(first: Sweeper) -> None:
         async with lifecycle(database.url, blobs) as second, first._exclusive() as held:
             assert held
             assert await second.run_once() is False, "the other replica holds the lock"

@@ -1,0 +1,16 @@
+"""Resource ids as callers send them: a UUID, or nothing the caller owns."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.common.errors import NotFound
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """A UUID, or NotFound naming `what`: a malformed id names nothing the caller owns (no 400 that
+    would tell a prober ids have a shape)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"no {what} with id {value!r}") from None

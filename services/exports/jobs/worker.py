@@ -1,0 +1,275 @@
+"""The job worker of one exports process: takes queued exports and renders them under a lease.
+
+Any number of processes run one each; PostgreSQL hands every job to one of them (job_queue.py).
+A worker renders at most `concurrency` jobs at once, reading the sources for the job's owner
+with service tokens minted per call (sources.py), admin only when the owner asked as one; no
+bearer token is stored, so a job runs however long it waited in the queue. While a job runs its heartbeat extends the lease and records
+progress; if the lease is lost anyway (a long pause, PostgreSQL away for longer than the lease)
+the render stops and whatever it wrote is dropped, since another worker has the job by then.
+A failure that another attempt may mend puts the job back in the queue after a pause; anything
+else, or the last allowed attempt, fails the export with the reason. At shutdown the worker
+stops taking jobs, lets running ones finish within the grace period, and gives the rest back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from services.common.errors import DepotError
+from services.common.trace_context import linked_span, untraced
+from services.exports import telemetry
+from services.exports.blobstores import BlobStore
+from services.exports.jobs.policy import failure_reason, retries, retry_delay, stored_request
+from services.exports.jobs.queue import JobQueue
+from services.exports.ports import RenderPort, SourcePort, UnitOfWork
+from services.exports.rendering.work import Acting, RenderJob, blob_key, receipt
+
+log = logging.getLogger("depot.exports")
+T = TypeVar("T")
+
+PROGRESS_SECONDS = 2.0  # the heartbeat also reports progress, so it beats at least this often
+OUTCOME_RETRY_FIRST = 0.25  # seconds between attempts to record an outcome while PostgreSQL is away
+
+QueueUnits = Callable[[], AbstractAsyncContextManager[JobQueue]]
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """How this process works the queue (DEPOT_EXPORT_JOB_* and friends)."""
+
+    concurrency: int
+    lease_seconds: float
+    max_attempts: int
+    poll_seconds: float
+    lookup_timeout: float  # for finding the source again as the job starts
+    ttl_seconds: int | None = None  # how long a completed export lives; None: until deleted
+
+
+def worker_name() -> str:
+    """Names this process in lease_owner: host and PID (an operator can find it), plus a nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class JobWorker:
+    """Claims jobs while there is room, runs each in its own task, and drains at shutdown."""
+
+    def __init__(
+        self,
+        *,
+        queues: QueueUnits,
+        exports: UnitOfWork,
+        sources: SourcePort,
+        renderer: RenderPort,
+        blobs: BlobStore,
+        wake: asyncio.Event,
+        settings: JobSettings,
+        name: str | None = None,
+    ) -> None:
+        self.name = name or worker_name()
+        self._queues, self._exports = queues, exports
+        self._sources, self._renderer, self._blobs = sources, renderer, blobs
+        self._wake = wake  # set when a job is queued anywhere
+        self._settings = settings
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._loop: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.ensure_future(self._claim_forever())
+
+    async def _claim_forever(self) -> None:
+        while True:
+            await self._slots.acquire()
+            self._wake.clear()  # before looking, so a job queued meanwhile wakes the next wait
+            with untraced():  # an idle poll is no trace; a claimed job's span starts in _traced_run
+                row = await self._claim()
+            if row is None:
+                self._slots.release()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
+                continue
+            task = asyncio.ensure_future(self._traced_run(row))
+            self._running[row.id] = task
+            task.add_done_callback(functools.partial(self._finished, row.id))
+
+    def _finished(self, export_id: uuid.UUID, _: asyncio.Task[None]) -> None:
+        self._running.pop(export_id, None)
+        self._slots.release()
+
+    async def _claim(self) -> Any | None:
+        settings = self._settings
+        try:
+            async with self._queues() as queue:
+                await queue.fail_exhausted(max_attempts=settings.max_attempts)
+                return await queue.claim(
+                    worker=self.name, lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts
+                )
+        except Exception as exc:  # PostgreSQL away: look again after the poll interval
+            log.warning("job_claim_failed", extra={"error": type(exc).__name__})
+            return None
+
+    async def _traced_run(self, row: Any) -> None:
+        """The job in a trace of its own, linked to the trace of the request that queued it."""
+        attributes = {"depot.export_id": str(row.id), "depot.attempt": row.attempts}
+        with linked_span("export.job", traceparent=row.traceparent, attributes=attributes):
+            await self._run(row)
+
+    async def _run(self, row: Any) -> None:
+        request = stored_request(source=row.source, fmt=row.format, options=row.options)
+        key = blob_key(row.id, row.attempts)
+        log.info(
+            "job_started", extra={"export_id": str(row.id), "attempt": row.attempts, "worker": self.name}
+        )
+        job: RenderJob | None = None
+        beat: asyncio.Task[None] | None = None
+        try:
+            acting = Acting(row.owner, row.owner_is_admin)
+            resolved = await self._sources.resolve(
+                request, acting=acting, timeout=self._settings.lookup_timeout
+            )
+            job = RenderJob(row.id, request, resolved, acting, key)
+            beat = asyncio.ensure_future(self._heartbeat(job))
+            rendering = await self._renderer.render(job)
+        except asyncio.CancelledError:
+            if job is not None:
+                job.cancelled.set()  # shutdown: the render thread stops; drain gives the job back
+            raise
+        except Exception as exc:
+            lost = job is not None and job.cancelled.is_set()
+            await self._discard(key)
+            if not lost:
+                await self._failed(row, exc)
+            return
+        finally:
+            if beat is not None:
+                beat.cancel()
+        await self._complete(row, job, rendering)
+
+    async def _heartbeat(self, job: RenderJob) -> None:
+        settings = self._settings
+        while True:
+            await asyncio.sleep(min(settings.lease_seconds / 3, PROGRESS_SECONDS))
+            try:
+                async with self._queues() as queue:
+                    held = await queue.heartbeat(
+                        export_id=job.export_id,
+                        worker=self.name,
+                        lease_seconds=settings.lease_seconds,
+                        rows_rendered=job.progress.row_count,
+                    )
+            except Exception:  # a missed beat; the lease outlasts several
+                continue
+            if not held:
+                log.warning("job_lease_lost", extra={"export_id": str(job.export_id), "worker": self.name})
+                job.cancelled.set()
+                return
+
+    async def _complete(self, row: Any, job: RenderJob, rendering: Any) -> None:
+        async def complete() -> Any:
+            async with self._exports() as repo:
+                return await repo.complete(
+                    export_id=row.id,
+                    blob_key=job.blob_key,
+                    size=rendering.size,
+                    sha256=rendering.sha256,
+                    receipt=receipt(job.request, job.resolved, rendering),
+                    lease_owner=self.name,
+                    content_encoding=rendering.encoding,
+                    stored_bytes=rendering.stored_bytes,
+                    ttl_seconds=self._settings.ttl_seconds,
+                )
+
+        recorded, done = await self._persist(complete, row)
+        if recorded and done is None:  # the lease was lost, or the export deleted, meanwhile
+            await self._discard(job.blob_key)
+            log.warning("job_result_refused", extra={"export_id": str(row.id), "worker": self.name})
+        if done is not None:
+            telemetry.exported(
+                user=row.owner,
+                export_id=str(row.id),
+                source=row.source,
+                fmt=row.format,
+                size=rendering.size,
+                seconds=rendering.seconds,
+                cache_hit=False,
+            )
+
+    async def _failed(self, row: Any, exc: Exception) -> None:
+        if not isinstance(exc, DepotError):
+            log.error("job_failed", exc_info=exc, extra={"export_id": str(row.id)})
+        reason = failure_reason(exc)
+        if retries(exc, attempts=row.attempts, max_attempts=self._settings.max_attempts):
+            delay = retry_delay(row.attempts)
+
+            async def release() -> bool:
+                async with self._queues() as queue:
+                    return await queue.release(
+                        export_id=row.id, worker=self.name, retry_in=delay, error=reason, spent=True
+                    )
+
+            log.info("job_retry", extra={"export_id": str(row.id), "retry_in": delay, "reason": reason})
+            await self._persist(release, row)
+            return
+        final = reason if row.attempts <= 1 else f"{reason} (after {row.attempts} attempts)"
+
+        async def fail() -> bool:
+            async with self._exports() as repo:
+                return await repo.fail(export_id=row.id, error=final, lease_owner=self.name)
+
+        _, failed = await self._persist(fail, row)
+        if failed:
+            telemetry.render_failed(
+                user=row.owner, export_id=str(row.id), source=row.source, fmt=row.format, reason=final
+            )
+
+    async def _persist(self, action: Callable[[], Awaitable[T]], row: Any) -> tuple[bool, T | None]:
+        """Runs `action` until PostgreSQL takes it, for as long as the lease would last; then gives
+        up, and the expired lease hands the job to the next worker. (recorded?, its result)"""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._settings.lease_seconds
+        pause = OUTCOME_RETRY_FIRST
+        while True:
+            try:
+                return True, await action()
+            except Exception as exc:
+                if loop.time() + pause > give_up:
+                    log.warning(
+                        "job_outcome_lost", extra={"export_id": str(row.id), "error": type(exc).__name__}
+                    )
+                    return False, None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    async def _discard(self, key: str) -> None:
+        with contextlib.suppress(Exception):  # best effort: the sweeper removes what is left
+            await asyncio.to_thread(self._blobs.delete, key)
+
+    async def drain(self, timeout: float) -> None:
+        """Stops taking jobs, lets running ones finish for up to `timeout` seconds, gives the rest back."""
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+        running = dict(self._running)
+        if running:
+            await asyncio.wait(running.values(), timeout=timeout)
+        unfinished = [export_id for export_id, task in running.items() if not task.done()]
+        for export_id in unfinished:
+            running[export_id].cancel()
+        await asyncio.gather(*(running[i] for i in unfinished), return_exceptions=True)
+        for export_id in unfinished:
+            with contextlib.suppress(Exception):
+                async with self._queues() as queue:
+                    await queue.release(
+                        export_id=export_id, worker=self.name, retry_in=0, error=None, spent=False
+                    )
+            log.info("job_released", extra={"export_id": str(export_id), "worker": self.name})
