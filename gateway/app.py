@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel
 
 from gateway import errors
 from gateway.head import HeadAsGet
@@ -93,13 +94,18 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+class ReadyOut(BaseModel):
+    status: Literal["ready", "degraded", "unavailable"]
+    services: dict[str, Literal["serving", "unavailable"]]
+
+
 def _health_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         """Liveness: the gateway process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], response_model=ReadyOut, responses={503: {"model": ReadyOut}})
     async def readyz(request: Request) -> Response:
         """Readiness: 200 while any service reports SERVING through gRPC health ("ready" when all
         do, "degraded" with the others listed as unavailable: their routes answer 503 meanwhile),
@@ -110,7 +116,7 @@ def _health_routes(app: FastAPI) -> None:
         results = await asyncio.gather(*(upstream.health(n) for n in names))
         services = {n: ("serving" if ok else "unavailable") for n, ok in zip(names, results, strict=True)}
         status = "ready" if all(results) else "degraded" if any(results) else "unavailable"
-        return Json({"status": status, "services": services}, status_code=200 if any(results) else 503)
+        return Json(ReadyOut(status=status, services=services), status_code=200 if any(results) else 503)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics() -> Response:

@@ -3,29 +3,28 @@ revoked. Registered before /api/v1/exports/{export_id}, which would otherwise ta
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from depot.exports.v1 import exports_pb2 as pb
-from gateway import views_exports as views
 from gateway.auth import bearer_token
+from gateway.models import exports as m
 from gateway.responses import Json
 from gateway.routes.exports import EXPORT_ERRORS
-from gateway.routes.prompts import PageSize, upstream
+from gateway.routes.shared import PageSize, PageToken, upstream
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
-PageToken = Query(default="", max_length=512)
 
 
-@router.get("/exports/stats", responses=EXPORT_ERRORS)
+@router.get("/exports/stats", response_model=m.StatsOut, responses=EXPORT_ERRORS)
 async def export_stats(request: Request, token: str = Depends(bearer_token)) -> Response:
     """Per format: completed exports, content and stored bytes, cache hits and hit rate, downloads
     (those through share links apart); the caller's, or every user's for an admin."""
     gateway = upstream(request)
     reply = await gateway.call(gateway.exports.GetExportStats, pb.GetExportStatsRequest(), token)
-    return Json(views.stats(reply))
+    return Json(m.StatsOut.from_proto(reply))
 
 
-@router.get("/exports/{export_id}/history", responses=EXPORT_ERRORS)
+@router.get("/exports/{export_id}/history", response_model=m.ExportList, responses=EXPORT_ERRORS)
 async def export_history(
     export_id: str,
     request: Request,
@@ -40,10 +39,10 @@ async def export_history(
         pb.ListExportHistoryRequest(id=export_id, page_size=page_size, page_token=page_token),
         token,
     )
-    return Json({"items": [views.export(e) for e in reply.exports], "next_page_token": reply.next_page_token})
+    return Json(m.ExportList.from_proto(reply))
 
 
-@router.get("/exports/{export_id}/links", responses=EXPORT_ERRORS)
+@router.get("/exports/{export_id}/links", response_model=m.ShareLinkList, responses=EXPORT_ERRORS)
 async def list_links(
     export_id: str,
     request: Request,
@@ -58,9 +57,7 @@ async def list_links(
         pb.ListShareLinksRequest(export_id=export_id, page_size=page_size, page_token=page_token),
         token,
     )
-    return Json(
-        {"items": [views.share_link(link) for link in reply.links], "next_page_token": reply.next_page_token}
-    )
+    return Json(m.ShareLinkList.from_proto(reply))
 
 
 @router.delete("/exports/{export_id}/links/{link}", status_code=204, responses=EXPORT_ERRORS)

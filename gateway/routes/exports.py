@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from google.protobuf import struct_pb2
-from pydantic import BaseModel, ConfigDict, Field
 
 from depot.exports.v1 import exports_pb2 as pb
-from depot.prompts.v1 import prompts_pb2 as prompts_pb
-from gateway import views_exports as views
 from gateway.auth import bearer_token
 from gateway.content_coding import accepted_codings
 from gateway.errors import ApiError
+from gateway.models import exports as m
+from gateway.models.common import ErrorOut
 from gateway.relay_exports import if_none_match, relay
 from gateway.responses import Json
-from gateway.routes.prompts import ERRORS, PageSize, upstream
-from gateway.schemas import ErrorOut, JsonObject
+from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 # The service bounds a wait (DEPOT_EXPORT_WAIT_MAX_SECONDS, at most 600); the gateway never asks for
@@ -40,87 +37,11 @@ DOWNLOAD: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _names(enum: Any, prefix: str) -> list[str]:
-    """A proto enum's values as the REST API spells them (DATASET_MULTI_AGENT: multi-agent)."""
-    names = [name for name in enum.keys() if not name.endswith("_UNSPECIFIED")]  # noqa: SIM118
-    return [name.removeprefix(prefix).lower().replace("_", "-") for name in names]
-
-
-# Documented from the protos, the one source of these values; the exports service checks requests.
-DATASETS = [*_names(prompts_pb.Dataset, "DATASET_"), "all"]
-CSV_MODES = _names(prompts_pb.CsvMode, "CSV_MODE_")
-EXPORT_OPTIONS = {
-    "type": "object",
-    "properties": {
-        "include_workflow": {
-            "type": "boolean",
-            "default": True,
-            "description": "prompts/{id}: every version (true) or the best head alone (false).",
-        },
-        "csv_mode": {
-            "type": "string",
-            "enum": CSV_MODES,
-            "default": "safe",
-            "description": "csv and xlsx: `safe` neutralises cells a spreadsheet would run as formulas; "
-            "`raw` writes them as they are.",
-        },
-        "all_users": {
-            "type": "boolean",
-            "default": False,
-            "description": "datasets/*: every user's rows; an admin only (403 for others).",
-        },
-        "owner": {
-            "type": "string",
-            "description": "chats/{id}: whose chat (chat ids are per user); another user's for an admin only.",
-        },
-    },
-    "additionalProperties": False,
-    "description": "Which options a source takes: prompts include_workflow and csv_mode, datasets "
-    "all_users and csv_mode, artifacts csv_mode, chats owner; any other is 400.",
-}
-
-
-class ExportIn(BaseModel):
-    """What to render: a source, a format and options (see README, Exports)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field(
-        min_length=1,
-        max_length=512,
-        examples=["datasets/temporal"],
-        description="`prompts/{id}` (a prompt with its versions and scores), "
-        f"`datasets/{{{'|'.join(DATASETS)}}}`, `artifacts/{{id}}` or `chats/{{id}}` (its files and artifacts).",
-    )
-    format: str = Field(
-        min_length=1,
-        max_length=16,
-        examples=["csv"],
-        description="json, yaml, markdown, text, csv, xlsx, pdf or docx; `zip` for chats/{id} (its only format).",
-    )
-    options: JsonObject = Field(
-        default_factory=dict, examples=[{"csv_mode": "safe"}], json_schema_extra=EXPORT_OPTIONS
-    )
-
-
-class LinkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    expires_in: int = Field(default=3600, ge=1, le=7 * 24 * 3600, description="Seconds")
-
-
 async def create(request: Request, token: str, *, source: str, fmt: str, options: dict[str, Any]) -> Any:
     """CreateExport with the render deadline."""
-    message = pb.CreateExportRequest(source=source, format=fmt)
-    message.options.CopyFrom(_struct(options))
     gateway = upstream(request)
+    message = m.create_request(source, fmt, options)
     return await gateway.call(gateway.exports.CreateExport, message, token, timeout=gateway.export_timeout)
-
-
-def _struct(options: dict[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(options)
-    return struct
 
 
 async def download(request: Request, token: str | None, export_id: str) -> Response:
@@ -136,20 +57,24 @@ async def download(request: Request, token: str | None, export_id: str) -> Respo
 @router.post(
     "/exports",
     status_code=201,
+    response_model=m.ExportOut,
     responses={
-        200: {"description": "A stored export of the same source revision"},
-        202: {"description": "Queued (or already being rendered) by a job; Location is the export to poll"},
+        200: {"model": m.ExportOut, "description": "A stored export of the same source revision"},
+        202: {
+            "model": m.ExportOut,
+            "description": "Queued (or already being rendered) by a job; Location is the export to poll",
+        },
         **EXPORT_ERRORS,
     },
 )
-async def create_export(body: ExportIn, request: Request, token: str = Depends(bearer_token)) -> Response:
+async def create_export(body: m.ExportIn, request: Request, token: str = Depends(bearer_token)) -> Response:
     """Renders a source (201), returns the stored export that still matches its revision (200), or
     queues a job for a dataset or a large artifact (202, follow Location with `?wait=`)."""
     reply = await create(request, token, source=body.source, fmt=body.format, options=body.options)
-    if reply.export.state in views.RUNNING:
-        headers = {"Location": views.export_path(reply.export.id)}
-        return Json(views.export(reply.export), status_code=202, headers=headers)
-    return Json(views.export(reply.export), status_code=200 if reply.reused else 201)
+    export = m.ExportOut.from_proto(reply.export)
+    if reply.export.state in m.RUNNING:
+        return Json(export, status_code=202, headers={"Location": m.export_path(export.id)})
+    return Json(export, status_code=200 if reply.reused else 201)
 
 
 async def until_ended(request: Request, token: str, export: pb.Export) -> pb.Export:
@@ -157,7 +82,7 @@ async def until_ended(request: Request, token: str, export: pb.Export) -> pb.Exp
     a finished export (the seed routes): its failure is 412, running out of time 503."""
     gateway = upstream(request)
     deadline = time.monotonic() + gateway.export_timeout
-    while export.state in views.RUNNING:
+    while export.state in m.RUNNING:
         left = deadline - time.monotonic()
         if left <= 0:
             raise ApiError(503, "UNAVAILABLE", f"export {export.id} is still being rendered; retry shortly")
@@ -180,14 +105,14 @@ async def get(request: Request, token: str, export_id: str, *, wait: float | Non
     return reply.export
 
 
-@router.get("/exports", responses=EXPORT_ERRORS)
+@router.get("/exports", response_model=m.ExportList, responses=EXPORT_ERRORS)
 async def list_exports(
     request: Request,
     token: str = Depends(bearer_token),
     page_size: int = PageSize,
-    page_token: str = Query(default="", max_length=512),
+    page_token: str = PageToken,
     source: str = Query(default="", max_length=512, description="Only exports of this source"),
-    status: Literal["queued", "processing", "completed", "failed"] | None = None,
+    status: m.State | None = None,
 ) -> Response:
     """The caller's exports, newest first."""
     gateway = upstream(request)
@@ -197,14 +122,14 @@ async def list_exports(
             page_size=page_size,
             page_token=page_token,
             source=source,
-            state=views.STATE_VALUES.get(status or "", pb.EXPORT_STATE_UNSPECIFIED),
+            state=m.STATES.numbers.get(status or "", pb.EXPORT_STATE_UNSPECIFIED),
         ),
         token,
     )
-    return Json({"items": [views.export(e) for e in reply.exports], "next_page_token": reply.next_page_token})
+    return Json(m.ExportList.from_proto(reply))
 
 
-@router.get("/exports/{export_id}", responses=EXPORT_ERRORS)
+@router.get("/exports/{export_id}", response_model=m.ExportOut, responses=EXPORT_ERRORS)
 async def get_export(
     export_id: str,
     request: Request,
@@ -218,7 +143,7 @@ async def get_export(
 ) -> Response:
     """An export's status, progress (rows_rendered, attempts), metadata and receipt; with `wait`,
     as soon as it has ended or when the wait is over."""
-    return Json(views.export(await get(request, token, export_id, wait=wait)))
+    return Json(m.ExportOut.from_proto(await get(request, token, export_id, wait=wait)))
 
 
 @router.delete("/exports/{export_id}", status_code=204, responses=EXPORT_ERRORS)
@@ -229,26 +154,21 @@ async def delete_export(export_id: str, request: Request, token: str = Depends(b
     return Response(status_code=204)
 
 
-@router.get("/exports/{export_id}/content", responses=DOWNLOAD)
+@router.get("/exports/{export_id}/content", response_class=Response, responses=DOWNLOAD)
 async def export_content(export_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
     """The bytes, with Content-Type, Content-Length, ETag (sha256) and Content-Disposition."""
     return await download(request, token, export_id)
 
 
-@router.post("/exports/{export_id}/links", status_code=201, responses=EXPORT_ERRORS)
+@router.post(
+    "/exports/{export_id}/links", status_code=201, response_model=m.NewLinkOut, responses=EXPORT_ERRORS
+)
 async def create_link(
-    export_id: str, request: Request, body: LinkIn | None = None, token: str = Depends(bearer_token)
+    export_id: str, request: Request, body: m.LinkIn | None = None, token: str = Depends(bearer_token)
 ) -> Response:
     """A link that downloads the export without a bearer token until it expires."""
-    link = await share_link(request, token, export_id, (body or LinkIn()).expires_in)
-    return Json(
-        {
-            "url": link_url(request, link.token),
-            "token": link.token,
-            "expires_at": link.expire_time.ToJsonString(),
-        },
-        status_code=201,
-    )
+    link = await share_link(request, token, export_id, (body or m.LinkIn()).expires_in)
+    return Json(m.NewLinkOut.from_proto(link, link_url(request, link.token)), status_code=201)
 
 
 async def share_link(request: Request, token: str, export_id: str, seconds: int) -> pb.ShareLink:
@@ -265,7 +185,7 @@ def link_url(request: Request, token: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/s/{token}"
 
 
-@links.get("/s/{link_token}", responses=DOWNLOAD)
+@links.get("/s/{link_token}", response_class=Response, responses=DOWNLOAD)
 async def shared_content(link_token: str, request: Request) -> Response:
     """The bytes behind a share link; no bearer token needed (the link is the credential)."""
     gateway = upstream(request)

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.convertors import Convertor, register_url_convertor
 
 from depot.files.v1 import files_pb2 as pb
-from gateway import relay_files, schemas_files, views_files
+from gateway import relay_files
 from gateway.auth import bearer_token
 from gateway.errors import ApiError
 from gateway.file_headers import byte_range, entity_tags, etag, if_range_tag
+from gateway.models import files as m
 from gateway.responses import Json
-from gateway.routes.prompts import ERRORS, PageSize
-from gateway.upstream import Upstream
+from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
 
 
 class AnyText(Convertor[str]):
@@ -41,10 +41,6 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     412: {"description": "If-Match (or If-None-Match) does not hold"},
 }
 BINARY = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
-
-
-def upstream(request: Request) -> Upstream:
-    return request.app.state.upstream  # type: ignore[no-any-return]
 
 
 def if_match(request: Request) -> list[str]:
@@ -79,21 +75,17 @@ def _media_type(request: Request) -> str:
     return "" if given.split(";", 1)[0].strip().lower() == _NOT_A_FILE_TYPE else given
 
 
-def _file_response(message: pb.ChatFile, *, status_code: int = 200, **extra: Any) -> Json:
-    return Json(
-        {**views_files.chat_file(message), **extra},
-        status_code=status_code,
-        headers={"ETag": etag(message.sha256)},
-    )
+def _file_response(file: m.ChatFileOut, *, status_code: int = 200) -> Json:
+    return Json(file, status_code=status_code, headers={"ETag": etag(file.sha256)})
 
 
 @router.put(
     FILE,
     status_code=201,
-    response_model=schemas_files.ChatFileOut,
+    response_model=m.ChatFileOut,
     responses={
         **WRITE_ERRORS,
-        200: {"description": "An existing file replaced"},
+        200: {"model": m.ChatFileOut, "description": "An existing file replaced"},
         413: {"description": "Over the size limit, or over the user's quota (QUOTA_EXCEEDED)"},
     },
     openapi_extra={"requestBody": {"required": True, **BINARY}},
@@ -128,18 +120,18 @@ async def put_file(
     reply = await relay_files.upload(up.files, header, request, up.metadata(token))
     file = reply.file
     location = f"/api/v1/chats/{file.chat_id}/files/{quote(file.filename, safe='')}"
-    response = _file_response(file, status_code=201 if reply.created else 200)
+    response = _file_response(m.ChatFileOut.from_proto(file), status_code=201 if reply.created else 200)
     if reply.created:
         response.headers["Location"] = location
     return response
 
 
-@router.get("/chats", response_model=schemas_files.ChatList, responses=ERRORS)
+@router.get("/chats", response_model=m.ChatList, responses=ERRORS)
 async def list_chats(
     request: Request,
     token: str = Depends(bearer_token),
     page_size: int = PageSize,
-    page_token: str = Query(default="", max_length=512),
+    page_token: str = PageToken,
 ) -> Response:
     """The caller's chats with their file and artifact counts, most recently written first."""
     reply = await upstream(request).call(
@@ -147,23 +139,16 @@ async def list_chats(
         pb.ListChatsRequest(page_size=page_size, page_token=page_token),
         token,
     )
-    return Json(
-        {
-            "items": [views_files.chat(c) for c in reply.chats],
-            "next_page_token": reply.next_page_token,
-            "used_bytes": reply.used_bytes,
-            "quota_bytes": reply.quota_bytes,
-        }
-    )
+    return Json(m.ChatList.from_proto(reply))
 
 
 @router.put(
     "/users/{user_id}/quota",
-    response_model=schemas_files.QuotaOut,
+    response_model=m.QuotaOut,
     responses={**ERRORS, 403: {"description": "The caller is not an admin"}},
 )
 async def set_user_quota(
-    user_id: str, body: schemas_files.QuotaIn, request: Request, token: str = Depends(bearer_token)
+    user_id: str, body: m.QuotaIn, request: Request, token: str = Depends(bearer_token)
 ) -> Response:
     """Admins: sets one user's storage quota for chat files (null: back to the deployment's). A user
     who has never stored anything in a chat is 404."""
@@ -171,23 +156,16 @@ async def set_user_quota(
     if body.quota_bytes is not None:
         message.quota_bytes = body.quota_bytes
     reply = await upstream(request).call(upstream(request).files.SetUserQuota, message, token)
-    return Json(
-        {
-            "user_id": reply.user_id,
-            "quota_bytes": reply.quota_bytes,
-            "used_bytes": reply.used_bytes,
-            "overridden": reply.overridden,
-        }
-    )
+    return Json(m.QuotaOut.from_proto(reply))
 
 
-@router.get("/chats/{chat_id}/files", response_model=schemas_files.ChatFileList, responses=ERRORS)
+@router.get("/chats/{chat_id}/files", response_model=m.ChatFileList, responses=ERRORS)
 async def list_files(
     chat_id: str,
     request: Request,
     token: str = Depends(bearer_token),
     page_size: int = PageSize,
-    page_token: str = Query(default="", max_length=512),
+    page_token: str = PageToken,
 ) -> Response:
     """The chat's files (metadata only), newest first."""
     reply = await upstream(request).call(
@@ -195,9 +173,7 @@ async def list_files(
         pb.ListFilesRequest(chat_id=chat_id, page_size=page_size, page_token=page_token),
         token,
     )
-    return Json(
-        {"items": [views_files.chat_file(f) for f in reply.files], "next_page_token": reply.next_page_token}
-    )
+    return Json(m.ChatFileList.from_proto(reply))
 
 
 @router.get(
@@ -220,11 +196,11 @@ async def download_file(
     return await relay_files.download(call, request)
 
 
-@router.patch(FILE, response_model=schemas_files.ChatFileOut, responses=WRITE_ERRORS)
+@router.patch(FILE, response_model=m.ChatFileOut, responses=WRITE_ERRORS)
 async def update_file(
     chat_id: str,
     filename: str,
-    body: schemas_files.FileUpdateIn,
+    body: m.FileUpdateIn,
     request: Request,
     token: str = Depends(bearer_token),
 ) -> Response:
@@ -241,7 +217,7 @@ async def update_file(
         except ValueError as exc:
             raise ApiError(400, "INVALID_ARGUMENT", f"metadata holds what JSON cannot carry: {exc}") from None
     reply = await upstream(request).call(upstream(request).files.UpdateFile, message, token)
-    return _file_response(reply.file)
+    return _file_response(m.ChatFileOut.from_proto(reply.file))
 
 
 @router.delete(FILE, status_code=204, responses=WRITE_ERRORS)
@@ -262,11 +238,11 @@ async def delete_file(
     return Response(status_code=204)
 
 
-@router.post(FILE, response_model=schemas_files.ReplaceOut, responses=WRITE_ERRORS)
+@router.post(FILE, response_model=m.ReplaceOut, responses=WRITE_ERRORS)
 async def replace_in_file(
     chat_id: str,
     filename: str,
-    body: schemas_files.ReplaceIn,
+    body: m.ReplaceIn,
     request: Request,
     token: str = Depends(bearer_token),
 ) -> Response:
@@ -284,7 +260,7 @@ async def replace_in_file(
     if body.count is not None:
         message.count = body.count
     reply = await upstream(request).call(upstream(request).files.ReplaceInFile, message, token)
-    return _file_response(reply.file, replacements=reply.replacements)
+    return _file_response(m.ReplaceOut.from_proto(reply))
 
 
 @router.delete("/chats/{chat_id}", status_code=204, responses=ERRORS)
@@ -296,30 +272,26 @@ async def delete_chat(chat_id: str, request: Request, token: str = Depends(beare
     return Response(status_code=204)
 
 
-@router.post(
-    "/chats/{chat_id}/artifacts", status_code=201, response_model=schemas_files.ArtifactOut, responses=ERRORS
-)
+@router.post("/chats/{chat_id}/artifacts", status_code=201, response_model=m.ArtifactOut, responses=ERRORS)
 async def create_artifact(
-    chat_id: str, body: schemas_files.ArtifactIn, request: Request, token: str = Depends(bearer_token)
+    chat_id: str, body: m.ArtifactIn, request: Request, token: str = Depends(bearer_token)
 ) -> Response:
     """Stores a table artifact: 1–100 columns, at most 10,000 rows, string cells of at most 32,768 characters."""
     reply = await upstream(request).call(
         upstream(request).files.CreateArtifact,
-        pb.CreateArtifactRequest(
-            chat_id=chat_id, title=body.title, columns=body.columns, rows=views_files.rows(body.rows)
-        ),
+        body.to_proto(chat_id),
         token,
     )
-    return Json(views_files.artifact(reply.artifact), status_code=201)
+    return Json(m.ArtifactOut.from_proto(reply.artifact), status_code=201)
 
 
-@router.get("/chats/{chat_id}/artifacts", response_model=schemas_files.ArtifactList, responses=ERRORS)
+@router.get("/chats/{chat_id}/artifacts", response_model=m.ArtifactList, responses=ERRORS)
 async def list_artifacts(
     chat_id: str,
     request: Request,
     token: str = Depends(bearer_token),
     page_size: int = PageSize,
-    page_token: str = Query(default="", max_length=512),
+    page_token: str = PageToken,
 ) -> Response:
     """The chat's artifacts without their rows, newest first."""
     reply = await upstream(request).call(
@@ -327,21 +299,16 @@ async def list_artifacts(
         pb.ListArtifactsRequest(chat_id=chat_id, page_size=page_size, page_token=page_token),
         token,
     )
-    return Json(
-        {
-            "items": [views_files.artifact(a, with_rows=False) for a in reply.artifacts],
-            "next_page_token": reply.next_page_token,
-        }
-    )
+    return Json(m.ArtifactList.from_proto(reply))
 
 
-@router.get("/artifacts/{artifact_id}", response_model=schemas_files.ArtifactOut, responses=ERRORS)
+@router.get("/artifacts/{artifact_id}", response_model=m.ArtifactOut, responses=ERRORS)
 async def get_artifact(artifact_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
     """A table artifact with its rows."""
     reply = await upstream(request).call(
         upstream(request).files.GetArtifact, pb.GetArtifactRequest(id=artifact_id), token
     )
-    return Json(views_files.artifact(reply.artifact))
+    return Json(m.ArtifactOut.from_proto(reply.artifact))
 
 
 @router.delete("/artifacts/{artifact_id}", status_code=204, responses=ERRORS)

@@ -2,246 +2,179 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from depot.prompts.v1 import prompts_pb2 as pb
-from gateway import schemas, views
 from gateway.auth import bearer_token
-from gateway.errors import ApiError
+from gateway.models import prompts as m
+from gateway.models.common import INT32_MAX
 from gateway.responses import Json
-from gateway.upstream import Upstream
+from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
 
 router = APIRouter(prefix="/api/v1", tags=["prompts"])
-# 413: a JSON body over DEPOT_MAX_REQUEST_BODY_BYTES (the body limit guards every route).
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.ErrorOut} for code in (400, 401, 404, 413, 503)
-}
-INT32_MAX = 2**31 - 1
-PageSize = Query(
-    default=0, ge=0, le=INT32_MAX, description="Items per page: 0 means 50, more than 1000 means 1000."
-)
-
-
-def upstream(request: Request) -> Upstream:
-    return request.app.state.upstream  # type: ignore[no-any-return]
-
-
-def new_version(body: schemas.VersionIn | schemas.NewVersionIn) -> pb.NewVersion:
-    message = pb.NewVersion(text=body.text, source=body.source, parent_version_no=body.parent_version_no or 0)
-    if body.explanation is not None:
-        try:
-            message.explanation.update(body.explanation)
-        except (OverflowError, ValueError) as exc:  # a number no double holds
-            raise ApiError(400, "INVALID_ARGUMENT", f"explanation: {exc}") from None
-    scores = getattr(body, "scores", None)
-    if scores is not None:
-        message.scores.CopyFrom(pb.Scores(**scores.model_dump()))
-    return message
 
 
 @router.post(
     "/prompts",
     status_code=201,
-    response_model=schemas.PromptOut,
-    responses={200: {"model": schemas.PromptOut, "description": "The prompt with that request_id"}, **ERRORS},
+    response_model=m.PromptOut,
+    responses={200: {"model": m.PromptOut, "description": "The prompt with that request_id"}, **ERRORS},
 )
-async def create_prompt(
-    body: schemas.PromptIn, request: Request, token: str = Depends(bearer_token)
-) -> Response:
+async def create_prompt(body: m.PromptIn, request: Request, token: str = Depends(bearer_token)) -> Response:
     """Creates a prompt with optional versions and scores in one transaction; a repeated request_id returns it."""
-    reply = await upstream(request).call(
-        upstream(request).prompts.CreatePrompt,
-        pb.CreatePromptRequest(
-            request_id=body.request_id or "",
-            agent_type=body.agent_type or "",
-            original_text=body.original_text,
-            versions=[new_version(v) for v in body.versions],
-        ),
-        token,
-    )
-    return Json(views.prompt(reply.prompt), status_code=201 if reply.created else 200)
+    gateway = upstream(request)
+    reply = await gateway.call(gateway.prompts.CreatePrompt, body.to_proto(), token)
+    return Json(m.PromptOut.from_proto(reply.prompt), status_code=201 if reply.created else 200)
 
 
-@router.get("/prompts", response_model=schemas.PromptList, responses=ERRORS)
+@router.get("/prompts", response_model=m.PromptList, responses=ERRORS)
 async def list_prompts(
     request: Request,
     token: str = Depends(bearer_token),
     page_size: int = PageSize,
-    page_token: str = Query(default="", max_length=512),
+    page_token: str = PageToken,
     q: str = Query(default="", max_length=1000, description="Text the original prompt contains"),
     agent_type: str = Query(default="", max_length=255),
 ) -> Response:
     """The caller's prompts, newest first."""
-    reply = await upstream(request).call(
-        upstream(request).prompts.ListPrompts,
+    gateway = upstream(request)
+    reply = await gateway.call(
+        gateway.prompts.ListPrompts,
         pb.ListPromptsRequest(
             page_size=page_size, page_token=page_token, text_contains=q, agent_type=agent_type
         ),
         token,
     )
-    return Json({"items": [views.prompt(p) for p in reply.prompts], "next_page_token": reply.next_page_token})
+    return Json(m.PromptList.from_proto(reply))
 
 
-@router.get("/prompts/{prompt_id}", response_model=schemas.PromptOut, responses=ERRORS)
+@router.get("/prompts/{prompt_id}", response_model=m.PromptOut, responses=ERRORS)
 async def get_prompt(prompt_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
     """A prompt with its versions, scores and best head."""
-    reply = await upstream(request).call(
-        upstream(request).prompts.GetPrompt, pb.GetPromptRequest(id=prompt_id), token
-    )
-    return Json(views.prompt(reply.prompt))
+    gateway = upstream(request)
+    reply = await gateway.call(gateway.prompts.GetPrompt, pb.GetPromptRequest(id=prompt_id), token)
+    return Json(m.PromptOut.from_proto(reply.prompt))
 
 
 @router.delete("/prompts/{prompt_id}", status_code=204, responses=ERRORS)
 async def delete_prompt(prompt_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
     """Deletes a prompt with its versions, scores and feedback."""
-    await upstream(request).call(
-        upstream(request).prompts.DeletePrompt, pb.DeletePromptRequest(id=prompt_id), token
-    )
+    gateway = upstream(request)
+    await gateway.call(gateway.prompts.DeletePrompt, pb.DeletePromptRequest(id=prompt_id), token)
     return Response(status_code=204)
 
 
 @router.post(
-    "/prompts/{prompt_id}/versions",
-    status_code=201,
-    response_model=schemas.AppendedVersionOut,
-    responses=ERRORS,
+    "/prompts/{prompt_id}/versions", status_code=201, response_model=m.AppendedVersionOut, responses=ERRORS
 )
 async def append_version(
-    prompt_id: str, body: schemas.NewVersionIn, request: Request, token: str = Depends(bearer_token)
+    prompt_id: str, body: m.NewVersionIn, request: Request, token: str = Depends(bearer_token)
 ) -> Response:
     """Appends a version; the server assigns its number."""
-    reply = await upstream(request).call(
-        upstream(request).prompts.AppendVersion,
-        pb.AppendVersionRequest(prompt_id=prompt_id, version=new_version(body)),
+    gateway = upstream(request)
+    reply = await gateway.call(
+        gateway.prompts.AppendVersion,
+        pb.AppendVersionRequest(prompt_id=prompt_id, version=body.to_proto()),
         token,
     )
-    return Json({**views.version(reply.version), "revision": reply.revision}, status_code=201)
+    return Json(m.AppendedVersionOut.from_proto(reply), status_code=201)
 
 
 @router.put(
-    "/prompts/{prompt_id}/versions/{version_no}/score",
-    response_model=schemas.ScoreResultOut,
-    responses=ERRORS,
+    "/prompts/{prompt_id}/versions/{version_no}/score", response_model=m.ScoreResultOut, responses=ERRORS
 )
 async def set_scores(
     prompt_id: str,
-    body: schemas.ScoresIn,
+    body: m.ScoresIn,
     request: Request,
     version_no: int = Path(ge=1, le=INT32_MAX),
     token: str = Depends(bearer_token),
 ) -> Response:
     """Sets a version's judge scores; the best head follows."""
-    reply = await upstream(request).call(
-        upstream(request).prompts.SetScores,
-        pb.SetScoresRequest(
-            prompt_id=prompt_id, version_no=version_no, scores=pb.Scores(**body.model_dump())
-        ),
+    gateway = upstream(request)
+    reply = await gateway.call(
+        gateway.prompts.SetScores,
+        pb.SetScoresRequest(prompt_id=prompt_id, version_no=version_no, scores=body.to_proto()),
         token,
     )
-    return Json(
-        {
-            **views.scores(reply.scores),
-            "best_version_no": reply.best_version_no or None,
-            "revision": reply.revision,
-        }
-    )
+    return Json(m.ScoreResultOut.from_proto(reply))
 
 
-async def submit_feedback(
-    body: schemas.FeedbackIn, request: Request, token: str
-) -> pb.SubmitFeedbackResponse:
-    return await upstream(request).call(  # type: ignore[no-any-return]
-        upstream(request).prompts.SubmitFeedback,
-        pb.SubmitFeedbackRequest(
-            request_id=body.request_id,
-            user_choice=views.USER_CHOICE_VALUES[body.user_choice],
-            judge_winner=body.judge_winner,
-            agent_winner=body.agent_winner,
-        ),
-        token,
-    )
+async def submit_feedback(body: m.FeedbackIn, request: Request, token: str) -> pb.SubmitFeedbackResponse:
+    gateway = upstream(request)
+    return await gateway.call(gateway.prompts.SubmitFeedback, body.to_proto(), token)  # type: ignore[no-any-return]
 
 
 @router.post(
     "/feedback",
     status_code=201,
-    response_model=schemas.FeedbackOut,
-    responses={200: {"model": schemas.FeedbackOut, "description": "Earlier feedback replaced"}, **ERRORS},
+    response_model=m.FeedbackOut,
+    responses={200: {"model": m.FeedbackOut, "description": "Earlier feedback replaced"}, **ERRORS},
 )
-async def post_feedback(
-    body: schemas.FeedbackIn, request: Request, token: str = Depends(bearer_token)
-) -> Response:
+async def post_feedback(body: m.FeedbackIn, request: Request, token: str = Depends(bearer_token)) -> Response:
     """Feedback on one of the caller's own requests; a second submission replaces the first."""
     reply = await submit_feedback(body, request, token)
-    return Json(views.feedback(reply.feedback), status_code=201 if reply.created else 200)
+    return Json(m.FeedbackOut.from_proto(reply.feedback), status_code=201 if reply.created else 200)
 
 
-@router.get("/feedback", response_model=schemas.FeedbackList, responses=ERRORS)
+@router.get("/feedback", response_model=m.FeedbackList, responses=ERRORS)
 async def list_feedback(
     request: Request,
     token: str = Depends(bearer_token),
     page_size: int = PageSize,
-    page_token: str = Query(default="", max_length=512),
+    page_token: str = PageToken,
     request_id: str = Query(default="", max_length=255),
 ) -> Response:
     """The caller's feedback, newest first."""
-    reply = await upstream(request).call(
-        upstream(request).prompts.ListFeedback,
+    gateway = upstream(request)
+    reply = await gateway.call(
+        gateway.prompts.ListFeedback,
         pb.ListFeedbackRequest(page_size=page_size, page_token=page_token, request_id=request_id),
         token,
     )
-    return Json(
-        {"items": [views.feedback(f) for f in reply.feedback], "next_page_token": reply.next_page_token}
-    )
+    return Json(m.FeedbackList.from_proto(reply))
 
 
-async def effectiveness(request: Request, token: str, basis: str) -> dict[str, Any]:
-    reply = await upstream(request).call(
-        upstream(request).prompts.GetAgentEffectiveness,
-        pb.GetAgentEffectivenessRequest(basis=views.BASIS_VALUES[basis]),
+async def effectiveness(request: Request, token: str, basis: str) -> pb.GetAgentEffectivenessResponse:
+    gateway = upstream(request)
+    return await gateway.call(  # type: ignore[no-any-return]
+        gateway.prompts.GetAgentEffectiveness,
+        pb.GetAgentEffectivenessRequest(basis=m.BASES.numbers[basis]),
         token,
     )
-    return views.effectiveness(reply, basis=basis)
 
 
-@router.get("/agents/effectiveness", response_model=schemas.EffectivenessOut, responses=ERRORS)
+@router.get("/agents/effectiveness", response_model=m.EffectivenessOut, responses=ERRORS)
 async def get_effectiveness(
-    request: Request, token: str = Depends(bearer_token), basis: Literal["scores", "feedback"] = "scores"
+    request: Request, token: str = Depends(bearer_token), basis: m.Basis = "scores"
 ) -> Response:
     """Per-agent wins, totals, win rates and mean scores; on the feedback basis also judge agreement."""
-    return Json(await effectiveness(request, token, basis))
+    reply = await effectiveness(request, token, basis)
+    return Json(m.EffectivenessOut.from_proto(reply, basis=basis))
 
 
-@router.post("/security-scans", status_code=201, response_model=schemas.SecurityScanOut, responses=ERRORS)
+@router.post("/security-scans", status_code=201, response_model=m.SecurityScanOut, responses=ERRORS)
 async def record_security_scan(
-    body: schemas.SecurityScanIn, request: Request, token: str = Depends(bearer_token)
+    body: m.SecurityScanIn, request: Request, token: str = Depends(bearer_token)
 ) -> Response:
     """Records a security scan of an input."""
-    reply = await upstream(request).call(
-        upstream(request).prompts.RecordSecurityScan,
-        pb.RecordSecurityScanRequest(
-            input_text=body.input_text, risk_score=body.risk_score, label=views.LABEL_VALUES[body.label]
-        ),
-        token,
-    )
-    return Json(views.security_scan(reply.scan), status_code=201)
+    gateway = upstream(request)
+    reply = await gateway.call(gateway.prompts.RecordSecurityScan, body.to_proto(), token)
+    return Json(m.SecurityScanOut.from_proto(reply.scan), status_code=201)
 
 
-@router.get("/security-scans", response_model=schemas.SecurityScanList, responses=ERRORS)
+@router.get("/security-scans", response_model=m.SecurityScanList, responses=ERRORS)
 async def list_security_scans(
     request: Request,
     token: str = Depends(bearer_token),
     page_size: int = PageSize,
-    page_token: str = Query(default="", max_length=512),
+    page_token: str = PageToken,
 ) -> Response:
     """The caller's scans, newest first."""
-    reply = await upstream(request).call(
-        upstream(request).prompts.ListSecurityScans,
+    gateway = upstream(request)
+    reply = await gateway.call(
+        gateway.prompts.ListSecurityScans,
         pb.ListSecurityScansRequest(page_size=page_size, page_token=page_token),
         token,
     )
-    return Json(
-        {"items": [views.security_scan(s) for s in reply.scans], "next_page_token": reply.next_page_token}
-    )
+    return Json(m.SecurityScanList.from_proto(reply))

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from depot.exports.v1 import exports_pb2 as pb
 from depot.prompts.v1 import prompts_pb2
-from gateway import views_exports as views
 from gateway.auth import bearer_token
 from gateway.errors import ApiError
 from gateway.export_paths import export_id_of
+from gateway.models import exports as m
+from gateway.models.common import rfc3339
 from gateway.responses import Json
 from gateway.routes.exports import (
     DOWNLOAD,
@@ -22,7 +22,7 @@ from gateway.routes.exports import (
     share_link,
     until_ended,
 )
-from gateway.routes.prompts import upstream
+from gateway.routes.shared import upstream
 
 router = APIRouter(tags=["seed compatibility"])
 MAX_LISTED = 1000  # seed 000's list has no paging; this many exports of one session at most
@@ -33,7 +33,7 @@ def absolute(request: Request, path: str) -> str:
     return f"{str(request.base_url).rstrip('/')}{path}"
 
 
-@router.get("/api/v1/prompts/{session_id}/export/download", responses=DOWNLOAD)
+@router.get("/api/v1/prompts/{session_id}/export/download", response_class=Response, responses=DOWNLOAD)
 async def seed_download_prompt_export(
     session_id: str,
     request: Request,
@@ -52,7 +52,9 @@ async def seed_download_prompt_export(
     return await download(request, token, reply.export.id)
 
 
-@router.get("/api/v1/prompts/{session_id}/exports", responses=EXPORT_ERRORS)
+@router.get(
+    "/api/v1/prompts/{session_id}/exports", response_model=m.SeedPromptExportsOut, responses=EXPORT_ERRORS
+)
 async def seed_list_prompt_exports(
     session_id: str, request: Request, token: str = Depends(bearer_token)
 ) -> Response:
@@ -69,19 +71,19 @@ async def seed_list_prompt_exports(
         token,
     )
     exports = [
-        {
-            "id": e.id,
-            "session_id": prompt.id,
-            "agent_type": prompt.agent_type or None,
-            "format": e.format,
-            "file_size": f"{e.size_bytes} bytes",
-            "size_bytes": e.size_bytes,
-            "created_at": e.create_time.ToJsonString(),
-            "download_url": absolute(request, views.content_path(e.id)),
-        }
+        m.SeedPromptExportOut(
+            id=e.id,
+            session_id=prompt.id,
+            agent_type=prompt.agent_type or None,
+            format=e.format,
+            file_size=f"{e.size_bytes} bytes",
+            size_bytes=e.size_bytes,
+            created_at=rfc3339(e.create_time),
+            download_url=absolute(request, m.content_path(e.id)),
+        )
         for e in reply.exports
     ]
-    return Json({"session_id": prompt.id, "exports": exports, "total": len(exports)})
+    return Json(m.SeedPromptExportsOut(session_id=prompt.id, exports=exports, total=len(exports)))
 
 
 async def _dataset_csv(
@@ -96,77 +98,77 @@ async def _dataset_csv(
         options={"csv_mode": csv_mode, "all_users": all_users},
     )
     export = await until_ended(request, token, reply.export)  # datasets render as jobs
-    url = absolute(request, views.content_path(export.id))
+    url = absolute(request, m.content_path(export.id))
     return Json(
-        {
-            "success": True,
-            "records": export.receipt.row_count,
-            "export_id": export.id,
-            "download_url": url,
-            "csv_path": url,
-            "reused": reply.reused,
-        }
+        m.SeedDatasetCsvOut(
+            success=True,
+            records=export.receipt.row_count,
+            export_id=export.id,
+            download_url=url,
+            csv_path=url,
+            reused=reply.reused,
+        )
     )
 
 
-CsvMode = Query(default="safe", pattern="^(safe|raw)$", description="Formula neutralisation")
+CsvMode = Query(default="safe", description="Formula neutralisation")
 
 
-@router.post("/api/storage/export-multi-agent", responses=EXPORT_ERRORS)
+@router.post("/api/storage/export-multi-agent", response_model=m.SeedDatasetCsvOut, responses=EXPORT_ERRORS)
 async def seed_export_multi_agent(
-    request: Request, token: str = Depends(bearer_token), csv_mode: str = CsvMode, all_users: bool = False
+    request: Request,
+    token: str = Depends(bearer_token),
+    csv_mode: m.CsvMode = CsvMode,
+    all_users: bool = False,
 ) -> Response:
     """Seed 001: the multi-agent log (per-agent scores) as CSV."""
     return await _dataset_csv(request, token, "multi-agent", csv_mode, all_users)
 
 
-@router.post("/api/storage/export-temporal", responses=EXPORT_ERRORS)
+@router.post("/api/storage/export-temporal", response_model=m.SeedDatasetCsvOut, responses=EXPORT_ERRORS)
 async def seed_export_temporal(
-    request: Request, token: str = Depends(bearer_token), csv_mode: str = CsvMode, all_users: bool = False
+    request: Request,
+    token: str = Depends(bearer_token),
+    csv_mode: m.CsvMode = CsvMode,
+    all_users: bool = False,
 ) -> Response:
     """Seed 001: every version with its scores, as CSV."""
     return await _dataset_csv(request, token, "temporal", csv_mode, all_users)
 
 
-@router.post("/api/storage/export-all", responses=EXPORT_ERRORS)
+@router.post("/api/storage/export-all", response_model=m.SeedDatasetCsvOut, responses=EXPORT_ERRORS)
 async def seed_export_all(
-    request: Request, token: str = Depends(bearer_token), csv_mode: str = CsvMode, all_users: bool = False
+    request: Request,
+    token: str = Depends(bearer_token),
+    csv_mode: m.CsvMode = CsvMode,
+    all_users: bool = False,
 ) -> Response:
     """Seed 001: every dataset, as a zip of CSV files."""
     return await _dataset_csv(request, token, "all", csv_mode, all_users)
 
 
-class ArtifactExportIn(BaseModel):
-    """Seed 004's request body."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    artifactId: str = Field(min_length=1, max_length=255)
-    format: str = Field(min_length=1, max_length=16, examples=["xlsx"])
-
-
-@router.post("/api/artifacts/export", responses=EXPORT_ERRORS)
+@router.post("/api/artifacts/export", response_model=m.SeedArtifactExportOut, responses=EXPORT_ERRORS)
 async def seed_export_artifact(
-    body: ArtifactExportIn, request: Request, token: str = Depends(bearer_token)
+    body: m.ArtifactExportIn, request: Request, token: str = Depends(bearer_token)
 ) -> Response:
     """Seed 004: renders a table artifact and answers with a link that works without a token for an hour."""
     reply = await create(request, token, source=f"artifacts/{body.artifactId}", fmt=body.format, options={})
     export = await until_ended(request, token, reply.export)  # a large artifact renders as a job
     link = await share_link(request, token, export.id, SHARE_SECONDS)
     return Json(
-        {
-            "id": export.id,
-            "artifactId": body.artifactId,
-            "format": export.format,
-            "url": link_url(request, link.token),
-            "status": views.STATE_NAMES.get(export.state, "unspecified"),
-            "createdAt": export.create_time.ToJsonString(),
-            "expiresAt": link.expire_time.ToJsonString(),
-        }
+        m.SeedArtifactExportOut(
+            id=export.id,
+            artifactId=body.artifactId,
+            format=export.format,
+            url=link_url(request, link.token),
+            status=m.STATES.name(export.state),
+            createdAt=rfc3339(export.create_time),
+            expiresAt=rfc3339(link.expire_time),
+        )
     )
 
 
-@router.get("/api/exports/{path:path}", responses=DOWNLOAD)
+@router.get("/api/exports/{path:path}", response_class=Response, responses=DOWNLOAD)
 async def seed_export_file(path: str, request: Request, token: str = Depends(bearer_token)) -> Response:
     """Seed 004: an export's bytes by file path (`exports/<user>/<id>.<ext>`, `exports/<id>`, `<id>`).
     Paths that could leave a directory (`..`, absolute, NUL, backslash, encoded or not) are 400."""

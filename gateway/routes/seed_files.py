@@ -2,37 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request, Response
 
 from depot.files.v1 import files_pb2 as pb
-from gateway import schemas_files, views_files
 from gateway.auth import bearer_token
+from gateway.models import files as m
 from gateway.responses import Json
 from gateway.routes import files
-from gateway.routes.prompts import ERRORS
+from gateway.routes.shared import ERRORS, upstream
 
 router = APIRouter(tags=["seed compatibility"])
 SEED_PAGE_SIZE = 1000
 
 
-@router.get("/api/chat-files/{chat_id}", response_model=list[schemas_files.ChatFileOut], responses=ERRORS)
+@router.get("/api/chat-files/{chat_id}", response_model=m.ChatFiles, responses=ERRORS)
 async def seed_list_files(chat_id: str, request: Request, token: str = Depends(bearer_token)) -> Response:
     """Seed 003: every file of the chat as a bare JSON array of metadata, newest first."""
-    upstream = files.upstream(request)
-    items: list[dict[str, Any]] = []
+    gateway = upstream(request)
+    items: list[m.ChatFileOut] = []
     token_ = ""
     while True:
-        reply = await upstream.call(
-            upstream.files.ListFiles,
+        reply = await gateway.call(
+            gateway.files.ListFiles,
             pb.ListFilesRequest(chat_id=chat_id, page_size=SEED_PAGE_SIZE, page_token=token_),
             token,
         )
-        items += [views_files.chat_file(f) for f in reply.files]
+        items += m.ChatFileList.from_proto(reply).items
         token_ = reply.next_page_token
         if not token_:
-            return Json(items)
+            return Json(m.ChatFiles(items))
 
 
 router.add_api_route(

@@ -2,53 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from fastapi import APIRouter, Depends, Request, Response
 
-from gateway import schemas, views
 from gateway.auth import bearer_token
+from gateway.models import prompts as m
 from gateway.responses import Json
-from gateway.routes.prompts import ERRORS, effectiveness, submit_feedback
+from gateway.routes.prompts import effectiveness, submit_feedback
+from gateway.routes.shared import ERRORS
 
 router = APIRouter(tags=["seed compatibility"])
 
 
-def _seed_effectiveness(stats: dict[str, Any]) -> dict[str, Any]:
-    # Seed 002's clients read `effectiveness` (the win rate) per agent beside seed 001's keys.
-    agents = {
-        name: {**figures, "effectiveness": figures["win_rate"]} for name, figures in stats["agents"].items()
-    }
-    return {"success": True, "basis": stats["basis"], "effectiveness": agents}
-
-
-@router.get("/api/agents/effectiveness", responses=ERRORS)
+@router.get("/api/agents/effectiveness", response_model=m.SeedEffectivenessOut, responses=ERRORS)
 async def seed_agents_effectiveness(
-    request: Request, token: str = Depends(bearer_token), basis: Literal["scores", "feedback"] = "scores"
+    request: Request, token: str = Depends(bearer_token), basis: m.Basis = "scores"
 ) -> Response:
     """Seed 001: agent effectiveness from judge scores, as `{"success": true, "effectiveness": {...}}`."""
-    return Json(_seed_effectiveness(await effectiveness(request, token, basis)))
+    return Json(m.SeedEffectivenessOut.from_proto(await effectiveness(request, token, basis), basis=basis))
 
 
-@router.get("/api/storage/agent-effectiveness", responses=ERRORS)
+@router.get("/api/storage/agent-effectiveness", response_model=m.SeedEffectivenessOut, responses=ERRORS)
 async def seed_storage_agent_effectiveness(
-    request: Request, token: str = Depends(bearer_token), basis: Literal["scores", "feedback"] = "feedback"
+    request: Request, token: str = Depends(bearer_token), basis: m.Basis = "feedback"
 ) -> Response:
     """Seed 002: agent effectiveness from user feedback, in the same wrapper."""
-    return Json(_seed_effectiveness(await effectiveness(request, token, basis)))
+    return Json(m.SeedEffectivenessOut.from_proto(await effectiveness(request, token, basis), basis=basis))
 
 
 @router.post(
     "/prompts/feedback",
     status_code=201,
-    responses={200: {"description": "Earlier feedback replaced"}, **ERRORS},
+    response_model=m.SeedFeedbackOut,
+    responses={200: {"model": m.SeedFeedbackOut, "description": "Earlier feedback replaced"}, **ERRORS},
 )
 async def seed_prompt_feedback(
-    body: schemas.FeedbackIn, request: Request, token: str = Depends(bearer_token)
+    body: m.FeedbackIn, request: Request, token: str = Depends(bearer_token)
 ) -> Response:
     """Seed 002: feedback on one's own request, answered `{"success": true, "feedback": {...}}`."""
     reply = await submit_feedback(body, request, token)
-    return Json(
-        {"success": True, "feedback": views.feedback(reply.feedback)},
-        status_code=201 if reply.created else 200,
-    )
+    return Json(m.SeedFeedbackOut.from_proto(reply.feedback), status_code=201 if reply.created else 200)
