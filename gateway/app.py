@@ -24,6 +24,7 @@ from gateway.routes import (
     export_lifecycle,
     exports,
     files,
+    labels,
     prompts,
     seed_exports,
     seed_files,
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.verifier = TokenVerifier(settings)
     errors.install(app)
     app.include_router(prompts.router)
+    app.include_router(labels.router)
     app.include_router(seed_prompts.router)
     app.include_router(export_lifecycle.router)  # before exports: /exports/stats is no export id
     app.include_router(exports.router)

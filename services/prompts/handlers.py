@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,8 @@ from services.common.errors import InvalidArgument
 from services.common.interceptors import current_principal
 from services.prompts import messages, service
 from services.prompts.analytics_repository import AnalyticsRepository
+from services.prompts.label_handlers import LabelHandlers
+from services.prompts.label_repository import LabelsRepository
 from services.prompts.repository import PromptsRepository
 
 
@@ -23,7 +26,7 @@ def _enum(value: int, names: dict[int, str], field: str) -> str:
     return names[value]
 
 
-class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
+class PromptsHandlers(LabelHandlers, prompts_pb2_grpc.PromptsServiceServicer):
     """Each RPC is one unit of work: one transaction, committed when the call succeeds."""
 
     def __init__(self, database: Database, *, max_prompt_bytes: int) -> None:
@@ -78,6 +81,7 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
 
     async def AppendVersion(self, request: pb.AppendVersionRequest, context: grpc.aio.ServicerContext) -> Any:
         version = messages.new_version(request.version)
+        model_config = messages.model_config(request.version)
         async with self._db.begin() as conn:
             row = await service.append_version(
                 PromptsRepository(conn),
@@ -86,7 +90,16 @@ class PromptsHandlers(prompts_pb2_grpc.PromptsServiceServicer):
                 version=version,
                 max_prompt_bytes=self._max_prompt_bytes,
             )
-        return pb.AppendVersionResponse(version=messages.version_message(row), revision=row.revision)
+            if model_config is not None:
+                await LabelsRepository(conn).set_model_config(
+                    prompt_id=uuid.UUID(request.prompt_id),
+                    version_no=row.version_no,
+                    model_config=model_config,
+                )
+        reply = pb.AppendVersionResponse(version=messages.version_message(row), revision=row.revision)
+        if model_config is not None:
+            reply.version.model_config.update(model_config)
+        return reply
 
     async def SetScores(self, request: pb.SetScoresRequest, context: grpc.aio.ServicerContext) -> Any:
         scores = messages.score_set(request.scores)

@@ -10,7 +10,7 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from depot.prompts.v1 import prompts_pb2 as pb
-from services.common.json_values import struct_dict
+from services.common.json_values import check_json_value, struct_dict
 from services.prompts import rules
 from services.prompts.models import SCORE_CRITERIA
 
@@ -39,6 +39,8 @@ DATASETS = {
     pb.DATASET_EFFECTIVENESS: "effectiveness",
 }
 
+# A version's model config: settings, not content; 16 KiB of JSON is room for any model's.
+MAX_MODEL_CONFIG_BYTES = 16 * 1024
 ENCODINGS = {pb.DATASET_ENCODING_ROWS: "rows", pb.DATASET_ENCODING_CSV: "csv"}
 
 
@@ -130,6 +132,15 @@ def new_version(message: pb.NewVersion) -> rules.NewVersion:
         # Encoded, an explanation can be several times its JSON (a number takes 9 bytes or more).
         explanation_bytes=message.explanation.ByteSize() if has_explanation else 0,
     )
+
+
+def model_config(message: pb.NewVersion) -> dict[str, Any] | None:
+    """A new version's model config, checked against the bounds of free-form JSON; None when unset."""
+    if not message.HasField("model_config"):
+        return None
+    config = _struct_dict(message.model_config)
+    check_json_value(config, field="version.model_config", max_bytes=MAX_MODEL_CONFIG_BYTES)
+    return config
 
 
 def score_set(message: pb.Scores, field: str = "scores") -> rules.ScoreSet:

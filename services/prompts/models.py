@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
     Double,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -87,6 +89,8 @@ class Version(Base):
     source: Mapped[str] = mapped_column(String(255))
     explanation: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     parent_version_no: Mapped[int | None] = mapped_column(Integer)
+    # Free-form settings the text is meant for (model, temperature, response format…), versioned with it.
+    model_config: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -162,3 +166,45 @@ class OwnerRevision(Base):
 
     owner: Mapped[str] = mapped_column(String(255), primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
+
+
+class Label(Base):
+    """A named pointer from a prompt to one of its versions (`production`, `staging`…)."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["prompt_id", "version_no"],
+            ["prompts.versions.prompt_id", "prompts.versions.version_no"],
+            name="fk_labels_prompt_id_versions",
+            ondelete="CASCADE",
+        ),
+    )
+
+    prompt_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("prompts.prompts.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version_no: Mapped[int] = mapped_column(Integer)
+    protected: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # From the sequence prompts.label_revisions: never repeats, even for a label deleted and set again.
+    revision: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("nextval('prompts.label_revisions')")
+    )
+    updated_at: Mapped[datetime] = _created_at()
+    updated_by: Mapped[str] = mapped_column(String(255))
+
+
+class LabelMove(Base):
+    """One move of a label (to_version_no NULL: deleted, from_version_no NULL: created)."""
+
+    __tablename__ = "label_moves"
+    __table_args__ = (Index("ix_label_moves_prompt_id_label_id", "prompt_id", "label", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    prompt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("prompts.prompts.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(63))
+    from_version_no: Mapped[int | None] = mapped_column(Integer)
+    to_version_no: Mapped[int | None] = mapped_column(Integer)
+    moved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    moved_by: Mapped[str] = mapped_column(String(255))

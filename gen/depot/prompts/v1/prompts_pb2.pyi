@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from depot.prompts.v1 import labels_pb2 as _labels_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
@@ -236,6 +237,7 @@ class Version(_message.Message):
     PARENT_VERSION_NO_FIELD_NUMBER: _builtins.int
     SCORES_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    MODEL_CONFIG_FIELD_NUMBER: _builtins.int
     version_no: _builtins.int
     """Server-assigned, 1, 2, 3… in order of creation."""
     text: _builtins.str
@@ -256,6 +258,10 @@ class Version(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the version was created."""
 
+    @_builtins.property
+    def model_config(self) -> _struct_pb2.Struct:
+        """Free-form settings the text is meant for (model, temperature, response format…), when set."""
+
     def __init__(
         self,
         *,
@@ -266,10 +272,11 @@ class Version(_message.Message):
         parent_version_no: _builtins.int = ...,
         scores: Global___Scores | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        model_config: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "explanation", b"explanation", "scores", b"scores"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "explanation", b"explanation", "model_config", b"model_config", "scores", b"scores"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "explanation", b"explanation", "parent_version_no", b"parent_version_no", "scores", b"scores", "source", b"source", "text", b"text", "version_no", b"version_no"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "explanation", b"explanation", "model_config", b"model_config", "parent_version_no", b"parent_version_no", "scores", b"scores", "source", b"source", "text", b"text", "version_no", b"version_no"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -354,6 +361,7 @@ class NewVersion(_message.Message):
     EXPLANATION_FIELD_NUMBER: _builtins.int
     PARENT_VERSION_NO_FIELD_NUMBER: _builtins.int
     SCORES_FIELD_NUMBER: _builtins.int
+    MODEL_CONFIG_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     """The version's text."""
     source: _builtins.str
@@ -368,6 +376,10 @@ class NewVersion(_message.Message):
     def scores(self) -> Global___Scores:
         """Judge scores for the version, when already known."""
 
+    @_builtins.property
+    def model_config(self) -> _struct_pb2.Struct:
+        """Free-form settings the text is meant for (model, temperature, response format…); on appends only."""
+
     def __init__(
         self,
         *,
@@ -376,10 +388,11 @@ class NewVersion(_message.Message):
         explanation: _struct_pb2.Struct | None = ...,
         parent_version_no: _builtins.int = ...,
         scores: Global___Scores | None = ...,
+        model_config: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "scores", b"scores"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "model_config", b"model_config", "scores", b"scores"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "parent_version_no", b"parent_version_no", "scores", b"scores", "source", b"source", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "model_config", b"model_config", "parent_version_no", b"parent_version_no", "scores", b"scores", "source", b"source", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1568,3 +1581,61 @@ class StreamDatasetsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
 
 Global___StreamDatasetsResponse: _TypeAlias = StreamDatasetsResponse  # noqa: Y015
+
+@_typing.final
+class GetVersionResponse(_message.Message):
+    """Response of GetVersion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def version(self) -> Global___Version:
+        """The version without scores (a version's text, source, explanation and model config never change)."""
+
+    @_builtins.property
+    def label(self) -> _labels_pb2.Label:
+        """The label it was read through, as it is now; unset when read by number or as_of."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___Version | None = ...,
+        label: _labels_pb2.Label | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetVersionResponse: _TypeAlias = GetVersionResponse  # noqa: Y015
+
+@_typing.final
+class RestoreVersionResponse(_message.Message):
+    """Response of RestoreVersion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """The prompt's new revision."""
+    @_builtins.property
+    def version(self) -> Global___Version:
+        """The new version: the old one's text, explanation and model config, source "restore", its parent the old one."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___Version | None = ...,
+        revision: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revision", b"revision", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RestoreVersionResponse: _TypeAlias = RestoreVersionResponse  # noqa: Y015

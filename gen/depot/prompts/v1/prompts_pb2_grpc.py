@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from depot.prompts.v1 import labels_pb2 as depot_dot_prompts_dot_v1_dot_labels__pb2
 from depot.prompts.v1 import prompts_pb2 as depot_dot_prompts_dot_v1_dot_prompts__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -110,6 +111,46 @@ class PromptsServiceStub:
                 '/depot.prompts.v1.PromptsService/StreamDatasets',
                 request_serializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsRequest.SerializeToString,
                 response_deserializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsResponse.FromString,
+                _registered_method=True)
+        self.SetLabel = channel.unary_unary(
+                '/depot.prompts.v1.PromptsService/SetLabel',
+                request_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.SetLabelRequest.SerializeToString,
+                response_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.SetLabelResponse.FromString,
+                _registered_method=True)
+        self.ListLabels = channel.unary_unary(
+                '/depot.prompts.v1.PromptsService/ListLabels',
+                request_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelsRequest.SerializeToString,
+                response_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelsResponse.FromString,
+                _registered_method=True)
+        self.DeleteLabel = channel.unary_unary(
+                '/depot.prompts.v1.PromptsService/DeleteLabel',
+                request_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.DeleteLabelRequest.SerializeToString,
+                response_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.DeleteLabelResponse.FromString,
+                _registered_method=True)
+        self.ListLabelHistory = channel.unary_unary(
+                '/depot.prompts.v1.PromptsService/ListLabelHistory',
+                request_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelHistoryRequest.SerializeToString,
+                response_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelHistoryResponse.FromString,
+                _registered_method=True)
+        self.GetVersion = channel.unary_unary(
+                '/depot.prompts.v1.PromptsService/GetVersion',
+                request_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.GetVersionRequest.SerializeToString,
+                response_deserializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.GetVersionResponse.FromString,
+                _registered_method=True)
+        self.RestoreVersion = channel.unary_unary(
+                '/depot.prompts.v1.PromptsService/RestoreVersion',
+                request_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.RestoreVersionRequest.SerializeToString,
+                response_deserializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.RestoreVersionResponse.FromString,
+                _registered_method=True)
+        self.RenderVersion = channel.unary_unary(
+                '/depot.prompts.v1.PromptsService/RenderVersion',
+                request_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.RenderVersionRequest.SerializeToString,
+                response_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.RenderVersionResponse.FromString,
+                _registered_method=True)
+        self.DiffVersions = channel.unary_unary(
+                '/depot.prompts.v1.PromptsService/DiffVersions',
+                request_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.DiffVersionsRequest.SerializeToString,
+                response_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.DiffVersionsResponse.FromString,
                 _registered_method=True)
 
 
@@ -229,6 +270,64 @@ class PromptsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetLabel(self, request, context):
+        """Points a label at a version, recording the move in the label's history in the same transaction.
+        PERMISSION_DENIED for a protected label without role admin; FAILED_PRECONDITION (reason
+        LABEL_MOVED) when expected_revision is set and the label has moved since.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLabels(self, request, context):
+        """Lists a prompt's labels, the built-ins `best` and `latest` included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteLabel(self, request, context):
+        """Deletes a label; its history stays, ending in a move to nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLabelHistory(self, request, context):
+        """Lists a label's moves, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVersion(self, request, context):
+        """Reads one version by number or label (for a label, optionally as of a past moment).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreVersion(self, request, context):
+        """Appends a new version with an old version's text and model config, its parent the old version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenderVersion(self, request, context):
+        """Fills a version's `{{ name }}` variables; INVALID_ARGUMENT naming any missing or unknown one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiffVersions(self, request, context):
+        """A line and a word-level diff between two versions, with the score change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PromptsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -306,6 +405,46 @@ def add_PromptsServiceServicer_to_server(servicer, server):
                     servicer.StreamDatasets,
                     request_deserializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsRequest.FromString,
                     response_serializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsResponse.SerializeToString,
+            ),
+            'SetLabel': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLabel,
+                    request_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.SetLabelRequest.FromString,
+                    response_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.SetLabelResponse.SerializeToString,
+            ),
+            'ListLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLabels,
+                    request_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelsRequest.FromString,
+                    response_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelsResponse.SerializeToString,
+            ),
+            'DeleteLabel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteLabel,
+                    request_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.DeleteLabelRequest.FromString,
+                    response_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.DeleteLabelResponse.SerializeToString,
+            ),
+            'ListLabelHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLabelHistory,
+                    request_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelHistoryRequest.FromString,
+                    response_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelHistoryResponse.SerializeToString,
+            ),
+            'GetVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVersion,
+                    request_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.GetVersionRequest.FromString,
+                    response_serializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.GetVersionResponse.SerializeToString,
+            ),
+            'RestoreVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreVersion,
+                    request_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.RestoreVersionRequest.FromString,
+                    response_serializer=depot_dot_prompts_dot_v1_dot_prompts__pb2.RestoreVersionResponse.SerializeToString,
+            ),
+            'RenderVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenderVersion,
+                    request_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.RenderVersionRequest.FromString,
+                    response_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.RenderVersionResponse.SerializeToString,
+            ),
+            'DiffVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiffVersions,
+                    request_deserializer=depot_dot_prompts_dot_v1_dot_labels__pb2.DiffVersionsRequest.FromString,
+                    response_serializer=depot_dot_prompts_dot_v1_dot_labels__pb2.DiffVersionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -715,6 +854,222 @@ class PromptsService:
             '/depot.prompts.v1.PromptsService/StreamDatasets',
             depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsRequest.SerializeToString,
             depot_dot_prompts_dot_v1_dot_prompts__pb2.StreamDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLabel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.prompts.v1.PromptsService/SetLabel',
+            depot_dot_prompts_dot_v1_dot_labels__pb2.SetLabelRequest.SerializeToString,
+            depot_dot_prompts_dot_v1_dot_labels__pb2.SetLabelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.prompts.v1.PromptsService/ListLabels',
+            depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelsRequest.SerializeToString,
+            depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteLabel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.prompts.v1.PromptsService/DeleteLabel',
+            depot_dot_prompts_dot_v1_dot_labels__pb2.DeleteLabelRequest.SerializeToString,
+            depot_dot_prompts_dot_v1_dot_labels__pb2.DeleteLabelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLabelHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.prompts.v1.PromptsService/ListLabelHistory',
+            depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelHistoryRequest.SerializeToString,
+            depot_dot_prompts_dot_v1_dot_labels__pb2.ListLabelHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.prompts.v1.PromptsService/GetVersion',
+            depot_dot_prompts_dot_v1_dot_labels__pb2.GetVersionRequest.SerializeToString,
+            depot_dot_prompts_dot_v1_dot_prompts__pb2.GetVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.prompts.v1.PromptsService/RestoreVersion',
+            depot_dot_prompts_dot_v1_dot_labels__pb2.RestoreVersionRequest.SerializeToString,
+            depot_dot_prompts_dot_v1_dot_prompts__pb2.RestoreVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenderVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.prompts.v1.PromptsService/RenderVersion',
+            depot_dot_prompts_dot_v1_dot_labels__pb2.RenderVersionRequest.SerializeToString,
+            depot_dot_prompts_dot_v1_dot_labels__pb2.RenderVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiffVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/depot.prompts.v1.PromptsService/DiffVersions',
+            depot_dot_prompts_dot_v1_dot_labels__pb2.DiffVersionsRequest.SerializeToString,
+            depot_dot_prompts_dot_v1_dot_labels__pb2.DiffVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from depot.prompts.v1 import labels_pb2 as _labels_pb2
 from depot.prompts.v1 import prompts_pb2 as _prompts_pb2
 from grpc import aio as _aio
 import abc as _abc_1
@@ -75,6 +76,25 @@ class PromptsServiceStub:
     """Streams one or more datasets read in ONE repeatable-read snapshot, as rows or as CSV: a header
     naming every dataset's columns first, then each dataset's parts in the order asked for.
     """
+    SetLabel: _grpc.UnaryUnaryMultiCallable[_labels_pb2.SetLabelRequest, _labels_pb2.SetLabelResponse]
+    """Points a label at a version, recording the move in the label's history in the same transaction.
+    PERMISSION_DENIED for a protected label without role admin; FAILED_PRECONDITION (reason
+    LABEL_MOVED) when expected_revision is set and the label has moved since.
+    """
+    ListLabels: _grpc.UnaryUnaryMultiCallable[_labels_pb2.ListLabelsRequest, _labels_pb2.ListLabelsResponse]
+    """Lists a prompt's labels, the built-ins `best` and `latest` included."""
+    DeleteLabel: _grpc.UnaryUnaryMultiCallable[_labels_pb2.DeleteLabelRequest, _labels_pb2.DeleteLabelResponse]
+    """Deletes a label; its history stays, ending in a move to nothing."""
+    ListLabelHistory: _grpc.UnaryUnaryMultiCallable[_labels_pb2.ListLabelHistoryRequest, _labels_pb2.ListLabelHistoryResponse]
+    """Lists a label's moves, newest first."""
+    GetVersion: _grpc.UnaryUnaryMultiCallable[_labels_pb2.GetVersionRequest, _prompts_pb2.GetVersionResponse]
+    """Reads one version by number or label (for a label, optionally as of a past moment)."""
+    RestoreVersion: _grpc.UnaryUnaryMultiCallable[_labels_pb2.RestoreVersionRequest, _prompts_pb2.RestoreVersionResponse]
+    """Appends a new version with an old version's text and model config, its parent the old version."""
+    RenderVersion: _grpc.UnaryUnaryMultiCallable[_labels_pb2.RenderVersionRequest, _labels_pb2.RenderVersionResponse]
+    """Fills a version's `{{ name }}` variables; INVALID_ARGUMENT naming any missing or unknown one."""
+    DiffVersions: _grpc.UnaryUnaryMultiCallable[_labels_pb2.DiffVersionsRequest, _labels_pb2.DiffVersionsResponse]
+    """A line and a word-level diff between two versions, with the score change."""
 
 @_typing.type_check_only
 class PromptsServiceAsyncStub(PromptsServiceStub):
@@ -123,6 +143,25 @@ class PromptsServiceAsyncStub(PromptsServiceStub):
     """Streams one or more datasets read in ONE repeatable-read snapshot, as rows or as CSV: a header
     naming every dataset's columns first, then each dataset's parts in the order asked for.
     """
+    SetLabel: _aio.UnaryUnaryMultiCallable[_labels_pb2.SetLabelRequest, _labels_pb2.SetLabelResponse]  # type: ignore[assignment]
+    """Points a label at a version, recording the move in the label's history in the same transaction.
+    PERMISSION_DENIED for a protected label without role admin; FAILED_PRECONDITION (reason
+    LABEL_MOVED) when expected_revision is set and the label has moved since.
+    """
+    ListLabels: _aio.UnaryUnaryMultiCallable[_labels_pb2.ListLabelsRequest, _labels_pb2.ListLabelsResponse]  # type: ignore[assignment]
+    """Lists a prompt's labels, the built-ins `best` and `latest` included."""
+    DeleteLabel: _aio.UnaryUnaryMultiCallable[_labels_pb2.DeleteLabelRequest, _labels_pb2.DeleteLabelResponse]  # type: ignore[assignment]
+    """Deletes a label; its history stays, ending in a move to nothing."""
+    ListLabelHistory: _aio.UnaryUnaryMultiCallable[_labels_pb2.ListLabelHistoryRequest, _labels_pb2.ListLabelHistoryResponse]  # type: ignore[assignment]
+    """Lists a label's moves, newest first."""
+    GetVersion: _aio.UnaryUnaryMultiCallable[_labels_pb2.GetVersionRequest, _prompts_pb2.GetVersionResponse]  # type: ignore[assignment]
+    """Reads one version by number or label (for a label, optionally as of a past moment)."""
+    RestoreVersion: _aio.UnaryUnaryMultiCallable[_labels_pb2.RestoreVersionRequest, _prompts_pb2.RestoreVersionResponse]  # type: ignore[assignment]
+    """Appends a new version with an old version's text and model config, its parent the old version."""
+    RenderVersion: _aio.UnaryUnaryMultiCallable[_labels_pb2.RenderVersionRequest, _labels_pb2.RenderVersionResponse]  # type: ignore[assignment]
+    """Fills a version's `{{ name }}` variables; INVALID_ARGUMENT naming any missing or unknown one."""
+    DiffVersions: _aio.UnaryUnaryMultiCallable[_labels_pb2.DiffVersionsRequest, _labels_pb2.DiffVersionsResponse]  # type: ignore[assignment]
+    """A line and a word-level diff between two versions, with the score change."""
 
 class PromptsServiceServicer(metaclass=_abc_1.ABCMeta):
     """PromptsService owns prompts, their versions, judge scores, the best head, user feedback,
@@ -258,5 +297,72 @@ class PromptsServiceServicer(metaclass=_abc_1.ABCMeta):
         """Streams one or more datasets read in ONE repeatable-read snapshot, as rows or as CSV: a header
         naming every dataset's columns first, then each dataset's parts in the order asked for.
         """
+
+    @_abc_1.abstractmethod
+    def SetLabel(
+        self,
+        request: _labels_pb2.SetLabelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_labels_pb2.SetLabelResponse, _abc.Awaitable[_labels_pb2.SetLabelResponse]]:
+        """Points a label at a version, recording the move in the label's history in the same transaction.
+        PERMISSION_DENIED for a protected label without role admin; FAILED_PRECONDITION (reason
+        LABEL_MOVED) when expected_revision is set and the label has moved since.
+        """
+
+    @_abc_1.abstractmethod
+    def ListLabels(
+        self,
+        request: _labels_pb2.ListLabelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_labels_pb2.ListLabelsResponse, _abc.Awaitable[_labels_pb2.ListLabelsResponse]]:
+        """Lists a prompt's labels, the built-ins `best` and `latest` included."""
+
+    @_abc_1.abstractmethod
+    def DeleteLabel(
+        self,
+        request: _labels_pb2.DeleteLabelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_labels_pb2.DeleteLabelResponse, _abc.Awaitable[_labels_pb2.DeleteLabelResponse]]:
+        """Deletes a label; its history stays, ending in a move to nothing."""
+
+    @_abc_1.abstractmethod
+    def ListLabelHistory(
+        self,
+        request: _labels_pb2.ListLabelHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_labels_pb2.ListLabelHistoryResponse, _abc.Awaitable[_labels_pb2.ListLabelHistoryResponse]]:
+        """Lists a label's moves, newest first."""
+
+    @_abc_1.abstractmethod
+    def GetVersion(
+        self,
+        request: _labels_pb2.GetVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_prompts_pb2.GetVersionResponse, _abc.Awaitable[_prompts_pb2.GetVersionResponse]]:
+        """Reads one version by number or label (for a label, optionally as of a past moment)."""
+
+    @_abc_1.abstractmethod
+    def RestoreVersion(
+        self,
+        request: _labels_pb2.RestoreVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_prompts_pb2.RestoreVersionResponse, _abc.Awaitable[_prompts_pb2.RestoreVersionResponse]]:
+        """Appends a new version with an old version's text and model config, its parent the old version."""
+
+    @_abc_1.abstractmethod
+    def RenderVersion(
+        self,
+        request: _labels_pb2.RenderVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_labels_pb2.RenderVersionResponse, _abc.Awaitable[_labels_pb2.RenderVersionResponse]]:
+        """Fills a version's `{{ name }}` variables; INVALID_ARGUMENT naming any missing or unknown one."""
+
+    @_abc_1.abstractmethod
+    def DiffVersions(
+        self,
+        request: _labels_pb2.DiffVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_labels_pb2.DiffVersionsResponse, _abc.Awaitable[_labels_pb2.DiffVersionsResponse]]:
+        """A line and a word-level diff between two versions, with the score change."""
 
 def add_PromptsServiceServicer_to_server(servicer: PromptsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
