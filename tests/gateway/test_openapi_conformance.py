@@ -120,6 +120,58 @@ def test_every_json_route_answers_what_its_schema_documents(
         )
         c(alice, "POST", "/api/v1/prompts", expect=400, json={"original_text": ""})
 
+        # Labels, version reads, restore, render, diff.
+        label = {**ids, "label": "production"}
+        c(
+            alice,
+            "PUT",
+            "/api/v1/prompts/{prompt_id}/labels/{label}",
+            expect=200,
+            path=label,
+            json={"version_no": 1},
+        )
+        c(alice, "GET", "/api/v1/prompts/{prompt_id}/labels", expect=200, path=ids)
+        c(alice, "GET", "/api/v1/prompts/{prompt_id}/labels/{label}/history", expect=200, path=label)
+        for version in ("1", "production"):
+            c(
+                alice,
+                "GET",
+                "/api/v1/prompts/{prompt_id}/versions/{version}",
+                expect=200,
+                path={**ids, "version": version},
+            )
+        c(
+            alice,
+            "POST",
+            "/api/v1/prompts/{prompt_id}/versions/{version}:restore",
+            expect=201,
+            path={**ids, "version": "1"},
+        )
+        c(
+            alice,
+            "POST",
+            "/api/v1/prompts/{prompt_id}/versions/{version}:render",
+            expect=200,
+            path={**ids, "version": "production"},
+            json={"variables": {}},
+        )
+        c(
+            alice,
+            "GET",
+            "/api/v1/prompts/{prompt_id}/diff",
+            expect=200,
+            path=ids,
+            params={"from": "1", "to": "best"},
+        )
+        c(
+            alice,
+            "PUT",
+            "/api/v1/prompts/{prompt_id}/labels/{label}",
+            expect=400,
+            path={**ids, "label": "best"},
+            json={"version_no": 1},
+        )
+
         # Feedback, effectiveness, scans, and their seed shapes.
         feedback = {"request_id": "conformance-1", "user_choice": "multi", "judge_winner": "multi"}
         c(alice, "POST", "/api/v1/feedback", expect=201, json={**feedback, "agent_winner": "multi"})
