@@ -29,6 +29,7 @@ JUDGE_CORRECT = "Derived, never taken from input: `judge_winner == agent_winner`
 SECURITY_LABEL = "The scan's verdict."
 SOURCE = "The agent that wrote the version; agent effectiveness is counted per source."
 EXPLANATION = "Any JSON object: why the agent wrote this version."
+MODEL_CONFIG = "Any JSON object of at most 16 KiB: the model, temperature, response format… the text is for."
 
 
 class ScoresIn(Body):
@@ -54,16 +55,20 @@ class NewVersionIn(Body):
     parent_version_no: int | None = Field(
         default=None, ge=1, le=INT32_MAX, description="An existing version of the prompt it derives from."
     )
+    # `model_config` is pydantic's own attribute name, so the field takes it as its alias.
+    config: JsonObject | None = Field(default=None, alias="model_config", description=MODEL_CONFIG)
 
     def to_proto(self) -> pb.NewVersion:
         message = pb.NewVersion(
             text=self.text, source=self.source, parent_version_no=self.parent_version_no or 0
         )
-        if self.explanation is not None:
+        for name, value in (("explanation", self.explanation), ("model_config", self.config)):
+            if value is None:
+                continue
             try:
-                message.explanation.update(self.explanation)
+                getattr(message, name).update(value)
             except (OverflowError, ValueError) as exc:  # a number no double holds
-                raise ApiError(400, "INVALID_ARGUMENT", f"explanation: {exc}") from None
+                raise ApiError(400, "INVALID_ARGUMENT", f"{name}: {exc}") from None
         return message
 
 
@@ -74,6 +79,8 @@ class VersionIn(NewVersionIn):
         default=None, ge=1, le=INT32_MAX, description="The version it derives from: one listed before it."
     )
     scores: ScoresIn | None = None
+    # A prompt's first versions carry no model config: append one, or restore a version that has one.
+    config: None = Field(default=None, alias="model_config", description="Not taken at create.")
 
     def to_proto(self) -> pb.NewVersion:
         message = super().to_proto()

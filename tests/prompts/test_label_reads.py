@@ -176,3 +176,33 @@ def test_get_version_over_grpc_by_label_and_as_of(
     with pytest.raises(grpc.RpcError) as caught:
         stub.SetLabel(protect, metadata=alice.metadata, timeout=5)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_model_config_is_stored_with_an_appended_version_and_bounded(alice: User) -> None:
+    prompt_id = make_prompt(alice, "One.")
+    config = {
+        "model": "gpt-x",
+        "temperature": 0.7,
+        "response_format": {"type": "json_object"},
+        "max_tokens": 512,
+    }
+    url = f"/api/v1/prompts/{prompt_id}/versions"
+    assert (
+        alice.http.post(url, json={"text": "Two.", "source": "human", "model_config": config}).status_code
+        == 201
+    )
+    read = alice.http.get(f"{url}/2").json()
+    assert read["model_config"] == config
+    assert alice.http.get(f"{url}/1").json()["model_config"] is None
+    too_large = {"notes": "x" * 20_000}
+    refused = alice.http.post(url, json={"text": "Three.", "source": "human", "model_config": too_large})
+    assert refused.status_code == 400, refused.text
+    assert "model_config" in refused.json()["error"]["message"]
+    at_create = alice.http.post(
+        "/api/v1/prompts",
+        json={"original_text": "x", "versions": [{"text": "a", "source": "b", "model_config": config}]},
+    )
+    assert at_create.status_code == 400
+    diff = alice.http.get(f"/api/v1/prompts/{prompt_id}/diff", params={"from": "1", "to": "latest"}).json()
+    assert '+  "model": "gpt-x",' in diff["model_config_unified"]
+    assert diff["to_model_config"] == config and diff["from_model_config"] is None
