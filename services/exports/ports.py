@@ -15,7 +15,7 @@ UnitOfWork = Callable[[], AbstractAsyncContextManager[ExportsRepository]]
 
 
 class Caller(Protocol):
-    """Who asks: the verified principal. Sources are read for them with service tokens (sources.py)."""
+    """Who asks: the verified principal. Sources are read for them with service tokens (rendering/sources.py)."""
 
     @property
     def user_id(self) -> str: ...

@@ -21,7 +21,7 @@ from services.exports.lifecycle.downloads import Downloads
 from services.exports.lifecycle.history import History
 from services.exports.lifecycle.repository import LifecycleRepository
 from services.exports.lifecycle.sweeper import Sweeper
-from services.exports.rendering.pipeline import RenderRunner
+from services.exports.rendering.runner import RenderRunner
 from services.exports.rendering.sources import Sources
 from services.exports.repository import ExportsRepository
 from services.exports.service import ExportsService

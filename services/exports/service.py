@@ -1,5 +1,6 @@
 """Use cases of the exports domain: render once per cache key, reuse, list, read, delete.
-Downloads and share links are in downloads.py; history, statistics and expiry in lifecycle.py.
+Downloads and share links are in lifecycle/downloads.py; history and statistics in lifecycle/history.py,
+expiry and the sweep in lifecycle/sweeper.py; the render itself in rendering/pipeline.py.
 
 Plain Python over ports (repository unit of work, sources, render runner, blob store): no grpc.
 Creating an export spans several short transactions on purpose, since a rendering may take
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -28,7 +30,8 @@ from services.exports import rules, telemetry
 from services.exports.blobstores import BlobStore
 from services.exports.jobs.policy import QueuePolicy, failure_reason, wait_seconds
 from services.exports.ports import Caller, EndedPort, RenderPort, SourcePort, UnitOfWork
-from services.exports.rendering.work import Acting, RenderJob, Resolved, blob_key, receipt
+from services.exports.rendering.pipeline import render_and_record
+from services.exports.rendering.work import Acting, Rendering, RenderJob, Resolved, blob_key, receipt
 from services.exports.rules import ExportRequest
 
 log = logging.getLogger("depot.exports")
@@ -188,57 +191,45 @@ class ExportsService:
 
     async def _render(self, caller: Caller, request: ExportRequest, resolved: Resolved, row: Any) -> Any:
         job = RenderJob(row.id, request, resolved, Acting(caller.user_id, caller.is_admin), blob_key(row.id))
-        heartbeat = asyncio.ensure_future(self._heartbeat(row.id))
-        try:
-            rendering = await self._renderer.render(job)
-        except Exception as exc:
-            await self._record_failure(caller, row, job, exc)
-            raise
-        finally:
-            heartbeat.cancel()
+        done = await render_and_record(
+            job,
+            render=self._renderer.render,
+            blobs=self._blobs,
+            complete=self._complete,
+            fail=functools.partial(self._fail, row.id),
+            heartbeat=self._heartbeat,
+        )
+        if done is None:
+            raise NotFound(f"export {row.id} was deleted while it was being rendered")
+        return done
+
+    async def _complete(self, job: RenderJob, rendering: Rendering) -> tuple[bool, Any]:
         async with self._uow() as repo:
-            done = await repo.complete(
-                export_id=row.id,
+            return True, await repo.complete(
+                export_id=job.export_id,
                 blob_key=job.blob_key,
                 size=rendering.size,
                 sha256=rendering.sha256,
-                receipt=receipt(request, resolved, rendering),
+                receipt=receipt(job.request, job.resolved, rendering),
                 content_encoding=rendering.encoding,
                 stored_bytes=rendering.stored_bytes,
                 ttl_seconds=self._ttl,
             )
-        if done is None:
-            await asyncio.to_thread(self._blobs.delete, job.blob_key)
-            raise NotFound(f"export {row.id} was deleted while it was being rendered")
-        telemetry.exported(
-            user=caller.user_id,
-            export_id=str(row.id),
-            source=str(request.source),
-            fmt=request.format,
-            size=rendering.size,
-            seconds=rendering.seconds,
-            cache_hit=False,
-        )
-        return done
 
-    async def _record_failure(self, caller: Caller, row: Any, job: RenderJob, exc: Exception) -> None:
+    async def _fail(self, export_id: uuid.UUID, exc: Exception) -> str:
         if not isinstance(exc, DepotError):
-            log.error("render_failed", exc_info=exc, extra={"export_id": str(row.id)})
+            log.error("render_failed", exc_info=exc, extra={"export_id": str(export_id)})
         message = failure_reason(exc)
-        with contextlib.suppress(Exception):  # best effort: a store may hold a partial write
-            await asyncio.to_thread(self._blobs.delete, job.blob_key)
         async with self._uow() as repo:
-            await repo.fail(export_id=row.id, error=message)
-        telemetry.render_failed(
-            user=caller.user_id, export_id=str(row.id), source=row.source, fmt=row.format, reason=message
-        )
+            await repo.fail(export_id=export_id, error=message)
+        return message
 
-    async def _heartbeat(self, export_id: uuid.UUID) -> None:
+    async def _heartbeat(self, job: RenderJob) -> None:
         while True:
             await asyncio.sleep(rules.HEARTBEAT_SECONDS)
             with contextlib.suppress(Exception):  # a missed beat is retried; staleness takes many
                 async with self._uow() as repo:
-                    await repo.heartbeat(export_id=export_id)
+                    await repo.heartbeat(export_id=job.export_id)
 
     async def drain(self, timeout: float) -> None:
         """Lets running renders finish (at shutdown), up to `timeout` seconds."""

@@ -1,8 +1,8 @@
 """The job worker of one exports process: takes queued exports and renders them under a lease.
 
-Any number of processes run one each; PostgreSQL hands every job to one of them (job_queue.py).
+Any number of processes run one each; PostgreSQL hands every job to one of them (queue.py).
 A worker renders at most `concurrency` jobs at once, reading the sources for the job's owner
-with service tokens minted per call (sources.py), admin only when the owner asked as one; no
+with service tokens minted per call (rendering/sources.py), admin only when the owner asked as one; no
 bearer token is stored, so a job runs however long it waited in the queue. While a job runs its heartbeat extends the lease and records
 progress; if the lease is lost anyway (a long pause, PostgreSQL away for longer than the lease)
 the render stops and whatever it wrote is dropped, since another worker has the job by then.
@@ -27,12 +27,12 @@ from typing import Any, TypeVar
 
 from services.common.errors import DepotError
 from services.common.trace_context import linked_span, untraced
-from services.exports import telemetry
 from services.exports.blobstores import BlobStore
 from services.exports.jobs.policy import failure_reason, retries, retry_delay, stored_request
 from services.exports.jobs.queue import JobQueue
 from services.exports.ports import RenderPort, SourcePort, UnitOfWork
-from services.exports.rendering.work import Acting, RenderJob, blob_key, receipt
+from services.exports.rendering.pipeline import record_failure, render_and_record
+from services.exports.rendering.work import Acting, Rendering, RenderJob, blob_key, receipt
 
 log = logging.getLogger("depot.exports")
 T = TypeVar("T")
@@ -126,34 +126,30 @@ class JobWorker:
 
     async def _run(self, row: Any) -> None:
         request = stored_request(source=row.source, fmt=row.format, options=row.options)
-        key = blob_key(row.id, row.attempts)
         log.info(
             "job_started", extra={"export_id": str(row.id), "attempt": row.attempts, "worker": self.name}
         )
-        job: RenderJob | None = None
-        beat: asyncio.Task[None] | None = None
+        fail = functools.partial(self._failed, row)
+        acting = Acting(row.owner, row.owner_is_admin)
         try:
-            acting = Acting(row.owner, row.owner_is_admin)
             resolved = await self._sources.resolve(
                 request, acting=acting, timeout=self._settings.lookup_timeout
             )
-            job = RenderJob(row.id, request, resolved, acting, key)
-            beat = asyncio.ensure_future(self._heartbeat(job))
-            rendering = await self._renderer.render(job)
-        except asyncio.CancelledError:
-            if job is not None:
-                job.cancelled.set()  # shutdown: the render thread stops; drain gives the job back
-            raise
-        except Exception as exc:
-            lost = job is not None and job.cancelled.is_set()
-            await self._discard(key)
-            if not lost:
-                await self._failed(row, exc)
+        except Exception as exc:  # the source is gone, or its service away: nothing was rendered
+            await record_failure(
+                fail, exc, user=row.owner, export_id=row.id, source=row.source, fmt=row.format
+            )
             return
-        finally:
-            if beat is not None:
-                beat.cancel()
-        await self._complete(row, job, rendering)
+        job = RenderJob(row.id, request, resolved, acting, blob_key(row.id, row.attempts))
+        with contextlib.suppress(Exception):  # recorded by the pipeline (a retry or a failed export)
+            await render_and_record(
+                job,
+                render=self._renderer.render,
+                blobs=self._blobs,
+                complete=functools.partial(self._complete, row),
+                fail=fail,
+                heartbeat=self._heartbeat,
+            )
 
     async def _heartbeat(self, job: RenderJob) -> None:
         settings = self._settings
@@ -174,7 +170,7 @@ class JobWorker:
                 job.cancelled.set()
                 return
 
-    async def _complete(self, row: Any, job: RenderJob, rendering: Any) -> None:
+    async def _complete(self, row: Any, job: RenderJob, rendering: Rendering) -> tuple[bool, Any]:
         async def complete() -> Any:
             async with self._exports() as repo:
                 return await repo.complete(
@@ -191,20 +187,12 @@ class JobWorker:
 
         recorded, done = await self._persist(complete, row)
         if recorded and done is None:  # the lease was lost, or the export deleted, meanwhile
-            await self._discard(job.blob_key)
             log.warning("job_result_refused", extra={"export_id": str(row.id), "worker": self.name})
-        if done is not None:
-            telemetry.exported(
-                user=row.owner,
-                export_id=str(row.id),
-                source=row.source,
-                fmt=row.format,
-                size=rendering.size,
-                seconds=rendering.seconds,
-                cache_hit=False,
-            )
+        return recorded, done
 
-    async def _failed(self, row: Any, exc: Exception) -> None:
+    async def _failed(self, row: Any, exc: Exception) -> str | None:
+        """Queues another attempt when one may mend the failure (None), else fails the export: the
+        reason, or None when PostgreSQL did not take it within the lease."""
         if not isinstance(exc, DepotError):
             log.error("job_failed", exc_info=exc, extra={"export_id": str(row.id)})
         reason = failure_reason(exc)
@@ -219,7 +207,7 @@ class JobWorker:
 
             log.info("job_retry", extra={"export_id": str(row.id), "retry_in": delay, "reason": reason})
             await self._persist(release, row)
-            return
+            return None
         final = reason if row.attempts <= 1 else f"{reason} (after {row.attempts} attempts)"
 
         async def fail() -> bool:
@@ -227,10 +215,7 @@ class JobWorker:
                 return await repo.fail(export_id=row.id, error=final, lease_owner=self.name)
 
         _, failed = await self._persist(fail, row)
-        if failed:
-            telemetry.render_failed(
-                user=row.owner, export_id=str(row.id), source=row.source, fmt=row.format, reason=final
-            )
+        return final if failed else None
 
     async def _persist(self, action: Callable[[], Awaitable[T]], row: Any) -> tuple[bool, T | None]:
         """Runs `action` until PostgreSQL takes it, for as long as the lease would last; then gives
@@ -249,10 +234,6 @@ class JobWorker:
                     return False, None
             await asyncio.sleep(pause)
             pause = min(pause * 2, 2.0)
-
-    async def _discard(self, key: str) -> None:
-        with contextlib.suppress(Exception):  # best effort: the sweeper removes what is left
-            await asyncio.to_thread(self._blobs.delete, key)
 
     async def drain(self, timeout: float) -> None:
         """Stops taking jobs, lets running ones finish for up to `timeout` seconds, gives the rest back."""

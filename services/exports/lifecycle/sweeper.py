@@ -29,7 +29,7 @@ from services.exports.lifecycle.repository import LifecycleRepository
 
 log = logging.getLogger("depot.exports")
 
-SWEPT_PREFIX = "exports/"  # every key the service writes (jobs.blob_key); nothing else is touched
+SWEPT_PREFIX = "exports/"  # every key the service writes (rendering.work.blob_key); nothing else is touched
 LOCK_NAME = "depot.exports.lifecycle"
 BATCH = 500
 

@@ -1,111 +1,88 @@
-"""Render jobs: source rows → renderer → blob store, in worker threads off the event loop.
-
-The renderers are synchronous and pull rows as they write, so a job runs whole in one worker
-thread: sync gRPC streams feed the renderer, the renderer's chunks go straight into the blob
-store, and memory holds a few chunks at a time whatever the number of rows. CSV of a dataset is
-the fast path: PostgreSQL formats it (COPY in the prompts service) and the bytes pass through.
+"""One render pipeline for both paths: the in-request render (service.py) and the job worker
+(jobs/worker.py). The runner (runner.py) reads the source, renders and stores the bytes in a worker
+thread; this completes or fails the row, drops bytes no row will point at, and emits telemetry.
+What differs between the paths is how an outcome is written, so each passes its own `complete`
+and `fail`: the request path writes at once; the worker writes under its lease, retrying while
+PostgreSQL is away, and may queue another attempt instead of failing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from services.exports import telemetry
 from services.exports.blobstores import BlobStore
-from services.exports.rendering import compression
-from services.exports.rendering.renderers import FORMATS, Cell, RenderOptions, Report, render, render_zip
-from services.exports.rendering.reports import RenderStats, artifact_report, prompt_report
-from services.exports.rendering.sources import Sources
 from services.exports.rendering.work import Rendering, RenderJob
-from services.exports.rules import DATASETS, TABLE_FORMATS
 
-assert set(TABLE_FORMATS) == FORMATS, "the renderers and the rules disagree on formats"
-
-
-class RenderCancelled(Exception):
-    """The job's worker lost its lease: another worker renders it now."""
-
-
-def _unless_cancelled(chunks: Iterator[bytes], job: RenderJob) -> Iterator[bytes]:
-    """The chunks, until the job is cancelled; then the store's write fails and keeps nothing."""
-    for chunk in chunks:
-        if job.cancelled.is_set():
-            raise RenderCancelled(f"export {job.export_id}: the job was taken from this worker")
-        yield chunk
+# (recorded?, the completed row, or None when the row refused it: deleted, or the lease lost)
+Complete = Callable[[RenderJob, Rendering], Awaitable[tuple[bool, Any]]]
+# The reason recorded as the export's failure, or None when none was (another attempt is queued,
+# or the outcome could not be written).
+Fail = Callable[[Exception], Awaitable[str | None]]
 
 
-class RenderRunner:
-    """Runs render jobs on a bounded pool of worker threads."""
-
-    def __init__(self, *, sources: Sources, blobs: BlobStore, workers: int) -> None:
-        self._sources = sources
-        self._blobs = blobs
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="depot-render")
-
-    async def render(self, job: RenderJob) -> Rendering:
-        """Renders a job and stores its bytes under job.blob_key; returns size, digest and stats."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, job)
-
-    def run(self, job: RenderJob) -> Rendering:
-        """The job itself, synchronously (in a worker thread)."""
-        started = time.perf_counter()
-        stats = job.progress
-        chunks = _unless_cancelled(self.chunks(job, stats), job)
-        content = compression.encode(chunks, job.request.media_type)
-        stored, _ = self._blobs.put(job.blob_key, content)
-        return Rendering(
-            size=content.size,
-            sha256=content.sha256,
-            seconds=time.perf_counter() - started,
-            stats=stats,
-            encoding=content.encoding,
-            stored_bytes=stored,
+async def render_and_record(
+    job: RenderJob,
+    *,
+    render: Callable[[RenderJob], Awaitable[Rendering]],
+    blobs: BlobStore,
+    complete: Complete,
+    fail: Fail,
+    heartbeat: Callable[[RenderJob], Awaitable[None]],
+) -> Any | None:
+    """Renders `job` while `heartbeat` runs, then completes its row: the completed row, or None
+    when the row refused it. A failed render is recorded (unless the job was taken from this
+    process) and its exception raised again; cancellation stops the render thread."""
+    beat = asyncio.ensure_future(heartbeat(job))
+    try:
+        rendering = await render(job)
+    except asyncio.CancelledError:
+        job.cancelled.set()
+        raise
+    except Exception as exc:
+        await discard(blobs, job.blob_key)  # a store may hold a partial write
+        if not job.cancelled.is_set():  # else the lease was lost: another worker has the job now
+            await record_failure(
+                fail,
+                exc,
+                user=job.acting.user_id,
+                export_id=job.export_id,
+                source=str(job.request.source),
+                fmt=job.request.format,
+            )
+        raise
+    finally:
+        beat.cancel()
+    recorded, done = await complete(job, rendering)
+    if recorded and done is None:  # no row will ever point at these bytes
+        await discard(blobs, job.blob_key)
+    if done is not None:
+        telemetry.exported(
+            user=job.acting.user_id,
+            export_id=str(job.export_id),
+            source=str(job.request.source),
+            fmt=job.request.format,
+            size=rendering.size,
+            seconds=rendering.seconds,
+            cache_hit=False,
         )
+    return done
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def chunks(self, job: RenderJob, stats: RenderStats) -> Iterator[bytes]:
-        """The rendered bytes of a job, streamed."""
-        request, kind, name = job.request, job.request.source.kind, job.request.source.name
-        options = RenderOptions(csv_mode=request.csv_mode)  # type: ignore[arg-type]
-        if kind == "prompts":
-            report = prompt_report(
-                job.resolved.payload,
-                include_workflow=bool(request.options["include_workflow"]),
-                stats=stats,
-                read_time=job.resolved.read_time,
-            )
-            return render(report, request.format, options)
-        if kind == "artifacts":
-            report = artifact_report(job.resolved.payload, stats=stats, read_time=job.resolved.read_time)
-            return render(report, request.format, options)
-        if kind == "chats":
-            return render_zip(
-                self._sources.chat_files(name, owner=job.resolved.data_owner, acting=job.acting, stats=stats)
-            )
-        return self._dataset_chunks(job, stats, options)
+async def record_failure(
+    fail: Fail, exc: Exception, *, user: str, export_id: Any, source: str, fmt: str
+) -> None:
+    """Fails the export (or queues another attempt) and counts a recorded failure; also for a job
+    that failed before its rendering started (its source could not be found)."""
+    reason = await fail(exc)
+    if reason is not None:
+        telemetry.render_failed(user=user, export_id=str(export_id), source=source, fmt=fmt, reason=reason)
 
-    def _dataset_chunks(self, job: RenderJob, stats: RenderStats, options: RenderOptions) -> Iterator[bytes]:
-        request, name = job.request, job.request.source.name
-        all_users = bool(request.options["all_users"])
-        names = DATASETS if name == "all" else (name,)
-        # Every dataset of the export comes from one stream read in one snapshot (`datasets/all`
-        # never mixes moments), consumed in order.
-        if request.format == "csv":
-            csvs = self._sources.dataset_csvs(
-                names, all_users=all_users, csv_mode=request.csv_mode, acting=job.acting, stats=stats
-            )
-            if len(csvs) == 1:
-                return csvs[0][1]
-            return render_zip((f"{n}.csv", chunks) for n, chunks in csvs)
-        tables = self._sources.dataset_tables(names, all_users=all_users, acting=job.acting, stats=stats)
-        fields: list[tuple[str, Cell]] = [
-            ("source", str(request.source)),
-            ("scope", "every user" if all_users else "own"),
-            ("revision", job.resolved.revision),
-            ("snapshot_time", stats.snapshot_time),  # the one snapshot every table was read in
-        ]
-        return render(Report(title=f"Dataset {name}", fields=fields, tables=tables), request.format, options)
+
+async def discard(blobs: BlobStore, key: str) -> None:
+    """Deletes bytes no row points at; best effort, since the sweeper removes what is left."""
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(blobs.delete, key)
