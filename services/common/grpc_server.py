@@ -31,7 +31,8 @@ class Registration:
     """One servicer and how to add it: `add(servicer, server)` and its full proto service name.
 
     `public_methods` names methods (e.g. `/pkg.Service/Method`) that need no bearer token because
-    they carry their own credential, such as a share link.
+    they carry their own credential, such as a share link; the interceptor's deadlines, error
+    mapping and metrics apply to them as to every other method.
     """
 
     add: Callable[[Any, grpc.aio.Server], None]

@@ -87,7 +87,9 @@ def _status_for(error: DepotError) -> grpc.Status:
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Authentication, error mapping and metrics around every non-public RPC."""
+    """Authentication, deadlines, error mapping and metrics around every RPC of ours; a public
+    method (authorised by what its request carries, e.g. a share link's token) skips only the
+    bearer token check."""
 
     def __init__(
         self,
@@ -112,46 +114,46 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if (
-            handler is None
-            or details.method.startswith(PUBLIC_METHOD_PREFIXES)
-            or details.method in self._public_methods
-        ):
+        if handler is None or details.method.startswith(PUBLIC_METHOD_PREFIXES):
             return handler
         cached = self._wrapped.get(details.method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = self._wrap(details.method.rsplit("/", 1)[-1], handler)
+        wrapped = self._wrap(
+            details.method.rsplit("/", 1)[-1], handler, public=details.method in self._public_methods
+        )
         self._wrapped[details.method] = (handler, wrapped)
         return wrapped
 
-    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler, *, public: bool) -> grpc.RpcMethodHandler:
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary),
+                self._wrap_unary(method, handler.unary_unary, public=public),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.unary_stream),
+                self._wrap_stream(method, handler.unary_stream, public=public),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.stream_unary, client_streaming=True),
+                self._wrap_unary(method, handler.stream_unary, public=public, client_streaming=True),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(method, handler.stream_stream),
+            self._wrap_stream(method, handler.stream_stream, public=public),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
 
-    def _authenticate(self, method: str, context: grpc.aio.ServicerContext) -> None:
+    def _authenticate(self, method: str, context: grpc.aio.ServicerContext, *, public: bool) -> None:
         set_call_deadline(context.time_remaining())
+        if public:
+            return
         principal = self._verifier.verify(bearer_token(context.invocation_metadata()))
         _PRINCIPAL.set(principal)
         if principal.actor is not None:
@@ -167,12 +169,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             )
 
     def _wrap_unary(
-        self, method: str, behavior: Callable[..., Awaitable[Any]], *, client_streaming: bool = False
+        self,
+        method: str,
+        behavior: Callable[..., Awaitable[Any]],
+        *,
+        public: bool,
+        client_streaming: bool = False,
     ) -> Callable[..., Awaitable[Any]]:
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started, code = time.perf_counter(), "OK"
             try:
-                self._authenticate(method, context)
+                self._authenticate(method, context, public=public)
                 _refuse_undecodable(request)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
@@ -192,12 +199,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return unary
 
     def _wrap_stream(
-        self, method: str, behavior: Callable[..., AsyncIterator[Any]]
+        self, method: str, behavior: Callable[..., AsyncIterator[Any]], *, public: bool
     ) -> Callable[..., AsyncIterator[Any]]:
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started, code = time.perf_counter(), "OK"
             try:
-                self._authenticate(method, context)
+                self._authenticate(method, context, public=public)
                 _refuse_undecodable(request)
                 async for response in behavior(request, context):
                     yield response

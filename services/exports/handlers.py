@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,15 +10,12 @@ import grpc
 
 from depot.exports.v1 import exports_pb2 as pb
 from depot.exports.v1 import exports_pb2_grpc
-from services.common.errors import DepotError
 from services.common.interceptors import current_principal
 from services.common.stream_threads import in_own_thread
 from services.exports import messages
 from services.exports.lifecycle.downloads import Content, Downloads
 from services.exports.lifecycle.history import History
 from services.exports.service import ExportsService
-
-log = logging.getLogger("depot.exports")
 
 
 class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
@@ -92,24 +88,16 @@ class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
     async def ReadSharedContent(
         self, request: pb.ReadSharedContentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ReadSharedContentResponse]:
-        # Authorised by the link's token, so the shared interceptor lets it through without a bearer
-        # token (see server.py) and errors are turned into statuses here.
-        try:
-            content = await self._downloads.open_shared(
-                token=request.token,
-                if_none_match=request.if_none_match,
-                accept_encoding=request.accept_encoding,
-                allow_redirect=request.allow_redirect,
-            )
-            async for message in _content(content, pb.ReadSharedContentResponse):
-                yield message
-        except DepotError as exc:
-            await context.abort(grpc.StatusCode[exc.code], exc.message)
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            log.error("rpc_failed", exc_info=exc, extra={"method": "ReadSharedContent"})
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        # Authorised by the link's token: a public method (server.py), so the shared interceptor
+        # skips only the bearer token check.
+        content = await self._downloads.open_shared(
+            token=request.token,
+            if_none_match=request.if_none_match,
+            accept_encoding=request.accept_encoding,
+            allow_redirect=request.allow_redirect,
+        )
+        async for message in _content(content, pb.ReadSharedContentResponse):
+            yield message
 
     async def ListShareLinks(
         self, request: pb.ListShareLinksRequest, context: grpc.aio.ServicerContext
