@@ -5,6 +5,7 @@ import { api, query } from "../api.js";
 import { lineageGraph, scoreChange, signed } from "../charts.js";
 import { field, formatNumber, formatTime, h, replace, table } from "../dom.js";
 import { exportPanel } from "../exportpanel.js";
+import { diffPanel, labelPanel } from "../labelpanel.js";
 import { announce } from "../status.js";
 
 const CRITERIA = ["clarity", "specificity", "actionability", "structure", "context_use"];
@@ -246,6 +247,8 @@ export async function promptPage(id) {
         : h("p", { class: "muted" }, "No versions yet."),
       appendForm(prompt, reload),
     ),
+    prompt.versions.length ? labelPanel(prompt, reload) : null,
+    prompt.versions.length ? diffPanel(prompt) : null,
     prompt.versions.length ? lineage(prompt) : null,
     feedbackSection(prompt),
     exportPanel(`prompts/${prompt.id}`),
