@@ -42,6 +42,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class ClientGoneFilter(logging.Filter):
+    """gRPC's aio server logs a send that failed because the call is already over — the client
+    cancelled a stream mid-way (a download cut off) or its connection went — as an error with a
+    traceback from inside gRPC. Nothing of ours failed and the client knows its call ended, so the
+    record becomes one warning line naming the method."""
+
+    PREFIX = "ExecuteBatchError raised in core by servicer method "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(self.PREFIX):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "rpc_send_after_call_ended",
+                (),
+                None,
+                None,
+            )
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.method = message.removeprefix(self.PREFIX).strip("[]")
+        return True
+
+
 def configure_logging(process_name: str, level: str = "info") -> None:
     """Sends every logger's records to stderr as JSON lines; call once at process start."""
     handler = logging.StreamHandler(sys.stderr)
@@ -49,5 +71,6 @@ def configure_logging(process_name: str, level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("grpc._cython.cygrpc").addFilter(ClientGoneFilter())
     # Access logs of uvicorn carry query strings, which may hold a mistakenly passed token.
     logging.getLogger("uvicorn.access").disabled = True
