@@ -147,9 +147,12 @@ async def _content(content: Content, response: Any) -> AsyncIterator[Any]:
         yield response(metadata=messages.content_metadata(content))
         return
     async with contextlib.aclosing(in_own_thread(content.chunks, name="depot-download")) as stream:
-        first = await anext(stream, None)
+        last = await anext(stream, None)
         yield response(metadata=messages.content_metadata(content))
-        if first is not None:
-            yield response(chunk=first)
-            async for chunk in stream:
-                yield response(chunk=chunk)
+        async for chunk in stream:  # one chunk behind, so the last is known before it is sent
+            yield response(chunk=last)
+            last = chunk
+        if content.delivered is not None:
+            await content.delivered()
+        if last is not None:
+            yield response(chunk=last)

@@ -1,7 +1,8 @@
 """Serving export bytes: to their owner, and through share links (created, listed, revoked).
 
-Plain Python over ports (units of work, blob store, the exports use cases): no grpc. Every
-download is counted on the export, and on the link it went through, and logged. Bytes stored
+Plain Python over ports (units of work, blob store, the exports use cases): no grpc. One
+transaction finds the export before the first byte; once the bytes have gone out the download is
+counted on the export, and on the link it went through, and logged. Bytes stored
 gzip-compressed go out as stored to clients that accept gzip and are decoded on the way for the
 others. With a store that presigns URLs (S3), a share link may answer with a fresh short-lived URL
 instead of the bytes, minted on each use: the link works for its own lifetime whatever the
@@ -11,11 +12,12 @@ presigned URLs' expiry, and a revoked link mints nothing more.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -49,6 +51,10 @@ class Content:
     size: int = 0  # how many bytes the chunks hold
     not_modified: bool = False
     redirect_url: str = ""
+    # Counts the download. Whoever sends the chunks awaits it once the last one is read and all
+    # before it went out, so a client that leaves early is no download and one that read the last
+    # byte is counted by then; a redirect is counted as it is handed out.
+    delivered: Callable[[], Awaitable[None]] | None = None
 
 
 @runtime_checkable
@@ -136,9 +142,9 @@ class Downloads:
             )
             await self._count(row, link, encoding=encoding, size=size, redirected=True)
             return Content(row, encoding=encoding, size=size, redirect_url=url)
-        await self._count(row, link, encoding=encoding, size=size, redirected=False)
         chunks = _blob_chunks(self._blobs, row.blob_key, decode="" if as_stored else stored)
-        return Content(row, chunks, encoding, size)
+        count = functools.partial(self._count, row, link, encoding=encoding, size=size, redirected=False)
+        return Content(row, chunks, encoding, size, delivered=count)
 
     async def _count(self, row: Any, link: str | None, *, encoding: str, size: int, redirected: bool) -> None:
         async with self._uow() as repo:
