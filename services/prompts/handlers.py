@@ -34,6 +34,12 @@ class PromptsHandlers(LabelHandlers, prompts_pb2_grpc.PromptsServiceServicer):
         self._max_prompt_bytes = max_prompt_bytes
 
     async def CreatePrompt(self, request: pb.CreatePromptRequest, context: grpc.aio.ServicerContext) -> Any:
+        for index, version in enumerate(request.versions):
+            if version.HasField("model_config"):  # kept only by appends: refused, not dropped
+                raise InvalidArgument(
+                    "a version created with its prompt takes no model_config; append it with one",
+                    field=f"versions[{index}].model_config",
+                )
         versions = [messages.new_version(v) for v in request.versions]
         # One statement creates it all (atomic by itself), so no BEGIN/COMMIT round trips.
         async with self._db.connection() as conn:

@@ -130,7 +130,9 @@ def new_version(message: pb.NewVersion) -> rules.NewVersion:
         parent_version_no=message.parent_version_no or None,
         scores=score_set(message.scores) if message.HasField("scores") else None,
         # Encoded, an explanation can be several times its JSON (a number takes 9 bytes or more).
-        explanation_bytes=message.explanation.ByteSize() if has_explanation else 0,
+        # An appended version's model config counts toward the prompt's size the same way.
+        explanation_bytes=(message.explanation.ByteSize() if has_explanation else 0)
+        + message.model_config.ByteSize(),
     )
 
 

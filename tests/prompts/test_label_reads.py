@@ -206,3 +206,17 @@ def test_a_model_config_is_stored_with_an_appended_version_and_bounded(alice: Us
     diff = alice.http.get(f"/api/v1/prompts/{prompt_id}/diff", params={"from": "1", "to": "latest"}).json()
     assert '+  "model": "gpt-x",' in diff["model_config_unified"]
     assert diff["to_model_config"] == config and diff["from_model_config"] is None
+
+
+def test_a_model_config_at_create_is_refused_over_grpc_not_dropped(
+    alice: User, stub: prompts_pb2_grpc.PromptsServiceStub
+) -> None:
+    config = struct_pb2.Struct()
+    config.update({"model": "gpt-x"})
+    request = pb.CreatePromptRequest(
+        original_text="x", versions=[pb.NewVersion(text="a", source="b", model_config=config)]
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.CreatePrompt(request, metadata=alice.metadata, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "model_config" in (caught.value.details() or "")
