@@ -1,0 +1,331 @@
+"""Every SQL statement of the prompts service, built once at import with named parameters.
+
+Every write also bumps the owner's revision counter in the same statement (a data-modifying CTE),
+so the owner's datasets get a new revision with no extra round trip. repository.py runs them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import namedtuple
+from typing import Any
+
+from sqlalchemy import (
+    Double,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.common.database import Query
+from services.prompts.models import (
+    SCORE_CRITERIA,
+    Feedback,
+    OwnerRevision,
+    Prompt,
+    Score,
+    SecurityScan,
+    Version,
+)
+
+PROMPT_COLUMNS = (
+    Prompt.id,
+    Prompt.owner,
+    Prompt.request_id,
+    Prompt.agent_type,
+    Prompt.original_text,
+    Prompt.revision,
+    Prompt.version_count,
+    Prompt.best_version_no,
+    Prompt.size_bytes,
+    Prompt.created_at,
+    Prompt.updated_at,
+)
+VERSION_COLUMNS = (
+    Version.version_no,
+    Version.text,
+    Version.source,
+    Version.explanation,
+    Version.parent_version_no,
+    Version.created_at,
+)
+SCORE_COLUMNS = (
+    Score.clarity,
+    Score.specificity,
+    Score.actionability,
+    Score.structure,
+    Score.context_use,
+    Score.total,
+)
+FEEDBACK_COLUMNS = (
+    Feedback.id,
+    Feedback.request_id,
+    Feedback.prompt_id,
+    Feedback.user_choice,
+    Feedback.judge_winner,
+    Feedback.agent_winner,
+    Feedback.judge_correct,
+    Feedback.created_at,
+    Feedback.updated_at,
+)
+SCAN_COLUMNS = (
+    SecurityScan.id,
+    SecurityScan.input_text,
+    SecurityScan.risk_score,
+    SecurityScan.label,
+    SecurityScan.created_at,
+)
+
+
+def _owner_bump() -> Any:
+    """A CTE counting one more write of the owner (the revision of the owner's datasets)."""
+    return (
+        pg_insert(OwnerRevision)
+        .values(owner=bindparam("owner"), revision=1)
+        .on_conflict_do_update(
+            index_elements=[OwnerRevision.owner], set_={"revision": OwnerRevision.revision + 1}
+        )
+        .returning(OwnerRevision.revision)
+        .cte("owner_bump")
+    )
+
+
+def _array(name: str, element: Any) -> Any:
+    """A list parameter sent as one PostgreSQL array (one column of rows to unnest)."""
+    return cast(bindparam(name), ARRAY(element))
+
+
+_VERSION_FIELDS = ("version_no", "text", "source", "explanation", "parent_version_no")
+
+
+def _create_prompt() -> Query:
+    """A prompt with its versions and their scores in ONE statement: the versions and scores arrive
+    as arrays (unnested into rows), and each insert is a data-modifying CTE reading the prompt's id.
+
+    One statement is atomic without BEGIN/COMMIT and makes one round trip; it also holds the
+    owner's revision row lock (taken by the bump) only while it runs, so one user's concurrent
+    creates do not queue behind each other's transactions. A request_id conflict inserts nothing
+    and returns no row.
+    """
+    prompt = (
+        pg_insert(Prompt)
+        .values(
+            owner=bindparam("owner"),
+            request_id=bindparam("request_id"),
+            agent_type=bindparam("agent_type"),
+            original_text=bindparam("original_text"),
+            version_count=bindparam("version_count"),
+            best_version_no=bindparam("best_version_no"),
+            request_hash=bindparam("request_hash"),
+            size_bytes=bindparam("size_bytes"),
+        )
+        .on_conflict_do_nothing(index_elements=[Prompt.owner, Prompt.request_id])
+        .returning(*PROMPT_COLUMNS)
+        .cte("prompt")
+    )
+    new_versions = (
+        func.unnest(
+            _array("version_nos", Integer),
+            _array("texts", Text),
+            _array("sources", String),
+            _array("explanations", JSONB),
+            _array("parent_version_nos", Integer),
+        )
+        .table_valued(*_VERSION_FIELDS)
+        .render_derived(name="new_versions")
+    )
+    versions = (
+        insert(Version)
+        .from_select(
+            ["prompt_id", *_VERSION_FIELDS],
+            select(prompt.c.id, *(new_versions.c[f] for f in _VERSION_FIELDS)).select_from(
+                prompt.join(new_versions, true())
+            ),
+        )
+        .returning(*VERSION_COLUMNS)
+        .cte("versions")
+    )
+    new_scores = (
+        func.unnest(_array("scored_version_nos", Integer), *(_array(c, Double) for c in SCORE_CRITERIA))
+        .table_valued("version_no", *SCORE_CRITERIA)
+        .render_derived(name="new_scores")
+    )
+    scores = (
+        insert(Score)
+        .from_select(
+            ["prompt_id", "version_no", *SCORE_CRITERIA],
+            select(prompt.c.id, *(new_scores.c[f] for f in ("version_no", *SCORE_CRITERIA))).select_from(
+                prompt.join(new_scores, true())
+            ),
+        )
+        .returning(Score.version_no, *SCORE_COLUMNS)
+        .cte("scores")
+    )
+    rows = (
+        select(
+            *prompt.c,
+            *(versions.c[c.key].label(f"v_{c.key}") for c in VERSION_COLUMNS),
+            *(scores.c[c.key].label(f"s_{c.key}") for c in SCORE_COLUMNS),
+        )
+        .select_from(
+            prompt.outerjoin(versions, true()).outerjoin(scores, scores.c.version_no == versions.c.version_no)
+        )
+        .order_by(versions.c.version_no)
+        .add_cte(_owner_bump())
+    )
+    return Query(rows)
+
+
+CREATE_PROMPT = _create_prompt()
+# A created version as LIST_VERSIONS returns it: version columns, then score columns.
+CreatedVersion = namedtuple(  # type: ignore[misc]
+    "CreatedVersion", [c.key for c in (*VERSION_COLUMNS, *SCORE_COLUMNS)]
+)
+_OWNED_PROMPT = and_(Prompt.id == bindparam("prompt_id"), Prompt.owner == bindparam("owner"))
+GET_PROMPT = Query(select(*PROMPT_COLUMNS).where(_OWNED_PROMPT))
+GET_ANY_PROMPT = Query(select(*PROMPT_COLUMNS).where(Prompt.id == bindparam("prompt_id")))
+GET_PROMPT_BY_REQUEST_ID = Query(
+    select(*PROMPT_COLUMNS, Prompt.request_hash).where(
+        Prompt.owner == bindparam("owner"), Prompt.request_id == bindparam("request_id")
+    )
+)
+LIST_VERSIONS = Query(
+    select(*VERSION_COLUMNS, *SCORE_COLUMNS)
+    .select_from(Version)
+    .outerjoin(Score, and_(Score.prompt_id == Version.prompt_id, Score.version_no == Version.version_no))
+    .where(Version.prompt_id == bindparam("prompt_id"))
+    .order_by(Version.version_no)
+)
+DELETE_PROMPT = Query(delete(Prompt).where(_OWNED_PROMPT).returning(Prompt.id).add_cte(_owner_bump()))
+LOCK_PROMPT = Query(select(Prompt.id, Prompt.version_count).where(_OWNED_PROMPT).with_for_update())
+
+
+def _append_version() -> Query:
+    # The UPDATE takes the prompt's row lock, so concurrent appends get consecutive numbers, and
+    # each sees the size the previous one left: together they cannot pass the size limit either.
+    claimed = (
+        update(Prompt)
+        .where(
+            _OWNED_PROMPT,
+            Prompt.version_count >= bindparam("min_version_count"),
+            Prompt.size_bytes + bindparam("added_bytes") <= bindparam("max_bytes"),
+        )
+        .values(
+            version_count=Prompt.version_count + 1,
+            revision=Prompt.revision + 1,
+            size_bytes=Prompt.size_bytes + bindparam("added_bytes"),
+            updated_at=func.now(),
+        )
+        .returning(Prompt.id, Prompt.version_count, Prompt.revision)
+        .cte("claimed")
+    )
+    inserted = (
+        insert(Version)
+        .from_select(
+            ["prompt_id", "version_no", "text", "source", "explanation", "parent_version_no"],
+            select(
+                claimed.c.id,
+                claimed.c.version_count,
+                bindparam("text", type_=Version.text.type),
+                bindparam("source", type_=Version.source.type),
+                bindparam("explanation", type_=Version.explanation.type),
+                bindparam("parent_version_no", type_=Version.parent_version_no.type),
+            ),
+        )
+        .returning(*VERSION_COLUMNS, select(claimed.c.revision).scalar_subquery().label("revision"))
+        .add_cte(claimed)
+        .add_cte(_owner_bump())
+    )
+    return Query(inserted)
+
+
+APPEND_VERSION = _append_version()
+UPSERT_SCORES = Query(
+    pg_insert(Score)
+    .values({c: bindparam(c) for c in ("prompt_id", "version_no", *SCORE_CRITERIA)})
+    .on_conflict_do_update(
+        index_elements=[Score.prompt_id, Score.version_no],
+        set_={**{c: literal_column(f"excluded.{c}") for c in SCORE_CRITERIA}, "updated_at": func.now()},
+    )
+    .returning(*SCORE_COLUMNS)
+)
+REFRESH_BEST_HEAD = Query(
+    update(Prompt)
+    .where(Prompt.id == bindparam("prompt_id"))
+    .values(
+        best_version_no=select(Score.version_no)
+        .where(Score.prompt_id == bindparam("prompt_id"))
+        .order_by(Score.total.desc(), Score.version_no.asc())
+        .limit(1)
+        .scalar_subquery(),
+        revision=Prompt.revision + 1,
+        updated_at=func.now(),
+    )
+    .returning(Prompt.best_version_no, Prompt.revision)
+    .add_cte(_owner_bump())
+)
+_FEEDBACK_VALUES = ("user_choice", "judge_winner", "agent_winner", "judge_correct")
+UPSERT_FEEDBACK = Query(
+    pg_insert(Feedback)
+    .from_select(
+        ["owner", "request_id", "prompt_id", *_FEEDBACK_VALUES],
+        select(
+            Prompt.owner,
+            Prompt.request_id,
+            Prompt.id,
+            *(bindparam(name, type_=getattr(Feedback, name).type) for name in _FEEDBACK_VALUES),
+        )
+        .where(Prompt.owner == bindparam("owner"), Prompt.request_id == bindparam("request_id"))
+        # The prompt's key-share lock first, before the owner's revision row (the bump runs after the
+        # insert): a score write holds the prompt, then the owner; the same order cannot deadlock.
+        .with_for_update(read=True, key_share=True),
+    )
+    .on_conflict_do_update(
+        index_elements=[Feedback.owner, Feedback.request_id],
+        set_={**{c: literal_column(f"excluded.{c}") for c in _FEEDBACK_VALUES}, "updated_at": func.now()},
+    )
+    .returning(*FEEDBACK_COLUMNS, literal_column("(xmax = 0)").label("inserted"))
+    .add_cte(_owner_bump())
+)
+INSERT_SCAN = Query(
+    insert(SecurityScan)
+    .values(
+        owner=bindparam("owner"),
+        input_text=bindparam("input_text"),
+        risk_score=bindparam("risk_score"),
+        label=bindparam("label"),
+    )
+    .returning(*SCAN_COLUMNS)
+    .add_cte(_owner_bump())
+)
+OWNER_REVISION = Query(select(OwnerRevision.revision).where(OwnerRevision.owner == bindparam("owner")))
+ALL_REVISIONS = Query(select(func.coalesce(func.sum(OwnerRevision.revision), 0), func.count()))
+
+
+@functools.cache
+def list_query(table: Any, columns: tuple[Any, ...], filters: tuple[str, ...], paged: bool) -> Query:
+    """The keyset-paginated list of one owner's rows, for one combination of optional filters."""
+    stmt = select(*columns).where(table.owner == bindparam("owner"))
+    if paged:
+        stmt = stmt.where(
+            tuple_(table.created_at, table.id) < tuple_(bindparam("after_time"), bindparam("after_id"))
+        )
+    for name in filters:
+        if name == "text_contains":
+            stmt = stmt.where(table.original_text.ilike(bindparam("text_contains"), escape="\\"))
+        else:
+            stmt = stmt.where(getattr(table, name) == bindparam(name))
+    return Query(stmt.order_by(table.created_at.desc(), table.id.desc()).limit(bindparam("limit")))
