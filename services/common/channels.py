@@ -16,6 +16,8 @@ from typing import Any
 
 import grpc
 
+from services.common import errors
+
 # Pings keep idle connections through proxies and notice dead peers; servers allow pings this often.
 KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_time_ms", 30_000),
@@ -123,3 +125,26 @@ def sync_channel(
         service=service, idempotent_methods=idempotent_methods, max_message_bytes=max_message_bytes
     )
     return grpc.insecure_channel(grpc_target(address), options=options)
+
+
+_ERRORS: dict[grpc.StatusCode, type[errors.DepotError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
+}
+
+
+def upstream_error(exc: grpc.RpcError, service: str) -> errors.DepotError:
+    """The error to report for a failed call to another service: its meaning, not a bare INTERNAL."""
+    code = exc.code()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return errors.Unavailable(f"the {service} service did not answer in time", reason="UPSTREAM_TIMEOUT")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return errors.Unavailable(f"the {service} service is unavailable", reason="UPSTREAM_UNAVAILABLE")
+    kind = _ERRORS.get(code)
+    if kind is None:
+        return errors.DepotError(f"the {service} service failed: {code.name}")
+    return kind(exc.details() or code.name)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2
 
 from depot.exports.v1 import exports_pb2 as pb
 from services.common.json_values import struct_dict
+from services.common.timestamps import timestamp
 from services.exports.lifecycle.downloads import Content
 from services.exports.lifecycle.history import FormatStats, Stats
 
@@ -19,12 +20,6 @@ STATES = {
     "failed": pb.EXPORT_STATE_FAILED,
 }
 STATE_NAMES = {v: k for k, v in STATES.items()}
-
-
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def options_dict(options: struct_pb2.Struct) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from services.exports.blobstores import BlobStore
 from services.exports.jobs.policy import QueuePolicy, failure_reason, wait_seconds
 from services.exports.ports import Caller, EndedPort, RenderPort, SourcePort, UnitOfWork
 from services.exports.rendering.pipeline import render_and_record
-from services.exports.rendering.work import Acting, Rendering, RenderJob, Resolved, blob_key, receipt
+from services.exports.rendering.work import Acting, Rendering, RenderJob, Resolved, blob_key, completion
 from services.exports.rules import ExportRequest
 
 log = logging.getLogger("depot.exports")
@@ -206,14 +206,7 @@ class ExportsService:
     async def _complete(self, job: RenderJob, rendering: Rendering) -> tuple[bool, Any]:
         async with self._uow() as repo:
             return True, await repo.complete(
-                export_id=job.export_id,
-                blob_key=job.blob_key,
-                size=rendering.size,
-                sha256=rendering.sha256,
-                receipt=receipt(job.request, job.resolved, rendering),
-                content_encoding=rendering.encoding,
-                stored_bytes=rendering.stored_bytes,
-                ttl_seconds=self._ttl,
+                export_id=job.export_id, **completion(job, rendering), ttl_seconds=self._ttl
             )
 
     async def _fail(self, export_id: uuid.UUID, exc: Exception) -> str:

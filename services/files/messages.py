@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
-
-from google.protobuf import timestamp_pb2
 
 from depot.files.v1 import files_pb2 as pb
 from services.common.errors import InvalidArgument
+from services.common.timestamps import timestamp
 from services.files import cells, rules
-
-
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def stale_file(row: Any) -> pb.StaleFile:

@@ -32,7 +32,7 @@ from services.exports.jobs.policy import failure_reason, retries, retry_delay, s
 from services.exports.jobs.queue import JobQueue
 from services.exports.ports import RenderPort, SourcePort, UnitOfWork
 from services.exports.rendering.pipeline import record_failure, render_and_record
-from services.exports.rendering.work import Acting, Rendering, RenderJob, blob_key, receipt
+from services.exports.rendering.work import Acting, Rendering, RenderJob, blob_key, completion
 
 log = logging.getLogger("depot.exports")
 T = TypeVar("T")
@@ -175,13 +175,8 @@ class JobWorker:
             async with self._exports() as repo:
                 return await repo.complete(
                     export_id=row.id,
-                    blob_key=job.blob_key,
-                    size=rendering.size,
-                    sha256=rendering.sha256,
-                    receipt=receipt(job.request, job.resolved, rendering),
+                    **completion(job, rendering),
                     lease_owner=self.name,
-                    content_encoding=rendering.encoding,
-                    stored_bytes=rendering.stored_bytes,
                     ttl_seconds=self._settings.ttl_seconds,
                 )
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from google.protobuf import json_format
 
 from depot.prompts.v1 import prompts_pb2 as prompts_pb
+from services.common.timestamps import datetime_of
 from services.exports.rendering.renderers import Cell, Report, Table
 
 VERSION_COLUMNS = [
@@ -60,12 +61,8 @@ def cell_value(cell: Any) -> Cell:
     if kind is None:
         return None
     if kind == "time_value":
-        return _time(cell.time_value)
+        return datetime_of(cell.time_value)
     return cast(Cell, getattr(cell, kind))
-
-
-def _time(ts: object) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[attr-defined,no-any-return]
 
 
 def _version_row(version: prompts_pb.Version, best_version_no: int) -> list[Cell]:
@@ -80,7 +77,7 @@ def _version_row(version: prompts_pb.Version, best_version_no: int) -> list[Cell
         version.version_no,
         version.parent_version_no or None,
         version.source,
-        _time(version.create_time),
+        datetime_of(version.create_time),
         version.text,
         *scores,
         version.version_no == best_version_no,
@@ -118,8 +115,8 @@ def prompt_report(
         ("best_version_no", prompt.best_version_no or None),
         ("version_count", prompt.version_count),
         ("revision", prompt.revision),
-        ("created_at", _time(prompt.create_time)),
-        ("updated_at", _time(prompt.update_time)),
+        ("created_at", datetime_of(prompt.create_time)),
+        ("updated_at", datetime_of(prompt.update_time)),
     ]
     if include_workflow:
         versions: Sequence[prompts_pb.Version] = prompt.versions
@@ -147,7 +144,7 @@ def artifact_report(artifact: Any, *, stats: RenderStats, read_time: datetime) -
         ("title", artifact.title),
         ("row_count", artifact.row_count),
         ("revision", artifact.revision),
-        ("created_at", _time(artifact.create_time)),
+        ("created_at", datetime_of(artifact.create_time)),
     ]
     table = Table(name, list(artifact.columns), counted(rows, stats))
     return Report(title=artifact.title, fields=fields, tables=[table], subject="artifact")

@@ -22,7 +22,8 @@ from depot.files.v1 import files_pb2, files_pb2_grpc
 from depot.prompts.v1 import prompts_pb2, prompts_pb2_grpc
 from services.common import errors
 from services.common.auth import ServiceTokens
-from services.common.channels import aio_channel, sync_channel
+from services.common.channels import aio_channel, sync_channel, upstream_error
+from services.common.timestamps import datetime_of
 from services.exports.rendering.renderers import Cell, Table
 from services.exports.rendering.reports import RenderStats, cell_value, counted
 from services.exports.rendering.work import Acting, Resolved
@@ -45,28 +46,6 @@ DATASET_ENUMS = {
     "effectiveness": prompts_pb2.DATASET_EFFECTIVENESS,
 }
 CSV_MODES = {"safe": prompts_pb2.CSV_MODE_SAFE, "raw": prompts_pb2.CSV_MODE_RAW}
-
-_ERRORS: dict[grpc.StatusCode, type[errors.DepotError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: errors.NotFound,
-    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
-    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
-    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
-}
-
-
-def upstream_error(exc: grpc.RpcError, service: str) -> errors.DepotError:
-    """The error to report for a failed call to another service: its meaning, not a bare INTERNAL."""
-    code = exc.code()
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return errors.Unavailable(f"the {service} service did not answer in time", reason="UPSTREAM_TIMEOUT")
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return errors.Unavailable(f"the {service} service is unavailable", reason="UPSTREAM_UNAVAILABLE")
-    kind = _ERRORS.get(code)
-    if kind is None:
-        return errors.DepotError(f"the {service} service failed: {code.name}")
-    return kind(exc.details() or code.name)
 
 
 def _now() -> datetime:
@@ -213,7 +192,7 @@ class Sources:
             request, metadata=self._metadata(acting), timeout=self._timeout
         )
         header = _first(responses, "prompts").header
-        stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), header.revision)
+        stats.saw_snapshot(datetime_of(header.snapshot_time), header.revision)
         parts = _DatasetParts(responses, [d.dataset for d in header.datasets])
         return [
             (name, list(d.columns), parts.of(d.dataset))
@@ -229,7 +208,7 @@ class Sources:
             request, metadata=self._metadata(acting), timeout=self._timeout
         )
         header = _first(responses, "files").header
-        stats.saw_snapshot(header.snapshot_time.ToDatetime(tzinfo=UTC), str(header.revision))
+        stats.saw_snapshot(datetime_of(header.snapshot_time), str(header.revision))
         return _ChatEntries(responses, stats).entries()
 
 

@@ -81,3 +81,15 @@ def receipt(request: ExportRequest, resolved: Resolved, rendering: Rendering) ->
         "csv_mode": request.csv_mode,
         "data_owner": resolved.data_owner,
     }
+
+
+def completion(job: RenderJob, rendering: Rendering) -> dict[str, Any]:
+    """What the completed export row records of its rendering (ExportsRepository.complete)."""
+    return {
+        "blob_key": job.blob_key,
+        "size": rendering.size,
+        "sha256": rendering.sha256,
+        "receipt": receipt(job.request, job.resolved, rendering),
+        "content_encoding": rendering.encoding,
+        "stored_bytes": rendering.stored_bytes,
+    }
