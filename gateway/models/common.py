@@ -6,13 +6,26 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar, get_args
 
 from google.protobuf import timestamp_pb2
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
 from services.common.json_values import JsonValueError, check_json_value
 
 # Version numbers and counts travel as protobuf int32.
 INT32_MAX = 2**31 - 1
+
+
+def _digits(value: Any) -> Any:
+    """A query or path integer is written in digits: pydantic alone would read `0.0` or `1e3` as one."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise PydanticCustomError(
+            "int_parsing", "must be a whole number written in digits, got {value!r}", {"value": value[:40]}
+        )
+    return value
+
+
+# The type of integer query and path parameters.
+Digits = Annotated[int, BeforeValidator(_digits)]
 
 
 def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ async def export_history(
     export_id: str,
     request: Request,
     token: str = Depends(bearer_token),
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
 ) -> Response:
     """Every rendering of the same source, format and options, newest first (this one included)."""
@@ -47,7 +47,7 @@ async def list_links(
     export_id: str,
     request: Request,
     token: str = Depends(bearer_token),
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
 ) -> Response:
     """The export's share links, newest first, with their download counts (ids, never tokens)."""

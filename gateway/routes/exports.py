@@ -109,7 +109,7 @@ async def get(request: Request, token: str, export_id: str, *, wait: float | Non
 async def list_exports(
     request: Request,
     token: str = Depends(bearer_token),
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
     source: str = Query(default="", max_length=512, description="Only exports of this source"),
     status: m.State | None = None,

@@ -130,7 +130,7 @@ async def put_file(
 async def list_chats(
     request: Request,
     token: str = Depends(bearer_token),
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
 ) -> Response:
     """The caller's chats with their file and artifact counts, most recently written first."""
@@ -164,7 +164,7 @@ async def list_files(
     chat_id: str,
     request: Request,
     token: str = Depends(bearer_token),
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
 ) -> Response:
     """The chat's files (metadata only), newest first."""
@@ -290,7 +290,7 @@ async def list_artifacts(
     chat_id: str,
     request: Request,
     token: str = Depends(bearer_token),
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
 ) -> Response:
     """The chat's artifacts without their rows, newest first."""

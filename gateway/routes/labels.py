@@ -1,5 +1,5 @@
 """REST routes of labels, single-version reads, restore, render and diffs (DESIGN.md "Labels, diffs
-and events"); their bodies are defined here.
+and events"); their bodies are in gateway/models/labels.py.
 
 A version read by number never changes (its text, source, explanation and model config are fixed;
 scores are left out because they may change), so it is sent `immutable` with a strong ETag; read
@@ -12,14 +12,24 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from depot.prompts.v1 import labels_pb2 as lpb
 from depot.prompts.v1 import prompts_pb2 as pb
 from gateway.auth import bearer_token
 from gateway.errors import ApiError
 from gateway.file_headers import entity_tags
-from gateway.models.common import INT32_MAX, Body, Out, Page, rfc3339
+from gateway.models.common import INT32_MAX
+from gateway.models.labels import (
+    DiffOut,
+    LabelHistory,
+    LabelIn,
+    LabelList,
+    LabelOut,
+    RenderIn,
+    RenderOut,
+    RestoredOut,
+    VersionReadOut,
+)
 from gateway.responses import Json
 from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
 from services.common.json_values import struct_dict
@@ -34,116 +44,6 @@ VERSION = Path(max_length=63, description="A version number (1, 2, 3…) or a la
 IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, no-cache"
 DIFF_OPS = {lpb.DIFF_OP_EQUAL: "equal", lpb.DIFF_OP_INSERT: "insert", lpb.DIFF_OP_DELETE: "delete"}
-
-
-class LabelIn(Body):
-    version_no: int = Field(ge=1, le=INT32_MAX, description="The version the label should point at.")
-    protected: bool | None = Field(
-        default=None, description="Only an admin moves a protected label; unset keeps it as it is."
-    )
-
-
-class RenderIn(Body):
-    variables: dict[str, str] = Field(
-        default_factory=dict, description="A value for every `{{ name }}` the text uses, and no other."
-    )
-
-
-class LabelOut(Out):
-    label: str
-    version_no: int | None
-    protected: bool
-    revision: int
-    updated_at: str
-    updated_by: str | None
-    builtin: bool
-
-    @staticmethod
-    def fields(message: lpb.Label) -> dict[str, Any]:
-        return {
-            "label": message.name,
-            "version_no": message.version_no or None,
-            "protected": message.protected,
-            "revision": message.revision,
-            "updated_at": rfc3339(message.update_time),
-            "updated_by": message.updated_by or None,
-            "builtin": message.builtin,
-        }
-
-
-class LabelList(BaseModel):
-    items: list[LabelOut]
-
-
-class LabelMoveOut(Out):
-    from_version_no: int | None
-    to_version_no: int | None
-    moved_at: str
-    moved_by: str
-
-    @staticmethod
-    def fields(message: lpb.LabelMove) -> dict[str, Any]:
-        return {
-            "from_version_no": message.from_version_no or None,
-            "to_version_no": message.to_version_no or None,
-            "moved_at": rfc3339(message.move_time),
-            "moved_by": message.moved_by,
-        }
-
-
-class LabelHistory(Page[LabelMoveOut]):
-    repeated = "moves"
-
-
-class VersionReadOut(Out):
-    version_no: int
-    text: str
-    source: str
-    explanation: dict[str, Any] | None
-    parent_version_no: int | None
-    config: dict[str, Any] | None = Field(alias="model_config", description="The settings the text is for.")
-    created_at: str
-    label: LabelOut | None = None
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    @staticmethod
-    def fields(message: pb.Version) -> dict[str, Any]:
-        return {
-            "version_no": message.version_no,
-            "text": message.text,
-            "source": message.source,
-            "explanation": struct_dict(message.explanation) if message.HasField("explanation") else None,
-            "parent_version_no": message.parent_version_no or None,
-            "model_config": struct_dict(message.model_config) if message.HasField("model_config") else None,
-            "created_at": rfc3339(message.create_time),
-        }
-
-
-class RestoredOut(VersionReadOut):
-    revision: int
-
-
-class RenderOut(BaseModel):
-    text: str
-    version_no: int
-    variables_used: list[str]
-
-
-class ChangeOut(BaseModel):
-    op: str = Field(description="`equal`, `insert` or `delete`.")
-    text: str
-
-
-class DiffOut(BaseModel):
-    from_version_no: int
-    to_version_no: int
-    unified: str
-    changes: list[ChangeOut]
-    score_change: float | None
-    model_config_unified: str
-    from_model_config: dict[str, Any] | None
-    to_model_config: dict[str, Any] | None
 
 
 def version_ref(value: str) -> lpb.VersionRef:
@@ -241,7 +141,7 @@ async def label_history(
     prompt_id: str,
     request: Request,
     label: str = LABEL,
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
     token: str = Depends(bearer_token),
 ) -> Response:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from depot.prompts.v1 import prompts_pb2 as pb
 from gateway.auth import bearer_token
 from gateway.models import prompts as m
-from gateway.models.common import INT32_MAX
+from gateway.models.common import INT32_MAX, Digits
 from gateway.responses import Json
 from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
 
@@ -18,7 +20,11 @@ router = APIRouter(prefix="/api/v1", tags=["prompts"])
     "/prompts",
     status_code=201,
     response_model=m.PromptOut,
-    responses={200: {"model": m.PromptOut, "description": "The prompt with that request_id"}, **ERRORS},
+    responses={
+        200: {"model": m.PromptOut, "description": "The prompt with that request_id"},
+        **ERRORS,
+        409: {**ERRORS[400], "description": "The request_id was used with another body (REQUEST_ID_REUSED)"},
+    },
 )
 async def create_prompt(body: m.PromptIn, request: Request, token: str = Depends(bearer_token)) -> Response:
     """Creates a prompt with optional versions and scores in one transaction; a repeated request_id returns it."""
@@ -31,7 +37,7 @@ async def create_prompt(body: m.PromptIn, request: Request, token: str = Depends
 async def list_prompts(
     request: Request,
     token: str = Depends(bearer_token),
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
     q: str = Query(default="", max_length=1000, description="Text the original prompt contains"),
     agent_type: str = Query(default="", max_length=255),
@@ -87,7 +93,7 @@ async def set_scores(
     prompt_id: str,
     body: m.ScoresIn,
     request: Request,
-    version_no: int = Path(ge=1, le=INT32_MAX),
+    version_no: Annotated[Digits, Path(ge=1, le=INT32_MAX)],
     token: str = Depends(bearer_token),
 ) -> Response:
     """Sets a version's judge scores; the best head follows."""
@@ -121,7 +127,7 @@ async def post_feedback(body: m.FeedbackIn, request: Request, token: str = Depen
 async def list_feedback(
     request: Request,
     token: str = Depends(bearer_token),
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
     request_id: str = Query(default="", max_length=255),
 ) -> Response:
@@ -167,7 +173,7 @@ async def record_security_scan(
 async def list_security_scans(
     request: Request,
     token: str = Depends(bearer_token),
-    page_size: int = PageSize,
+    page_size: PageSize = 0,
     page_token: str = PageToken,
 ) -> Response:
     """The caller's scans, newest first."""

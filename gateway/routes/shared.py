@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Query, Request
 
-from gateway.models.common import INT32_MAX, ErrorOut
+from gateway.models.common import INT32_MAX, Digits, ErrorOut
 from gateway.upstream import Upstream
 
 # 413: a JSON body over DEPOT_MAX_REQUEST_BODY_BYTES (the body limit guards every route).
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 401, 404, 413, 503)}
-PageSize = Query(
-    default=0, ge=0, le=INT32_MAX, description="Items per page: 0 means 50, more than 1000 means 1000."
-)
+PageSize = Annotated[
+    Digits, Query(ge=0, le=INT32_MAX, description="Items per page: 0 means 50, more than 1000 means 1000.")
+]
 PageToken = Query(default="", max_length=512)
 
 

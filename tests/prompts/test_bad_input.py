@@ -113,3 +113,15 @@ def test_version_number_beyond_int32_is_400_not_500(alice: User) -> None:
     pid = alice.create_prompt()["id"]
     reply = alice.http.put(f"/api/v1/prompts/{pid}/versions/{2**40}/score", json=GOOD_SCORES)
     assert_invalid(reply, "version_no")
+
+
+@pytest.mark.parametrize("value", ["0.0", "5.0", "1e3", "+5", " 5"])
+def test_a_page_size_not_written_in_digits_is_400(alice: User, value: str) -> None:
+    assert_invalid(alice.http.get("/api/v1/security-scans", params={"page_size": value}), "page_size")
+    assert_invalid(alice.http.get("/api/v1/prompts", params={"page_size": value}), "page_size")
+
+
+def test_a_version_number_not_written_in_digits_is_400(alice: User) -> None:
+    prompt = alice.create_prompt(versions=[{"text": "v1", "source": "syntax"}])
+    reply = alice.http.put(f"/api/v1/prompts/{prompt['id']}/versions/1.0/score", json=GOOD_SCORES)
+    assert_invalid(reply, "version_no")
