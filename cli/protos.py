@@ -66,15 +66,30 @@ def check() -> int:
     return 0
 
 
+def sync() -> None:
+    """Generates into a scratch directory, then writes only what changed into gen/.
+
+    gen/ is never emptied first: a failing protoc leaves it as it was, and a file whose text did not
+    change keeps its timestamp, so a running process or another checkout's editor sees no churn.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch)
+        generate(fresh)
+        want, have = _tree(fresh), _tree(GEN)
+        for name, source in want.items():
+            target = GEN / name
+            if name not in have or not filecmp.cmp(source, have[name], shallow=False):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(source.read_bytes())
+        for name in have.keys() - want.keys():
+            have[name].unlink()
+
+
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "generate"
     if command == "check":
         raise SystemExit(check())
-    GEN.mkdir(exist_ok=True)
-    for old in GEN.rglob("*"):
-        if old.is_file():
-            old.unlink()
-    generate(GEN)
+    sync()
 
 
 if __name__ == "__main__":
