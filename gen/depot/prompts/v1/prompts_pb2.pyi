@@ -118,6 +118,10 @@ class _DatasetEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Dataset.Value
     """One row per feedback."""
     DATASET_EFFECTIVENESS: _Dataset.ValueType  # 4
     """One row per agent and basis."""
+    DATASET_FINE_TUNE: _Dataset.ValueType  # 5
+    """Training rows chosen by FineTuneOptions (StreamDatasets with rows encoding only): one row per
+    version (shape chat) or per preference pair (shape preference).
+    """
 
 class Dataset(_Dataset, metaclass=_DatasetEnumTypeWrapper):
     """The datasets the prompts service can stream."""
@@ -132,7 +136,71 @@ DATASET_FEEDBACK: Dataset.ValueType  # 3
 """One row per feedback."""
 DATASET_EFFECTIVENESS: Dataset.ValueType  # 4
 """One row per agent and basis."""
+DATASET_FINE_TUNE: Dataset.ValueType  # 5
+"""Training rows chosen by FineTuneOptions (StreamDatasets with rows encoding only): one row per
+version (shape chat) or per preference pair (shape preference).
+"""
 Global___Dataset: _TypeAlias = Dataset  # noqa: Y015
+
+class _ColumnType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ColumnTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ColumnType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COLUMN_TYPE_UNSPECIFIED: _ColumnType.ValueType  # 0
+    """Not set."""
+    COLUMN_TYPE_STRING: _ColumnType.ValueType  # 1
+    """Text (string_value)."""
+    COLUMN_TYPE_INTEGER: _ColumnType.ValueType  # 2
+    """Whole number (int_value)."""
+    COLUMN_TYPE_DOUBLE: _ColumnType.ValueType  # 3
+    """Fractional number (double_value)."""
+    COLUMN_TYPE_BOOLEAN: _ColumnType.ValueType  # 4
+    """Truth value (bool_value)."""
+    COLUMN_TYPE_TIMESTAMP: _ColumnType.ValueType  # 5
+    """Point in time (time_value)."""
+
+class ColumnType(_ColumnType, metaclass=_ColumnTypeEnumTypeWrapper):
+    """The type of a dataset column: every value of the column is of it, or null."""
+
+COLUMN_TYPE_UNSPECIFIED: ColumnType.ValueType  # 0
+"""Not set."""
+COLUMN_TYPE_STRING: ColumnType.ValueType  # 1
+"""Text (string_value)."""
+COLUMN_TYPE_INTEGER: ColumnType.ValueType  # 2
+"""Whole number (int_value)."""
+COLUMN_TYPE_DOUBLE: ColumnType.ValueType  # 3
+"""Fractional number (double_value)."""
+COLUMN_TYPE_BOOLEAN: ColumnType.ValueType  # 4
+"""Truth value (bool_value)."""
+COLUMN_TYPE_TIMESTAMP: ColumnType.ValueType  # 5
+"""Point in time (time_value)."""
+Global___ColumnType: _TypeAlias = ColumnType  # noqa: Y015
+
+class _FineTuneShape:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FineTuneShapeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FineTuneShape.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FINE_TUNE_SHAPE_UNSPECIFIED: _FineTuneShape.ValueType  # 0
+    """Not set; means chat."""
+    FINE_TUNE_SHAPE_CHAT: _FineTuneShape.ValueType  # 1
+    """One row per chosen version: prompt_id, version_no, source, total, original_text, text."""
+    FINE_TUNE_SHAPE_PREFERENCE: _FineTuneShape.ValueType  # 2
+    """One row per prompt with a preference pair: prompt_id, prompt, chosen, rejected."""
+
+class FineTuneShape(_FineTuneShape, metaclass=_FineTuneShapeEnumTypeWrapper):
+    """What rows the fine-tune dataset holds."""
+
+FINE_TUNE_SHAPE_UNSPECIFIED: FineTuneShape.ValueType  # 0
+"""Not set; means chat."""
+FINE_TUNE_SHAPE_CHAT: FineTuneShape.ValueType  # 1
+"""One row per chosen version: prompt_id, version_no, source, total, original_text, text."""
+FINE_TUNE_SHAPE_PREFERENCE: FineTuneShape.ValueType  # 2
+"""One row per prompt with a preference pair: prompt_id, prompt, chosen, rejected."""
+Global___FineTuneShape: _TypeAlias = FineTuneShape  # noqa: Y015
 
 class _CsvMode:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -1159,6 +1227,46 @@ class ListSecurityScansResponse(_message.Message):
 Global___ListSecurityScansResponse: _TypeAlias = ListSecurityScansResponse  # noqa: Y015
 
 @_typing.final
+class FineTuneOptions(_message.Message):
+    """Which versions the fine-tune dataset holds; every filter set must hold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_TOTAL_FIELD_NUMBER: _builtins.int
+    PREFERRED_ONLY_FIELD_NUMBER: _builtins.int
+    BEST_ONLY_FIELD_NUMBER: _builtins.int
+    AGENTS_FIELD_NUMBER: _builtins.int
+    SHAPE_FIELD_NUMBER: _builtins.int
+    min_total: _builtins.float
+    """Only versions scored with at least this total (0 to 50; 0 means scored or not)."""
+    preferred_only: _builtins.bool
+    """Only versions from the agent the prompt's feedback chose (agent_winner)."""
+    best_only: _builtins.bool
+    """Only each prompt's best head."""
+    shape: Global___FineTuneShape.ValueType
+    """The rows' shape."""
+    @_builtins.property
+    def agents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only versions from these agents (sources); empty means every agent."""
+
+    def __init__(
+        self,
+        *,
+        min_total: _builtins.float = ...,
+        preferred_only: _builtins.bool = ...,
+        best_only: _builtins.bool = ...,
+        agents: _abc.Iterable[_builtins.str] | None = ...,
+        shape: Global___FineTuneShape.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agents", b"agents", "best_only", b"best_only", "min_total", b"min_total", "preferred_only", b"preferred_only", "shape", b"shape"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FineTuneOptions: _TypeAlias = FineTuneOptions  # noqa: Y015
+
+@_typing.final
 class GetDatasetRevisionRequest(_message.Message):
     """Request of GetDatasetRevision."""
 
@@ -1454,6 +1562,7 @@ class StreamDatasetsRequest(_message.Message):
     ALL_USERS_FIELD_NUMBER: _builtins.int
     ENCODING_FIELD_NUMBER: _builtins.int
     CSV_MODE_FIELD_NUMBER: _builtins.int
+    FINE_TUNE_FIELD_NUMBER: _builtins.int
     all_users: _builtins.bool
     """Every user's rows (admin only) instead of the caller's."""
     encoding: Global___DatasetEncoding.ValueType
@@ -1464,6 +1573,10 @@ class StreamDatasetsRequest(_message.Message):
     def datasets(self) -> _containers.RepeatedScalarFieldContainer[Global___Dataset.ValueType]:
         """Required: the datasets, each at most once, streamed in this order."""
 
+    @_builtins.property
+    def fine_tune(self) -> Global___FineTuneOptions:
+        """Which rows DATASET_FINE_TUNE holds (ignored for the other datasets)."""
+
     def __init__(
         self,
         *,
@@ -1471,10 +1584,11 @@ class StreamDatasetsRequest(_message.Message):
         all_users: _builtins.bool = ...,
         encoding: Global___DatasetEncoding.ValueType = ...,
         csv_mode: Global___CsvMode.ValueType = ...,
+        fine_tune: Global___FineTuneOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fine_tune", b"fine_tune"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_users", b"all_users", "csv_mode", b"csv_mode", "datasets", b"datasets", "encoding", b"encoding"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_users", b"all_users", "csv_mode", b"csv_mode", "datasets", b"datasets", "encoding", b"encoding", "fine_tune", b"fine_tune"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1488,21 +1602,27 @@ class DatasetColumns(_message.Message):
 
     DATASET_FIELD_NUMBER: _builtins.int
     COLUMNS_FIELD_NUMBER: _builtins.int
+    TYPES_FIELD_NUMBER: _builtins.int
     dataset: Global___Dataset.ValueType
     """The dataset."""
     @_builtins.property
     def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Its column names."""
 
+    @_builtins.property
+    def types(self) -> _containers.RepeatedScalarFieldContainer[Global___ColumnType.ValueType]:
+        """Each column's type, in the order of columns."""
+
     def __init__(
         self,
         *,
         dataset: Global___Dataset.ValueType = ...,
         columns: _abc.Iterable[_builtins.str] | None = ...,
+        types: _abc.Iterable[Global___ColumnType.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "dataset", b"dataset"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "dataset", b"dataset", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
