@@ -9,16 +9,13 @@ those locks, so a file read while the pass runs is kept, and the owner's usage d
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
-
+from services.common.background import Periodic, one_replica_at_a_time
 from services.common.database import Database
 from services.files import quota
 from services.files.repository import FilesRepository
@@ -45,8 +42,9 @@ class FileRetention:
         self._database = database
         self._uow = database.units_of_work(FilesRepository)
         self.days = days
-        self._interval = interval_seconds
-        self._loop: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            self.run_once, every=interval_seconds, name="file_retention_pass", wait_first=True
+        )
 
     def cutoff(self) -> datetime:
         """Files last used before this are stale."""
@@ -99,7 +97,7 @@ class FileRetention:
 
     async def run_once(self) -> bool:
         """One pass if this replica takes the lock; False when another replica holds it."""
-        async with self._exclusive() as held:
+        async with one_replica_at_a_time(self._database, LOCK_NAME) as held:
             if held:
                 sweep = await self.sweep(dry_run=False)
                 log.info(
@@ -108,37 +106,10 @@ class FileRetention:
                 )
             return held
 
-    @contextlib.asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[bool]:
-        # A session-level lock on one autocommit connection, released with it (or with the
-        # connection, should the process die): no transaction stays open meanwhile.
-        name = {"name": LOCK_NAME}
-        async with self._database.connection() as session:
-            lock = text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))")
-            held = bool((await session.execute(lock, name)).scalar())
-            try:
-                yield held
-            finally:
-                if held:
-                    await session.execute(text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), name)
-
     def start(self) -> FileRetention:
         """Starts the periodic pass; the first runs one interval after start-up."""
-        if self._loop is None:
-            self._loop = asyncio.ensure_future(self._run_forever())
+        self._loop.start()
         return self
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
-
-    async def _run_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.run_once()
-            except Exception:  # a database outage: try again next interval
-                log.error("file_retention_pass_failed", exc_info=True)
+        await self._loop.stop()

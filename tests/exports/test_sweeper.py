@@ -17,11 +17,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from services.common.background import one_replica_at_a_time
 from services.common.database import Database
 from services.exports.blobstores import BlobStore, PostgresBlobStore
 from services.exports.blobstores.local import LocalBlobStore
 from services.exports.blobstores.s3 import S3BlobStore
-from services.exports.lifecycle.sweeper import Sweeper
+from services.exports.lifecycle.sweeper import LOCK_NAME, Sweeper
 from services.exports.rendering.work import blob_key
 from services.exports.repository import ExportsRepository
 from services.exports.rules import export_request
@@ -285,7 +286,10 @@ def test_one_replica_at_a_time_runs_the_cleanup(database: SessionDatabase, tmp_p
     blobs = LocalBlobStore(tmp_path)
 
     async def test(first: Sweeper) -> None:
-        async with lifecycle(database.url, blobs) as second, first._exclusive() as held:
+        async with (
+            lifecycle(database.url, blobs) as second,
+            one_replica_at_a_time(first._database, LOCK_NAME) as held,
+        ):
             assert held
             assert await second.run_once() is False, "the other replica holds the lock"
         assert await first.run_once() is True, "released after the pass"

@@ -22,7 +22,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     tuple_,
     update,
 )
@@ -191,16 +190,6 @@ class LifecycleRepository:
             Export.id == any_(cast(bindparam("ids"), ARRAY(UUID(as_uuid=True)))), _IN_FLIGHT
         )
         return {row.id for row in (await self.session.execute(stmt, {"ids": list(ids)})).all()}
-
-    async def try_lock(self, *, name: str) -> bool:
-        """Takes a session-level advisory lock if no one holds it (every replica shares the name)."""
-        stmt = text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))")
-        return bool((await self.session.execute(stmt, {"name": name})).scalar())
-
-    async def unlock(self, *, name: str) -> None:
-        await self.session.execute(
-            text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), {"name": name}
-        )
 
 
 LifecycleUnitOfWork = Callable[[], AbstractAsyncContextManager[LifecycleRepository]]

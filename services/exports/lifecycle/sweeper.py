@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Protocol, runtime_checkable
 
+from services.common.background import Periodic, one_replica_at_a_time
 from services.common.database import Database
 from services.common.stream_threads import close_iterator, in_own_thread
 from services.exports.blobstores import BlobEntry, BlobStore
@@ -67,9 +68,8 @@ class Sweeper:
         self._database = database
         self._uow = database.units_of_work(LifecycleRepository)
         self._blobs = blobs
-        self._interval = interval_seconds
         self._grace = grace_seconds
-        self._loop: asyncio.Task[None] | None = None
+        self._loop = Periodic(self.run_once, every=interval_seconds, name="lifecycle_pass")
 
     async def remove_expired(self) -> int:
         """Deletes every export whose time is up, its links, then its bytes; returns how many."""
@@ -133,47 +133,19 @@ class Sweeper:
 
     async def run_once(self) -> bool:
         """One cleanup pass if no other replica is running one; returns whether this one ran it."""
-        async with self._exclusive() as held:
+        async with one_replica_at_a_time(self._database, LOCK_NAME) as held:
             if held:
                 await self.remove_expired()
                 await self.sweep()
             return held
 
-    @contextlib.asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[bool]:
-        # A session-level lock on one autocommit connection, held for the pass and released with
-        # it (or with the connection, should the process die): no transaction stays open meanwhile.
-        async with self._database.connection() as session:
-            repo = LifecycleRepository(session)
-            held = await repo.try_lock(name=LOCK_NAME)
-            try:
-                yield held
-            finally:
-                if held:
-                    await repo.unlock(name=LOCK_NAME)
-
-    # The background loop -------------------------------------------------------------------
-
     def start(self) -> Sweeper:
-        """Starts the cleanup loop (unless the interval is 0); returns self."""
-        if self._interval > 0 and self._loop is None:
-            self._loop = asyncio.ensure_future(self._run_forever())
+        """Starts the cleanup loop, a pass now and then every interval (none if the interval is 0)."""
+        self._loop.start()
         return self
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
-
-    async def _run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a store or database outage: try again next interval
-                log.error("lifecycle_pass_failed", exc_info=True)
-            await asyncio.sleep(self._interval)
+        await self._loop.stop()
 
 
 def _listed(blobs: BlobStore, count: int) -> Iterator[list[BlobEntry]]:
