@@ -17,13 +17,16 @@ from typing import Any
 from services.common.errors import InvalidArgument, PermissionDenied, ResourceExhausted, echo
 from services.common.json_values import check_json_value
 
-SOURCE_KINDS = ("prompts", "datasets", "artifacts", "chats")
+SOURCE_KINDS = ("prompts", "datasets", "artifacts", "chats", "account")
 DATASETS = ("multi-agent", "temporal", "feedback", "effectiveness")
 DATASET_NAMES = (*DATASETS, "all")
 TABLE_FORMATS = ("json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx")
 CHAT_FORMATS = ("zip",)
+ACCOUNT = "account"  # the takeout: everything of the caller, as one zip
 CSV_MODES = ("safe", "raw")
-SOURCE_SHAPES = "prompts/{id}, datasets/{" + "|".join(DATASET_NAMES) + "}, artifacts/{id}, chats/{id}"
+SOURCE_SHAPES = (
+    "prompts/{id}, datasets/{" + "|".join(DATASET_NAMES) + "}, artifacts/{id}, chats/{id}, account"
+)
 MAX_SOURCE_CHARS = 512
 
 # Which options each source kind takes, with their defaults.
@@ -32,6 +35,7 @@ OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "datasets": {"all_users": False, "csv_mode": "safe"},
     "artifacts": {"csv_mode": "safe"},
     "chats": {},
+    "account": {},
 }
 
 SHARE_LINK_DEFAULT_SECONDS = 3600
@@ -80,7 +84,7 @@ class Source:
     name: str
 
     def __str__(self) -> str:
-        return f"{self.kind}/{self.name}"
+        return f"{self.kind}/{self.name}" if self.name else self.kind
 
 
 @dataclass(frozen=True)
@@ -112,13 +116,17 @@ class ExportRequest:
     def filename(self) -> str:
         extension = output_type(self.format, table_count=self.table_count).extension
         stem = {"prompts": "prompt", "datasets": "dataset", "artifacts": "artifact", "chats": "chat"}
+        if self.source.kind == ACCOUNT:
+            return f"takeout.{extension}"
         return f"{stem[self.source.kind]}-{self.source.name}.{extension}"
 
 
 def parse_source(value: str) -> Source:
     """`kind/name` with a known kind; ids in canonical form so equal sources compare equal."""
+    if value.strip() == ACCOUNT:
+        return Source(ACCOUNT, "")
     kind, _, name = value.strip().partition("/")
-    if kind not in SOURCE_KINDS or not name or len(value) > MAX_SOURCE_CHARS:
+    if kind not in SOURCE_KINDS or kind == ACCOUNT or not name or len(value) > MAX_SOURCE_CHARS:
         raise InvalidArgument(f"source must be one of {SOURCE_SHAPES}, got {value!r}", field="source")
     if kind == "datasets":
         if name not in DATASET_NAMES:
@@ -137,7 +145,7 @@ def parse_source(value: str) -> Source:
 
 
 def formats_for(kind: str) -> tuple[str, ...]:
-    return CHAT_FORMATS if kind == "chats" else TABLE_FORMATS
+    return CHAT_FORMATS if kind in ("chats", ACCOUNT) else TABLE_FORMATS
 
 
 def export_request(

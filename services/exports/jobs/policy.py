@@ -23,7 +23,7 @@ from services.common.errors import (
 from services.exports.rendering.work import Resolved
 from services.exports.rules import ExportRequest, Source, parse_source
 
-ALWAYS_QUEUED = ("datasets",)
+ALWAYS_QUEUED = ("datasets", "account")  # a takeout reads a whole account
 RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 2.0, 60.0
 # Failures that another attempt cannot mend: the job fails at once with the reason.
 DEFINITIVE: tuple[type[DepotError], ...] = (

@@ -18,6 +18,7 @@ from services.exports.rendering import compression
 from services.exports.rendering.renderers import FORMATS, Cell, RenderOptions, Report, render, render_zip
 from services.exports.rendering.reports import RenderStats, artifact_report, prompt_report
 from services.exports.rendering.sources import Sources
+from services.exports.rendering.takeout import render_account
 from services.exports.rendering.work import Rendering, RenderJob
 from services.exports.rules import DATASETS, TABLE_FORMATS
 
@@ -82,6 +83,11 @@ class RenderRunner:
         if kind == "artifacts":
             report = artifact_report(job.resolved.payload, stats=stats, read_time=job.resolved.read_time)
             return render(report, request.format, options)
+        if kind == "account":
+            reader = self._sources.account(job.acting)
+            return render_account(
+                reader, owner=job.acting.user_id, revision=job.resolved.revision, stats=stats
+            )
         if kind == "chats":
             return render_zip(
                 self._sources.chat_files(name, owner=job.resolved.data_owner, acting=job.acting, stats=stats)

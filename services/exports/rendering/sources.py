@@ -12,6 +12,7 @@ streams the renderers pull at their own pace (gRPC flow control is the bounded b
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ from services.common import errors
 from services.common.auth import ServiceTokens
 from services.common.channels import aio_channel, sync_channel, upstream_error
 from services.common.timestamps import datetime_of
+from services.exports.rendering.account import AccountReader
 from services.exports.rendering.renderers import Cell, Table
 from services.exports.rendering.reports import RenderStats, cell_value, counted
 from services.exports.rendering.work import Acting, Resolved
@@ -37,8 +39,11 @@ PROMPTS_IDEMPOTENT = (
     "StreamDatasetRows",
     "StreamDatasetCsv",
     "StreamDatasets",
+    "ListPrompts",
+    "ListFeedback",
+    "ListSecurityScans",
 )
-FILES_IDEMPOTENT = ("GetArtifact", "GetChatRevision", "StreamChatFiles")
+FILES_IDEMPOTENT = ("GetArtifact", "GetChatRevision", "StreamChatFiles", "ListChats", "ListArtifacts")
 DATASET_ENUMS = {
     "multi-agent": prompts_pb2.DATASET_MULTI_AGENT,
     "temporal": prompts_pb2.DATASET_TEMPORAL,
@@ -118,6 +123,10 @@ class Sources:
         kind, name = request.source.kind, request.source.name
         service = "files" if kind in ("artifacts", "chats") else "prompts"
         call: dict[str, Any] = {"metadata": self._metadata(acting), "timeout": timeout}
+        if kind == "account":  # the takeout: the revision of everything the caller has
+            reader = self.account(acting)
+            revision = await asyncio.to_thread(reader.revision)
+            return Resolved(revision, _now(), data_owner=acting.user_id)
         try:
             if kind == "prompts":
                 prompt = (
@@ -148,6 +157,15 @@ class Sources:
             return Resolved(str(chat.revision), _now(), data_owner=owner)
         except grpc.aio.AioRpcError as exc:
             raise upstream_error(exc, service) from None
+
+    def account(self, acting: Acting) -> AccountReader:
+        """Reads of `acting`'s whole account (a takeout), over the sync channels."""
+        return AccountReader(
+            prompts=self._prompts,
+            files=self._files,
+            metadata=lambda: self._metadata(acting),
+            timeout=self._timeout,
+        )
 
     # Rows and bytes, in the render thread -----------------------------------------------------
 
