@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from depot.prompts.v1 import labels_pb2 as lpb
 from depot.prompts.v1 import prompts_pb2 as pb
 from services.common.errors import InvalidArgument
+from services.common.timestamps import datetime_of, timestamp
 from services.prompts.labels import LabelView, VersionRef
-from services.prompts.messages import timestamp, version_message
+from services.prompts.messages import version_message
 from services.prompts.version_reads import DiffView
 
 DIFF_OPS = {"equal": lpb.DIFF_OP_EQUAL, "insert": lpb.DIFF_OP_INSERT, "delete": lpb.DIFF_OP_DELETE}
@@ -26,7 +27,7 @@ def version_ref(ref: lpb.VersionRef, field: str) -> VersionRef:
 
 
 def as_of(request: lpb.GetVersionRequest) -> datetime | None:
-    return request.as_of.ToDatetime(tzinfo=UTC) if request.HasField("as_of") else None
+    return datetime_of(request.as_of) if request.HasField("as_of") else None
 
 
 def label_message(view: LabelView) -> lpb.Label:

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2
 
 from depot.prompts.v1 import prompts_pb2 as pb
 from services.common.json_values import check_json_value, struct_dict
+from services.common.timestamps import timestamp
 from services.prompts import rules
 from services.prompts.models import SCORE_CRITERIA
 
@@ -42,12 +43,6 @@ DATASETS = {
 # A version's model config: settings, not content; 16 KiB of JSON is room for any model's.
 MAX_MODEL_CONFIG_BYTES = 16 * 1024
 ENCODINGS = {pb.DATASET_ENCODING_ROWS: "rows", pb.DATASET_ENCODING_CSV: "csv"}
-
-
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def scores_message(row: Any) -> pb.Scores:
