@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -91,7 +92,7 @@ def service_config(service: str, retried_methods: Iterable[str]) -> str:
 def channel_options(
     *, service: str, idempotent_methods: Iterable[str], max_message_bytes: int
 ) -> list[tuple[str, object]]:
-    """Options shared by the async and the sync channel factories."""
+    """Options of every channel to `service`, asyncio or blocking."""
     return [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
@@ -120,11 +121,43 @@ def aio_channel(
 def sync_channel(
     address: str, *, service: str, idempotent_methods: Iterable[str], max_message_bytes: int
 ) -> grpc.Channel:
-    """A blocking channel like `aio_channel` (for reads made inside worker threads)."""
+    """A blocking channel like `aio_channel` (for a command-line tool, or reads inside a thread)."""
     options = channel_options(
         service=service, idempotent_methods=idempotent_methods, max_message_bytes=max_message_bytes
     )
     return grpc.insecure_channel(grpc_target(address), options=options)
+
+
+@dataclass(frozen=True)
+class ChannelPair:
+    """An asyncio and a blocking channel to one service, alike in every option: calls made on the
+    event loop use `aio`, reads made inside worker threads (a render pulling a stream) use `sync`."""
+
+    aio: grpc.aio.Channel
+    sync: grpc.Channel
+
+    @classmethod
+    def to(
+        cls, address: str, *, service: str, idempotent_methods: Iterable[str], max_message_bytes: int
+    ) -> ChannelPair:
+        idempotent_methods = tuple(idempotent_methods)  # read twice
+        aio = aio_channel(
+            address,
+            service=service,
+            idempotent_methods=idempotent_methods,
+            max_message_bytes=max_message_bytes,
+        )
+        sync = sync_channel(
+            address,
+            service=service,
+            idempotent_methods=idempotent_methods,
+            max_message_bytes=max_message_bytes,
+        )
+        return cls(aio, sync)
+
+    async def close(self) -> None:
+        await self.aio.close()
+        self.sync.close()
 
 
 _ERRORS: dict[grpc.StatusCode, type[errors.DepotError]] = {

@@ -23,7 +23,7 @@ from depot.files.v1 import files_pb2, files_pb2_grpc
 from depot.prompts.v1 import prompts_pb2, prompts_pb2_grpc
 from services.common import errors
 from services.common.auth import ServiceTokens
-from services.common.channels import aio_channel, sync_channel, upstream_error
+from services.common.channels import ChannelPair, upstream_error
 from services.common.timestamps import datetime_of
 from services.exports.rendering.account import AccountReader
 from services.exports.rendering.renderers import Cell, Table
@@ -71,38 +71,25 @@ class Sources:
     ) -> None:
         self._timeout = stream_timeout
         self._tokens = tokens
-        self._aio = [
-            aio_channel(
+        self._channels = [
+            ChannelPair.to(
                 prompts_address,
                 service=PROMPTS_SERVICE,
                 idempotent_methods=PROMPTS_IDEMPOTENT,
                 max_message_bytes=max_message_bytes,
             ),
-            aio_channel(
+            ChannelPair.to(
                 files_address,
                 service=FILES_SERVICE,
                 idempotent_methods=FILES_IDEMPOTENT,
                 max_message_bytes=max_message_bytes,
             ),
         ]
-        self._prompts_aio = prompts_pb2_grpc.PromptsServiceStub(self._aio[0])
-        self._files_aio = files_pb2_grpc.FilesServiceStub(self._aio[1])
-        self._sync = [
-            sync_channel(
-                prompts_address,
-                service=PROMPTS_SERVICE,
-                idempotent_methods=PROMPTS_IDEMPOTENT,
-                max_message_bytes=max_message_bytes,
-            ),
-            sync_channel(
-                files_address,
-                service=FILES_SERVICE,
-                idempotent_methods=FILES_IDEMPOTENT,
-                max_message_bytes=max_message_bytes,
-            ),
-        ]
-        self._prompts = prompts_pb2_grpc.PromptsServiceStub(self._sync[0])
-        self._files = files_pb2_grpc.FilesServiceStub(self._sync[1])
+        prompts, files = self._channels
+        self._prompts_aio = prompts_pb2_grpc.PromptsServiceStub(prompts.aio)
+        self._files_aio = files_pb2_grpc.FilesServiceStub(files.aio)
+        self._prompts = prompts_pb2_grpc.PromptsServiceStub(prompts.sync)
+        self._files = files_pb2_grpc.FilesServiceStub(files.sync)
 
     def _metadata(self, acting: Acting) -> tuple[tuple[str, str], ...]:
         """A fresh service token for one call (or one stream) made for `acting`."""
@@ -110,10 +97,8 @@ class Sources:
         return (("authorization", f"Bearer {token}"),)
 
     async def close(self) -> None:
-        for channel in self._aio:
-            await channel.close()
-        for blocking in self._sync:
-            blocking.close()
+        for channels in self._channels:
+            await channels.close()
 
     # Revisions, on the event loop -------------------------------------------------------------
 
