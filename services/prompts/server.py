@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from depot.prompts.v1 import prompts_pb2, prompts_pb2_grpc
 from services.common.database import Database
+from services.common.events import EventRelay, EventStream, events_registration
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
 from services.prompts.handlers import PromptsHandlers
 
 NAME = "prompts"
 FULL_NAME = prompts_pb2.DESCRIPTOR.services_by_name["PromptsService"].full_name
+# The outbox of schema prompts (its triggers: migration 0006_events).
+EVENTS = EventStream(
+    schema="prompts",
+    types=(
+        "prompt.created",
+        "prompt.version_created",
+        "prompt.best_changed",
+        "prompt.label_moved",
+        "prompt.deleted",
+        "feedback.created",
+    ),
+)
 
 
 def registrations(database: Database, settings: Settings) -> list[Registration]:
@@ -28,9 +41,13 @@ async def serve(settings: Settings) -> None:
         application_name="depot-prompts",
     )
     await database.open()
+    events = EventRelay.for_settings(database, EVENTS, settings).start()
     try:
         await serve_until_signalled(
-            name=NAME, settings=settings, registrations=registrations(database, settings)
+            name=NAME,
+            settings=settings,
+            registrations=[*registrations(database, settings), events_registration(events)],
         )
     finally:
+        await events.stop()
         await database.close()

@@ -1,0 +1,174 @@
+"""The relay of one service process: it places committed events in order and wakes the watchers.
+
+- Listening: one connection LISTENs on the stream's two channels. `<schema>_events` (sent at commit
+  by every transaction that wrote an event) wakes the sequencer; `<schema>_events_positioned` (sent
+  by whichever replica placed events) wakes this process's watchers. Notifications are a shortcut,
+  not the truth: both also wake on a short poll, and everyone is woken after a reconnect.
+- Sequencing: committed rows get positions in insert order, one batch per transaction under the
+  row lock of `event_sequencer`, so replicas take turns and positions only grow. A batch commits
+  all of its positions at once, after every earlier batch: what a reader sees of the positions is
+  always a prefix, so a reader past position P can never miss a row placed later.
+- Retention: events older than `retention_days` are deleted by a periodic pass, one replica at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from services.common.background import Periodic, one_replica_at_a_time
+from services.common.database import Database
+from services.common.events.stream import EventStream
+from services.common.settings import Settings
+
+log = logging.getLogger("depot.events")
+
+PLACE_BATCH = 1000
+SWEEP_BATCH = 1000
+RECONNECT_FIRST, RECONNECT_MAX = 0.2, 5.0
+
+
+class Wakeup:
+    """A broadcast that cannot be missed: take `current()` before looking, then wait on it."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def current(self) -> asyncio.Event:
+        return self._event
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+
+class EventRelay:
+    """Sequencer, listener and retention of one stream in one process; `start()`, then `stop()`."""
+
+    def __init__(
+        self,
+        database: Database,
+        stream: EventStream,
+        *,
+        poll_seconds: float = 1.0,
+        retention_days: int = 30,
+        retention_interval_seconds: float = 3600.0,
+    ) -> None:
+        self.database = database
+        self.stream = stream
+        self.poll_seconds = poll_seconds
+        self.retention_days = retention_days
+        self.positioned = Wakeup()
+        self._pending = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._retention = Periodic(
+            self.sweep_once,
+            every=retention_interval_seconds if retention_days > 0 else 0,
+            name=f"{stream.name}_events_retention",
+            wait_first=True,
+        )
+
+    @classmethod
+    def for_settings(cls, database: Database, stream: EventStream, settings: Settings) -> EventRelay:
+        """The relay of `stream` with the process's DEPOT_EVENTS_* settings."""
+        return cls(
+            database,
+            stream,
+            poll_seconds=settings.events_poll_seconds,
+            retention_days=settings.events_retention_days,
+            retention_interval_seconds=settings.events_retention_interval_seconds,
+        )
+
+    def start(self) -> EventRelay:
+        """Starts listening, sequencing and the retention pass on the running loop; returns self."""
+        if not self._tasks:
+            self._tasks = [asyncio.ensure_future(self._listen()), asyncio.ensure_future(self._sequence())]
+            self._retention.start()
+        return self
+
+    async def stop(self) -> None:
+        """Stops every task of the relay and waits for them to end."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._retention.stop()
+
+    async def place_once(self) -> int:
+        """Gives up to PLACE_BATCH committed events their positions; returns how many it placed."""
+        statements = self.stream.statements
+        async with self.database.connection() as session:  # the usual answer: nothing to place
+            if not (await session.execute(statements["any_pending"])).scalar():
+                return 0
+        async with self.database.begin() as session:
+            last = (await session.execute(statements["lock_head"])).scalar_one()
+            placed = (await session.execute(statements["place"], {"batch": PLACE_BATCH, "last": last})).one()
+            if placed.placed:
+                await session.execute(statements["move_head"], {"top": placed.top})
+        if placed.placed:
+            self.positioned.fire()
+        return int(placed.placed)
+
+    async def head(self) -> int:
+        """The position of the newest placed event (0 before the first)."""
+        async with self.database.connection() as session:
+            return int((await session.execute(self.stream.statements["head"])).scalar_one())
+
+    async def sweep_once(self) -> int:
+        """Deletes the events older than the retention (one replica at a time); returns how many."""
+        before = datetime.now(UTC) - timedelta(days=self.retention_days)
+        removed = 0
+        async with one_replica_at_a_time(self.database, f"depot.events.{self.stream.name}") as held:
+            while held:
+                async with self.database.begin() as session:
+                    result = await session.execute(
+                        self.stream.statements["sweep"], {"before": before, "batch": SWEEP_BATCH}
+                    )
+                removed += result.rowcount
+                if result.rowcount < SWEEP_BATCH:
+                    break
+        if removed:
+            log.info("events_swept", extra={"stream": self.stream.name, "events": removed})
+        return removed
+
+    async def _sequence(self) -> None:
+        while True:
+            self._pending.clear()  # a notification during the pass asks for another pass
+            try:
+                while await self.place_once() == PLACE_BATCH:
+                    pass
+            except (psycopg.Error, OSError) as exc:
+                log.warning("events_sequencer_failed", extra={"stream": self.stream.name, "error": repr(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._pending.wait(), self.poll_seconds)
+
+    async def _listen(self) -> None:
+        pause = RECONNECT_FIRST
+        stream = self.stream
+        while True:
+            try:
+                conninfo = str(self.database.pool.conninfo)
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {stream.pending_channel}")
+                    await conn.execute(f"LISTEN {stream.positioned_channel}")
+                    pause = RECONNECT_FIRST
+                    self._pending.set()  # whatever committed while nobody listened
+                    self.positioned.fire()
+                    async for notice in conn.notifies():
+                        if notice.channel == stream.pending_channel:
+                            self._pending.set()
+                        else:
+                            self.positioned.fire()
+            except (psycopg.Error, OSError) as exc:
+                log.warning(
+                    "events_listener_lost",
+                    extra={"stream": stream.name, "error": repr(exc), "retry_in": pause},
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECONNECT_MAX)

@@ -1,0 +1,93 @@
+"""EventsService.WatchEvents over one service's stream: replay after the cursor, then follow.
+
+A watcher reads a page (PAGE_SIZE events) at a time on a pooled connection it gives back before
+sending, so it holds no connection and no transaction while a slow client reads, and its memory is
+one page whatever the backlog. Once it has caught up it waits for the relay's wake-up (or the poll
+interval) and reads again. A client that goes away cancels the call, which ends the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+
+from depot.events.v1 import events_pb2 as pb
+from depot.events.v1 import events_pb2_grpc
+from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.events.cursor import decode_cursor, encode_cursor
+from services.common.events.relay import EventRelay
+from services.common.grpc_server import Registration
+from services.common.interceptors import current_principal
+from services.common.timestamps import timestamp
+
+PAGE_SIZE = 100
+MAX_TYPES = 32
+FULL_NAME = pb.DESCRIPTOR.services_by_name["EventsService"].full_name
+
+
+class EventsServicer:
+    """WatchEvents of one stream (the relay's)."""
+
+    def __init__(self, relay: EventRelay) -> None:
+        self._relay = relay
+        self._stream = relay.stream
+
+    async def WatchEvents(
+        self, request: pb.WatchEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchEventsResponse]:
+        principal = current_principal()
+        if request.all_users and not principal.is_admin:
+            raise PermissionDenied("all_users is for admins", field="all_users")
+        types = self._checked_types(request.types)
+        after = decode_cursor(self._stream.name, request.after)
+        if after > await self._relay.head():
+            raise InvalidArgument(
+                "after lies beyond the newest event of this stream", reason="INVALID_CURSOR", field="after"
+            )
+        statement = self._stream.sql("page_of_all" if request.all_users else "page_of_owner")
+        params: dict[str, Any] = {"types": types, "owner": principal.user_id, "limit": PAGE_SIZE}
+        while True:
+            woken = self._relay.positioned.current()
+            async with self._relay.database.connection() as session:
+                rows = (await session.execute(statement, {**params, "after": after})).all()
+            for row in rows:
+                yield pb.WatchEventsResponse(event=self._message(row))
+                after = row.position
+            if len(rows) < PAGE_SIZE:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self._relay.poll_seconds)
+
+    def _checked_types(self, types: Any) -> list[str]:
+        if len(types) > MAX_TYPES:
+            raise InvalidArgument(f"types names at most {MAX_TYPES} types", field="types")
+        unknown = [t for t in types if t not in self._stream.types]
+        if unknown:
+            raise InvalidArgument(
+                f"types: {unknown[0][:64]!r} is not an event type of the {self._stream.name} stream"
+                f" (its types: {', '.join(self._stream.types)})",
+                field="types",
+            )
+        return list(dict.fromkeys(types))
+
+    def _message(self, row: Any) -> pb.Event:
+        data = struct_pb2.Struct()
+        data.update(row.data)
+        return pb.Event(
+            id=str(row.id),
+            type=row.type,
+            create_time=timestamp(row.created_at),
+            subject=row.subject,
+            owner=row.owner,
+            data=data,
+            cursor=encode_cursor(self._stream.name, row.position),
+        )
+
+
+def events_registration(relay: EventRelay) -> Registration:
+    """The EventsService registration a service adds to its server for its own stream."""
+    return Registration(events_pb2_grpc.add_EventsServiceServicer_to_server, EventsServicer(relay), FULL_NAME)
