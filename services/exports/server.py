@@ -9,6 +9,7 @@ from typing import Final
 from depot.exports.v1 import exports_pb2, exports_pb2_grpc
 from services.common.auth import ServiceTokens
 from services.common.database import Database
+from services.common.events import EventRelay, EventStream, events_registration
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
 from services.exports.blobstores import BlobStore, open_blob_store
@@ -28,6 +29,8 @@ from services.exports.service import ExportsService
 
 NAME: Final = "exports"
 FULL_NAME = exports_pb2.DESCRIPTOR.services_by_name["ExportsService"].full_name
+# The outbox of schema exports (its triggers: migration 0005_events).
+EVENTS = EventStream(schema="exports", types=("export.completed", "export.failed"))
 # A share link is its own credential: this method needs no bearer token.
 SHARED_CONTENT_METHOD = f"/{FULL_NAME}/ReadSharedContent"
 
@@ -132,8 +135,15 @@ async def serve(settings: Settings) -> None:
         application_name="depot-exports",
     )
     await database.open()
+    events = EventRelay.for_settings(database, EVENTS, settings).start()
     try:
         registrations, close = build(settings, database)
-        await serve_until_signalled(name=NAME, settings=settings, registrations=registrations, on_stop=close)
+        await serve_until_signalled(
+            name=NAME,
+            settings=settings,
+            registrations=[*registrations, events_registration(events)],
+            on_stop=close,
+        )
     finally:
+        await events.stop()
         await database.close()

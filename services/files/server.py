@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from depot.files.v1 import files_pb2, files_pb2_grpc
 from services.common.database import Database
+from services.common.events import EventRelay, EventStream, events_registration
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import ServiceName, Settings
 from services.files.handlers import FilesHandlers
@@ -11,6 +12,8 @@ from services.files.retention import FileRetention
 
 NAME: ServiceName = "files"
 FULL_NAME = files_pb2.DESCRIPTOR.services_by_name["FilesService"].full_name
+# The outbox of schema files (its triggers: migration 0004_events).
+EVENTS = EventStream(schema="files", types=("file.created", "file.deleted"))
 
 
 def retention_for(settings: Settings, database: Database) -> FileRetention | None:
@@ -45,14 +48,18 @@ async def serve(settings: Settings) -> None:
         application_name="depot-files",
     )
     await database.open()
+    events = EventRelay.for_settings(database, EVENTS, settings).start()
     retention = retention_for(settings, database)
     if retention is not None:
         retention.start()
     try:
         await serve_until_signalled(
-            name=NAME, settings=settings, registrations=build(settings, database, retention)
+            name=NAME,
+            settings=settings,
+            registrations=[*build(settings, database, retention), events_registration(events)],
         )
     finally:
+        await events.stop()
         if retention is not None:
             await retention.stop()
         await database.close()
