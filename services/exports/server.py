@@ -26,6 +26,7 @@ from services.exports.rendering.runner import RenderRunner
 from services.exports.rendering.sources import Sources
 from services.exports.repository import ExportsRepository
 from services.exports.service import ExportsService
+from services.exports.webhooks.wiring import build_webhooks
 
 NAME: Final = "exports"
 FULL_NAME = exports_pb2.DESCRIPTOR.services_by_name["ExportsService"].full_name
@@ -81,6 +82,7 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         FULL_NAME,
         public_methods=(SHARED_CONTENT_METHOD,),
     )
+    webhooks, close_webhooks = build_webhooks(settings, database)
 
     async def close() -> None:
         await asyncio.gather(
@@ -92,8 +94,9 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         runner.close()
         await sources.close()
         blobs.close()
+        await close_webhooks()
 
-    return [registration], close
+    return [registration, webhooks], close
 
 
 def _job_worker(

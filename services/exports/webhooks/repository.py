@@ -1,0 +1,312 @@
+"""Every SQL statement of the webhooks room. Statements only: the caller's unit of work commits.
+
+Deliveries are a queue: a sender claims due ones with FOR UPDATE SKIP LOCKED under a lease (so
+replicas share the work and never take the same row), and never one whose subject has an
+earlier delivery still pending for the same subscription (so one prompt's events arrive in order).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import aliased
+
+from services.common.database import Session
+from services.exports.webhooks.models import Attempt, Cursor, Delivery, Webhook
+
+WEBHOOK_COLUMNS = tuple(c for c in Webhook.__table__.c if c.name != "secret")
+DELIVERY_COLUMNS = tuple(c for c in Delivery.__table__.c if c.name != "body")
+ATTEMPT_COLUMNS = tuple(Attempt.__table__.c)
+
+
+def seconds(value: float) -> Any:
+    return func.make_interval(0, 0, 0, 0, 0, 0, literal(value))
+
+
+class WebhooksRepository:
+    """Statements of one unit of work, on one connection."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # Subscriptions --------------------------------------------------------------------------
+
+    async def count(self, *, owner: str) -> int:
+        """How many subscriptions the owner has."""
+        stmt = select(func.count()).select_from(Webhook).where(Webhook.owner == owner)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def insert(self, *, owner: str, url: str, events: list[str], description: str, secret: str) -> Any:
+        """Stores a subscription; answers its row (without the secret)."""
+        stmt = (
+            insert(Webhook)
+            .values(
+                id=uuid.uuid4(), owner=owner, url=url, events=events, description=description, secret=secret
+            )
+            .returning(*WEBHOOK_COLUMNS)
+        )
+        return (await self.session.execute(stmt)).one()
+
+    async def get(self, *, owner: str, webhook_id: uuid.UUID) -> Any | None:
+        """One of the owner's subscriptions, with its secret."""
+        stmt = select(*WEBHOOK_COLUMNS, Webhook.secret).where(
+            Webhook.id == webhook_id, Webhook.owner == owner
+        )
+        return (await self.session.execute(stmt)).first()
+
+    async def page(
+        self, *, owner: str, limit: int, after: tuple[datetime, uuid.UUID] | None
+    ) -> Sequence[Any]:
+        """The owner's subscriptions, newest first."""
+        stmt = select(*WEBHOOK_COLUMNS).where(Webhook.owner == owner)
+        if after is not None:
+            stmt = stmt.where(tuple_(Webhook.created_at, Webhook.id) < tuple_(*after))
+        stmt = stmt.order_by(Webhook.created_at.desc(), Webhook.id.desc()).limit(limit)
+        return (await self.session.execute(stmt)).all()
+
+    async def delete(self, *, owner: str, webhook_id: uuid.UUID) -> bool:
+        """Removes a subscription with its deliveries and attempts; False when there was none."""
+        stmt = delete(Webhook).where(Webhook.id == webhook_id, Webhook.owner == owner).returning(Webhook.id)
+        return (await self.session.execute(stmt)).first() is not None
+
+    # Deliveries: queueing and reading --------------------------------------------------------
+
+    async def fan_out(
+        self, *, event_id: str, event_type: str, subject: str, owner: str, body: str, created_at: datetime
+    ) -> int:
+        """Queues the event for each active subscription of its owner to its type that existed when it
+        happened; an event seen again is queued once. Answers how many were queued."""
+        chosen = select(
+            func.gen_random_uuid(),
+            Webhook.id,
+            literal(event_id),
+            literal(event_type),
+            literal(subject),
+            literal(body),
+        ).where(
+            Webhook.owner == owner,
+            Webhook.status == "active",
+            literal(event_type) == any_(Webhook.events),
+            Webhook.created_at <= created_at,
+        )
+        stmt = (
+            pg_insert(Delivery)
+            .from_select(["id", "webhook_id", "event_id", "event_type", "subject", "body"], chosen)
+            .on_conflict_do_nothing(index_elements=["webhook_id", "event_id"])
+        )
+        return (await self.session.execute(stmt)).rowcount
+
+    async def insert_test(self, *, webhook_id: uuid.UUID, body: str, event_id: str, worker: str) -> Any:
+        """A test delivery, already claimed by `worker` for its one attempt."""
+        stmt = (
+            insert(Delivery)
+            .values(
+                id=uuid.uuid4(),
+                webhook_id=webhook_id,
+                event_id=event_id,
+                event_type="webhook.test",
+                subject=f"webhooks/{webhook_id}",
+                body=body,
+                attempts=1,
+                lease_owner=worker,
+                lease_expires_at=func.now() + seconds(3600),
+            )
+            .returning(*DELIVERY_COLUMNS)
+        )
+        return (await self.session.execute(stmt)).one()
+
+    async def deliveries(
+        self, *, webhook_id: uuid.UUID, limit: int, after: tuple[datetime, uuid.UUID] | None
+    ) -> Sequence[Any]:
+        """A subscription's deliveries, newest first."""
+        stmt = select(*DELIVERY_COLUMNS).where(Delivery.webhook_id == webhook_id)
+        if after is not None:
+            stmt = stmt.where(tuple_(Delivery.created_at, Delivery.id) < tuple_(*after))
+        stmt = stmt.order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit)
+        return (await self.session.execute(stmt)).all()
+
+    async def delivery(self, *, delivery_id: uuid.UUID) -> Any:
+        """One delivery by id."""
+        stmt = select(*DELIVERY_COLUMNS).where(Delivery.id == delivery_id)
+        return (await self.session.execute(stmt)).one()
+
+    async def attempts(self, *, delivery_ids: Sequence[uuid.UUID]) -> Sequence[Any]:
+        """The attempts of these deliveries, in the order made."""
+        if not delivery_ids:
+            return []
+        stmt = (
+            select(*ATTEMPT_COLUMNS)
+            .where(
+                Attempt.delivery_id
+                == any_(bindparam("ids", list(delivery_ids), type_=ARRAY(UUID(as_uuid=True))))
+            )
+            .order_by(Attempt.delivery_id, Attempt.attempt_no)
+        )
+        return (await self.session.execute(stmt)).all()
+
+    # Deliveries: sending -------------------------------------------------------------------
+
+    async def claim(self, *, worker: str, limit: int, lease_seconds: float) -> Sequence[Any]:
+        """Takes up to `limit` due deliveries of active subscriptions, each the earliest pending one of
+        its subject, with the URL and secret to send them with."""
+        earlier = aliased(Delivery)
+        due = (
+            select(Delivery.id)
+            .join(Webhook, Webhook.id == Delivery.webhook_id)
+            .where(
+                Delivery.status == "pending",
+                Delivery.next_attempt_at <= func.now(),
+                or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < func.now()),
+                Webhook.status == "active",
+                ~exists().where(
+                    earlier.webhook_id == Delivery.webhook_id,
+                    earlier.subject == Delivery.subject,
+                    earlier.status == "pending",
+                    earlier.seq < Delivery.seq,
+                ),
+            )
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(of=Delivery, skip_locked=True)
+        )
+        claimed = (
+            update(Delivery)
+            .where(Delivery.id.in_(due.scalar_subquery()))
+            .values(
+                lease_owner=worker,
+                lease_expires_at=func.now() + seconds(lease_seconds),
+                attempts=Delivery.attempts + 1,
+            )
+            .returning(Delivery.id, Delivery.webhook_id, Delivery.event_id, Delivery.body, Delivery.attempts)
+            .cte("claimed")
+        )
+        stmt = select(claimed, Webhook.url, Webhook.secret).join(Webhook, Webhook.id == claimed.c.webhook_id)
+        return (await self.session.execute(stmt)).all()
+
+    async def record(
+        self,
+        *,
+        delivery_id: uuid.UUID,
+        attempt_no: int,
+        attempted_at: datetime,
+        duration_ms: int,
+        status_code: int | None,
+        error: str | None,
+    ) -> None:
+        """Logs one attempt."""
+        await self.session.execute(
+            insert(Attempt).values(
+                delivery_id=delivery_id,
+                attempt_no=attempt_no,
+                attempted_at=attempted_at,
+                duration_ms=duration_ms,
+                status_code=status_code,
+                error=error,
+            )
+        )
+
+    async def finish(self, *, delivery_id: uuid.UUID, worker: str, status: str) -> Any | None:
+        """Ends a delivery the worker holds as delivered or failed; None when its lease was lost."""
+        stmt = (
+            _held(delivery_id, worker)
+            .values(
+                status=status,
+                next_attempt_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                ended_at=func.now(),
+            )
+            .returning(Delivery.webhook_id)
+        )
+        return (await self.session.execute(stmt)).first()
+
+    async def retry_later(self, *, delivery_id: uuid.UUID, worker: str, delay: float) -> Any | None:
+        """Gives a held delivery back, due again after `delay` seconds; None when its lease was lost."""
+        stmt = (
+            _held(delivery_id, worker)
+            .values(next_attempt_at=func.now() + seconds(delay), lease_owner=None, lease_expires_at=None)
+            .returning(Delivery.webhook_id)
+        )
+        return (await self.session.execute(stmt)).first()
+
+    async def succeeded(self, *, webhook_id: uuid.UUID) -> None:
+        """A subscription's attempt succeeded: its run of failures is over."""
+        stmt = (
+            update(Webhook)
+            .where(Webhook.id == webhook_id, Webhook.consecutive_failures > 0)
+            .values(consecutive_failures=0, updated_at=func.now())
+        )
+        await self.session.execute(stmt)
+
+    async def failed(self, *, webhook_id: uuid.UUID, disable_after: int, reason: str) -> bool:
+        """Counts a failed attempt against the subscription, and disables it (failing its pending
+        deliveries) when it has failed `disable_after` times in a row. True when this disabled it."""
+        counted = (
+            update(Webhook)
+            .where(Webhook.id == webhook_id)
+            .values(consecutive_failures=Webhook.consecutive_failures + 1, updated_at=func.now())
+            .returning(Webhook.consecutive_failures, Webhook.status)
+        )
+        row = (await self.session.execute(counted)).first()
+        if row is None or row.status != "active" or row.consecutive_failures < disable_after:
+            return False
+        disable = (
+            update(Webhook)
+            .where(Webhook.id == webhook_id)
+            .values(
+                status="disabled",
+                disabled_reason=f"{row.consecutive_failures} consecutive failed attempts; the last: {reason}",
+            )
+        )
+        await self.session.execute(disable)
+        pending = (
+            update(Delivery)
+            .where(Delivery.webhook_id == webhook_id, Delivery.status == "pending")
+            .values(status="failed", next_attempt_at=None, ended_at=func.now())
+        )
+        await self.session.execute(pending)
+        return True
+
+    # Consumer cursors ------------------------------------------------------------------------
+
+    async def cursor(self, *, source: str) -> str:
+        """Where the consumer of `source` resumes; empty at the start of its stream."""
+        stmt = select(Cursor.cursor).where(Cursor.source == source)
+        return str((await self.session.execute(stmt)).scalar() or "")
+
+    async def advance(self, *, source: str, cursor: str) -> None:
+        """Records that every event of `source` up to `cursor` is queued."""
+        stmt = pg_insert(Cursor).values(source=source, cursor=cursor)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Cursor.source], set_={"cursor": stmt.excluded.cursor, "updated_at": func.now()}
+        )
+        await self.session.execute(stmt)
+
+
+def _held(delivery_id: uuid.UUID, worker: str) -> Any:
+    return update(Delivery).where(
+        and_(Delivery.id == delivery_id, Delivery.status == "pending", Delivery.lease_owner == worker)
+    )
+
+
+WebhooksUnitOfWork = Callable[[], AbstractAsyncContextManager[WebhooksRepository]]
