@@ -29,6 +29,7 @@ from gateway.routes import (
     seed_exports,
     seed_files,
     seed_prompts,
+    webhooks,
 )
 from gateway.upstream import Upstream
 from services.common.auth import TokenVerifier
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(seed_exports.router)
     app.include_router(files.router)
     app.include_router(seed_files.router)
+    app.include_router(webhooks.router)
     _health_routes(app)
     app.include_router(docs.router)
     app.include_router(console.router)  # last: only `/` and `/console/...`
