@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from depot.exports.v1 import exports_pb2 as pb
 from depot.prompts.v1 import prompts_pb2 as prompts_pb
 from gateway.models.common import Choices, JsonObject, Out, Page, optional_time, rfc3339
+from services.common.limits import (
+    MAX_NAME_CHARS,
+    MAX_SOURCE_CHARS,
+    SHARE_LINK_DEFAULT_SECONDS,
+    SHARE_LINK_MAX_SECONDS,
+)
 
 STATES = Choices(pb.ExportState, "EXPORT_STATE_")
 State = STATES.type
@@ -64,7 +70,7 @@ class ExportIn(BaseModel):
 
     source: str = Field(
         min_length=1,
-        max_length=512,
+        max_length=MAX_SOURCE_CHARS,
         examples=["datasets/temporal"],
         description="`prompts/{id}` (a prompt with its versions and scores), "
         f"`datasets/{{{'|'.join(DATASETS)}}}`, `artifacts/{{id}}` or `chats/{{id}}` (its files and artifacts).",
@@ -89,7 +95,9 @@ def create_request(source: str, fmt: str, options: dict[str, Any]) -> pb.CreateE
 class LinkIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    expires_in: int = Field(default=3600, ge=1, le=7 * 24 * 3600, description="Seconds")
+    expires_in: int = Field(
+        default=SHARE_LINK_DEFAULT_SECONDS, ge=1, le=SHARE_LINK_MAX_SECONDS, description="Seconds"
+    )
 
 
 class ArtifactExportIn(BaseModel):
@@ -97,7 +105,7 @@ class ArtifactExportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    artifactId: str = Field(min_length=1, max_length=255)
+    artifactId: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     format: str = Field(min_length=1, max_length=16, examples=["xlsx"])
 
 

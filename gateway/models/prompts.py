@@ -10,6 +10,16 @@ from depot.prompts.v1 import prompts_pb2 as pb
 from gateway.errors import ApiError
 from gateway.models.common import INT32_MAX, Body, Choices, JsonObject, Out, Page, rfc3339
 from services.common.json_values import struct_dict
+from services.common.limits import (
+    MAX_MODEL_CONFIG_BYTES,
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_VERSIONS_PER_CREATE,
+    RISK_MAX,
+    RISK_MIN,
+    SCORE_MAX,
+    SCORE_MIN,
+)
 
 # The fixed values the schema states, so a client generator knows them; the service checks them.
 USER_CHOICES = Choices(pb.UserChoice, "USER_CHOICE_")
@@ -29,18 +39,21 @@ JUDGE_CORRECT = "Derived, never taken from input: `judge_winner == agent_winner`
 SECURITY_LABEL = "The scan's verdict."
 SOURCE = "The agent that wrote the version; agent effectiveness is counted per source."
 EXPLANATION = "Any JSON object: why the agent wrote this version."
-MODEL_CONFIG = "Any JSON object of at most 16 KiB: the model, temperature, response format… the text is for."
+MODEL_CONFIG = (
+    f"Any JSON object of at most {MAX_MODEL_CONFIG_BYTES // 1024} KiB: "
+    "the model, temperature, response format… the text is for."
+)
 
 
 class ScoresIn(Body):
     """Judge scores: five criteria, each from 0 to 10; `total` is their sum, and the version with the
     highest total is the prompt's best head (the earliest on ties)."""
 
-    clarity: float = Field(ge=0, le=10)
-    specificity: float = Field(ge=0, le=10)
-    actionability: float = Field(ge=0, le=10)
-    structure: float = Field(ge=0, le=10)
-    context_use: float = Field(ge=0, le=10)
+    clarity: float = Field(ge=SCORE_MIN, le=SCORE_MAX)
+    specificity: float = Field(ge=SCORE_MIN, le=SCORE_MAX)
+    actionability: float = Field(ge=SCORE_MIN, le=SCORE_MAX)
+    structure: float = Field(ge=SCORE_MIN, le=SCORE_MAX)
+    context_use: float = Field(ge=SCORE_MIN, le=SCORE_MAX)
 
     def to_proto(self) -> pb.Scores:
         return pb.Scores(**self.model_dump())
@@ -49,8 +62,8 @@ class ScoresIn(Body):
 class NewVersionIn(Body):
     """A version appended to a prompt; the server gives it the next number."""
 
-    text: str = Field(min_length=1, max_length=100_000)
-    source: str = Field(min_length=1, max_length=255, description=SOURCE, examples=["multi"])
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    source: str = Field(min_length=1, max_length=MAX_NAME_CHARS, description=SOURCE, examples=["multi"])
     explanation: JsonObject | None = Field(default=None, description=EXPLANATION)
     parent_version_no: int | None = Field(
         default=None, ge=1, le=INT32_MAX, description="An existing version of the prompt it derives from."
@@ -95,12 +108,12 @@ class PromptIn(Body):
     request_id: str | None = Field(
         default=None,
         min_length=1,
-        max_length=255,
+        max_length=MAX_NAME_CHARS,
         description="The client's id of the request, unique per user; feedback names the prompt by it.",
     )
-    agent_type: str | None = Field(default=None, min_length=1, max_length=255)
-    original_text: str = Field(min_length=1, max_length=100_000)
-    versions: list[VersionIn] = Field(default_factory=list, max_length=100)
+    agent_type: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_CHARS)
+    original_text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    versions: list[VersionIn] = Field(default_factory=list, max_length=MAX_VERSIONS_PER_CREATE)
 
     def to_proto(self) -> pb.CreatePromptRequest:
         return pb.CreatePromptRequest(
@@ -114,10 +127,14 @@ class PromptIn(Body):
 class FeedbackIn(Body):
     """Feedback on one of the caller's prompts, by its request_id; a second one replaces the first (200)."""
 
-    request_id: str = Field(min_length=1, max_length=255, description="The prompt's request_id.")
+    request_id: str = Field(min_length=1, max_length=MAX_NAME_CHARS, description="The prompt's request_id.")
     user_choice: UserChoice = Field(description=USER_CHOICE)
-    judge_winner: str = Field(min_length=1, max_length=255, description=JUDGE_WINNER, examples=["multi"])
-    agent_winner: str = Field(min_length=1, max_length=255, description=AGENT_WINNER, examples=["multi"])
+    judge_winner: str = Field(
+        min_length=1, max_length=MAX_NAME_CHARS, description=JUDGE_WINNER, examples=["multi"]
+    )
+    agent_winner: str = Field(
+        min_length=1, max_length=MAX_NAME_CHARS, description=AGENT_WINNER, examples=["multi"]
+    )
 
     def to_proto(self) -> pb.SubmitFeedbackRequest:
         return pb.SubmitFeedbackRequest(
@@ -129,8 +146,8 @@ class FeedbackIn(Body):
 
 
 class SecurityScanIn(Body):
-    input_text: str = Field(min_length=1, max_length=100_000)
-    risk_score: float = Field(ge=0, le=1)
+    input_text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    risk_score: float = Field(ge=RISK_MIN, le=RISK_MAX)
     label: SecurityLabel = Field(description=SECURITY_LABEL)
 
     def to_proto(self) -> pb.RecordSecurityScanRequest:

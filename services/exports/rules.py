@@ -16,6 +16,7 @@ from typing import Any
 
 from services.common.errors import InvalidArgument, PermissionDenied, ResourceExhausted, echo
 from services.common.json_values import check_json_value
+from services.common.limits import MAX_SOURCE_CHARS, SHARE_LINK_DEFAULT_SECONDS, SHARE_LINK_MAX_SECONDS
 
 SOURCE_KINDS = ("prompts", "datasets", "artifacts", "chats", "account")
 DATASETS = ("multi-agent", "temporal", "feedback", "effectiveness")
@@ -27,7 +28,6 @@ CSV_MODES = ("safe", "raw")
 SOURCE_SHAPES = (
     "prompts/{id}, datasets/{" + "|".join(DATASET_NAMES) + "}, artifacts/{id}, chats/{id}, account"
 )
-MAX_SOURCE_CHARS = 512
 
 # Which options each source kind takes, with their defaults.
 OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -38,8 +38,6 @@ OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "account": {},
 }
 
-SHARE_LINK_DEFAULT_SECONDS = 3600
-SHARE_LINK_MAX_SECONDS = 7 * 24 * 3600
 RATE_WINDOW_SECONDS = 60
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER_SECONDS = 60.0  # a processing export whose heartbeat is older was abandoned

@@ -11,6 +11,7 @@ from google.protobuf import struct_pb2
 
 from depot.prompts.v1 import prompts_pb2 as pb
 from services.common.json_values import check_json_value, struct_dict
+from services.common.limits import MAX_MODEL_CONFIG_BYTES
 from services.common.timestamps import timestamp
 from services.prompts import rules
 from services.prompts.models import SCORE_CRITERIA
@@ -40,8 +41,6 @@ DATASETS = {
     pb.DATASET_EFFECTIVENESS: "effectiveness",
 }
 
-# A version's model config: settings, not content; 16 KiB of JSON is room for any model's.
-MAX_MODEL_CONFIG_BYTES = 16 * 1024
 ENCODINGS = {pb.DATASET_ENCODING_ROWS: "rows", pb.DATASET_ENCODING_CSV: "csv"}
 
 

@@ -11,13 +11,18 @@ from typing import Any
 
 from services.common.errors import InvalidArgument, ResourceExhausted
 from services.common.json_values import check_json_value
+from services.common.limits import (
+    MAX_EXPLANATION_BYTES,
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_VERSIONS_PER_CREATE,
+    RISK_MAX,
+    RISK_MIN,
+    SCORE_MAX,
+    SCORE_MIN,
+)
 from services.prompts.models import SCORE_CRITERIA
 
-MAX_TEXT_CHARS = 100_000
-MAX_NAME_CHARS = 255
-MAX_VERSIONS_PER_CREATE = 100
-MAX_EXPLANATION_BYTES = 64 * 1024
-SCORE_MIN, SCORE_MAX = 0.0, 10.0
 USER_CHOICES = ("original", "single", "multi")
 SECURITY_LABELS = ("safe", "suspicious", "malicious")
 NO_AGENT = "none"
@@ -162,8 +167,11 @@ def check_feedback(*, request_id: str, user_choice: str, judge_winner: str, agen
 
 def check_security_scan(*, input_text: str, risk_score: float, label: str) -> None:
     require_text(input_text, "input_text")
-    if not math.isfinite(risk_score) or not 0.0 <= risk_score <= 1.0:
-        raise InvalidArgument(f"risk_score must be between 0 and 1, got {risk_score:g}", field="risk_score")
+    if not math.isfinite(risk_score) or not RISK_MIN <= risk_score <= RISK_MAX:
+        raise InvalidArgument(
+            f"risk_score must be between {RISK_MIN:g} and {RISK_MAX:g}, got {risk_score:g}",
+            field="risk_score",
+        )
     if label not in SECURITY_LABELS:
         raise InvalidArgument(f"label must be one of {', '.join(SECURITY_LABELS)}", field="label")
 

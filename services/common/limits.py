@@ -1,0 +1,23 @@
+"""The bounds of what a client may send, written once: the service that owns a value enforces its
+bound (the same message for gRPC and REST callers), and the gateway reads the same number to state
+it in its OpenAPI schema (maxLength, minimum, maximum) and to refuse a body outside it before any
+call. Change a bound here and both follow.
+
+Only numbers live here, no rule: how a value is checked stays in its service's rules module.
+"""
+
+from __future__ import annotations
+
+# Prompts ---------------------------------------------------------------------------------------
+MAX_TEXT_CHARS = 100_000  # a prompt's original text, a version's text, a scanned input
+MAX_NAME_CHARS = 255  # request_id, agent_type, a version's source, the winners of a feedback
+MAX_VERSIONS_PER_CREATE = 100  # versions created with their prompt in one request
+MAX_EXPLANATION_BYTES = 64 * 1024  # a version's explanation, as JSON
+MAX_MODEL_CONFIG_BYTES = 16 * 1024  # a version's model config, as JSON: settings, not content
+SCORE_MIN, SCORE_MAX = 0, 10  # each of a judge's five criteria
+RISK_MIN, RISK_MAX = 0, 1  # a security scan's risk score
+
+# Exports ---------------------------------------------------------------------------------------
+MAX_SOURCE_CHARS = 512  # an export's source, `datasets/temporal` or `prompts/{id}`
+SHARE_LINK_DEFAULT_SECONDS = 3600
+SHARE_LINK_MAX_SECONDS = 7 * 24 * 3600
