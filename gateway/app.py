@@ -24,6 +24,7 @@ from gateway.routes import (
     export_lifecycle,
     exports,
     files,
+    imports,
     labels,
     prompts,
     seed_exports,
@@ -42,10 +43,13 @@ LATENCY = Histogram("depot_gateway_http_duration_seconds", "HTTP request latency
 
 # Routes that stream large bodies and enforce their own limit.
 STREAMING_UPLOAD_PREFIXES = ("/api/v1/chats/",)
+IMPORT_PATHS = ("/api/v1/imports", "/api/v1/imports/")  # a restore's raw body: the exports service's limit
 
 
 def streamed_upload(scope: Any) -> bool:
     """A chat file upload: its raw body is the file, streamed, with the files service's own limit."""
+    if scope["method"] == "POST" and scope["path"] in IMPORT_PATHS:
+        return True
     return scope["method"] == "PUT" and str(scope["path"]).startswith(STREAMING_UPLOAD_PREFIXES)
 
 
@@ -80,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(exports.links)
     app.include_router(seed_exports.router)
     app.include_router(files.router)
+    app.include_router(imports.router)
     app.include_router(seed_files.router)
     app.include_router(webhooks.router)
     _health_routes(app)

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     export_ttl: int = Field(default=30 * 24 * 3600, ge=1)
     export_sweep_interval_seconds: float = Field(default=300.0, ge=0, le=86400)
     export_sweep_grace_seconds: float = Field(default=3600.0, ge=0)
+    # Restore (POST /imports): the largest upload (413 past it) and what a takeout archive may expand
+    # to once inflated (a zip bomb is refused before anything is written).
+    import_max_bytes: int = Field(default=4 * 1024**3, ge=1024)
+    import_max_expanded_bytes: int = Field(default=16 * 1024**3, ge=1024)
 
     # The `s3://<bucket>` store: any S3 endpoint (empty = AWS), the name browsers reach it by when
     # that differs (presigned URLs), the life of a presigned URL, the size at which uploads turn

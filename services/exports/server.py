@@ -14,6 +14,7 @@ from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
 from services.exports.blobstores import BlobStore, open_blob_store
 from services.exports.handlers import ExportsHandlers
+from services.exports.imports.wiring import build_imports
 from services.exports.jobs.policy import QueuePolicy
 from services.exports.jobs.queue import JobQueue
 from services.exports.jobs.signals import JobSignals
@@ -84,10 +85,13 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
     )
     webhooks, close_webhooks = build_webhooks(settings, database)
 
+    imports, close_imports = build_imports(settings, database, blobs, ServiceTokens(settings, actor=NAME))
+
     async def close() -> None:
         await asyncio.gather(
             service.drain(settings.grace_period_seconds), worker.drain(settings.grace_period_seconds)
         )
+        await close_imports()
         listening.cancel()
         job_runner.close()
         await sweeper.stop()
@@ -96,7 +100,7 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         blobs.close()
         await close_webhooks()
 
-    return [registration, webhooks], close
+    return [registration, webhooks, imports], close
 
 
 def _job_worker(
