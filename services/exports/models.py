@@ -69,6 +69,20 @@ class Export(Base):
             name="completed_has_bytes",
         ),
         CheckConstraint("status = 'completed' OR blob_key IS NULL", name="only_completed_has_bytes"),
+        Index(
+            "uq_exports_schedule_window",
+            "schedule_id",
+            "window_start",
+            unique=True,
+            postgresql_where=text("schedule_id IS NOT NULL AND status <> 'failed'"),
+        ),
+        Index(
+            "ix_exports_schedule_runs",
+            "schedule_id",
+            "window_start",
+            "created_at",
+            postgresql_where=text("schedule_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(
@@ -108,6 +122,13 @@ class Export(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     content_encoding: Mapped[str | None] = mapped_column(String(16))
     stored_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # A scheduled run (schedules/): its schedule, its window [start, end), and where its bytes were
+    # delivered besides this store (an S3 bucket of the owner's). At most one live run per window
+    # (uq_exports_schedule_window); no foreign key, so a run outlives its deleted schedule.
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_to: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

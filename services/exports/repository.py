@@ -190,14 +190,20 @@ class ExportsRepository:
         content_encoding: str | None = None,
         stored_bytes: int | None = None,
         ttl_seconds: int | None = None,
+        delivered_to: str | None = None,
+        source_revision: str | None = None,
     ) -> Any | None:
         """Points a processing export at its stored bytes; None when it is no longer processing (or,
         for a job, no longer leased by `lease_owner`). `size` and `sha256` are the content's; the
         store may hold it encoded (`content_encoding`, `stored_bytes`). It expires `ttl_seconds`
-        from now (never when None)."""
+        from now (never when None). A scheduled run also records where it was delivered and the
+        source revision it was read at (it is queued before anyone reads it)."""
+        scheduled = {"source_revision": source_revision} if source_revision is not None else {}
         stmt = (
             _processing(export_id, lease_owner)
             .values(
+                **scheduled,
+                delivered_to=delivered_to,
                 status="completed",
                 blob_key=blob_key,
                 size_bytes=size,

@@ -41,6 +41,9 @@ PROGRESS_SECONDS = 2.0  # the heartbeat also reports progress, so it beats at le
 OUTCOME_RETRY_FIRST = 0.25  # seconds between attempts to record an outcome while PostgreSQL is away
 
 QueueUnits = Callable[[], AbstractAsyncContextManager[JobQueue]]
+# Copies a scheduled run's stored bytes (blob key, content encoding) to its schedule's destination:
+# where they went, or None for this deployment's store (services/exports/schedules/destinations.py).
+Deliver = Callable[[Any, str, str | None], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,14 @@ class JobWorker:
         wake: asyncio.Event,
         settings: JobSettings,
         name: str | None = None,
+        deliver: Deliver | None = None,
     ) -> None:
         self.name = name or worker_name()
         self._queues, self._exports = queues, exports
         self._sources, self._renderer, self._blobs = sources, renderer, blobs
         self._wake = wake  # set when a job is queued anywhere
         self._settings = settings
+        self._deliver = deliver
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._loop: asyncio.Task[None] | None = None
@@ -141,12 +146,16 @@ class JobWorker:
             )
             return
         job = RenderJob(row.id, request, resolved, acting, blob_key(row.id, row.attempts))
+        delivered: dict[str, str | None] = {}  # a scheduled run's destination, filled by its render
+        render = self._renderer.render
+        if row.schedule_id is not None and self._deliver is not None:
+            render = functools.partial(self._render_and_deliver, row, delivered)
         with contextlib.suppress(Exception):  # recorded by the pipeline (a retry or a failed export)
             await render_and_record(
                 job,
-                render=self._renderer.render,
+                render=render,
                 blobs=self._blobs,
-                complete=functools.partial(self._complete, row),
+                complete=functools.partial(self._complete, row, delivered),
                 fail=fail,
                 heartbeat=self._heartbeat,
             )
@@ -170,7 +179,23 @@ class JobWorker:
                 job.cancelled.set()
                 return
 
-    async def _complete(self, row: Any, job: RenderJob, rendering: Rendering) -> tuple[bool, Any]:
+    async def _render_and_deliver(
+        self, row: Any, delivered: dict[str, str | None], job: RenderJob
+    ) -> Rendering:
+        """A scheduled run: rendered into this store, then copied to its destination; a failed copy
+        fails the render (retried like any failure; the pipeline drops the stored bytes)."""
+        assert self._deliver is not None
+        rendering = await self._renderer.render(job)
+        delivered["to"] = await self._deliver(row, job.blob_key, rendering.encoding)
+        return rendering
+
+    async def _complete(
+        self, row: Any, delivered: dict[str, str | None], job: RenderJob, rendering: Rendering
+    ) -> tuple[bool, Any]:
+        scheduled = {}
+        if row.schedule_id is not None:
+            scheduled = {"delivered_to": delivered.get("to"), "source_revision": job.resolved.revision}
+
         async def complete() -> Any:
             async with self._exports() as repo:
                 return await repo.complete(
@@ -178,6 +203,7 @@ class JobWorker:
                     **completion(job, rendering),
                     lease_owner=self.name,
                     ttl_seconds=self._settings.ttl_seconds,
+                    **scheduled,
                 )
 
         recorded, done = await self._persist(complete, row)
