@@ -27,6 +27,7 @@ from gateway.routes import (
     imports,
     labels,
     prompts,
+    schedules,
     seed_exports,
     seed_files,
     seed_prompts,
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(seed_files.router)
     app.include_router(webhooks.router)
+    app.include_router(schedules.router)
     _health_routes(app)
     app.include_router(docs.router)
     app.include_router(console.router)  # last: only `/` and `/console/...`

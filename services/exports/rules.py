@@ -246,3 +246,11 @@ def check_render_rate(*, renders: int, oldest: datetime | None, now: datetime, l
 def is_stale(*, heartbeat: datetime, now: datetime) -> bool:
     """Whether a processing export's renderer has stopped touching it."""
     return (now - heartbeat).total_seconds() > STALE_AFTER_SECONDS
+
+
+def changed_window(options: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    """The [since, before) window of an incremental scheduled run (its options carry it, see
+    services/exports/schedules/rules.py): only rows changed within it are read. None otherwise."""
+    if not options.get("incremental"):
+        return None
+    return datetime.fromisoformat(options["window_start"]), datetime.fromisoformat(options["window_end"])
