@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from services.common.errors import NotFound
+from services.common.errors import NotFound, echo
 
 
 def parse_id(value: str, what: str) -> uuid.UUID:
     """A UUID, or NotFound naming `what`: a malformed id names nothing the caller owns (no 400 that
-    would tell a prober ids have a shape)."""
+    would tell a prober ids have a shape); a long value is echoed shortened."""
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise NotFound(f"no {what} with id {value!r}") from None
+        raise NotFound(f"no {what} with id {echo(value)}") from None

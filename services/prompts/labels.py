@@ -11,14 +11,13 @@ Plain Python over the repository: no grpc, no commits.
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, echo
-from services.common.pagination import decode_cursor, encode_cursor, page_size
+from services.common.ids import parse_id
+from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.prompts.label_repository import LabelsRepository
 
 LABEL_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -40,12 +39,6 @@ class LabelView:
     builtin: bool = False
 
 
-@dataclass(frozen=True)
-class Page:
-    items: Sequence[Any]
-    next_page_token: str
-
-
 def check_name(name: str, *, settable: bool = False) -> str:
     """A label name of the contract's form; with `settable`, not a built-in either."""
     if not LABEL_NAME.fullmatch(name) or name.isdigit():
@@ -63,17 +56,9 @@ def check_name(name: str, *, settable: bool = False) -> str:
     return name
 
 
-def prompt_uuid(value: str) -> uuid.UUID:
-    """The prompt's id, or NotFound: a malformed id names nothing the caller owns."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"no prompt with id {echo(value)}") from None
-
-
 async def owned_prompt(repo: LabelsRepository, *, owner: str, prompt_id: str) -> Any:
     """The owner's prompt row, or NotFound (another user's prompt too)."""
-    row = await repo.owned_prompt(owner=owner, prompt_id=prompt_uuid(prompt_id))
+    row = await repo.owned_prompt(owner=owner, prompt_id=parse_id(prompt_id, "prompt"))
     if row is None:
         raise NotFound(f"no prompt with id {echo(prompt_id)}")
     return row
@@ -219,10 +204,7 @@ async def label_history(
     rows = await repo.history(
         prompt_id=prompt.id, name=name, limit=limit + 1, before_id=after[1] if after else None
     )
-    if len(rows) <= limit:
-        return Page(items=rows, next_page_token="")
-    last = rows[limit - 1]
-    return Page(items=rows[:limit], next_page_token=encode_cursor(last.moved_at, str(last.id)))
+    return paged(rows, limit, lambda row: (row.moved_at, row.id))
 
 
 async def resolve(
