@@ -1,0 +1,61 @@
+"""A crash of the exports process loses no event: a change committed while it is down is delivered
+once it is back (the event waits in the owner's outbox, the consumer's cursor before it), and a
+delivery whose sender died mid-attempt is sent again when its lease runs out."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.support.system import System, User
+from tests.webhooks.receiver import Behaviour, Receiver
+from tests.webhooks.support import deliveries, subscribe, wait_until
+
+EXTRA_SETTINGS = {"DEPOT_WEBHOOK_LEASE_SECONDS": "2"}
+
+
+def _restart_exports(system: System) -> None:
+    system.kill(system.stack.processes["exports"].pid)
+    system.stack.start_process("exports")
+    system.stack.wait_serving("exports", deadline=time.monotonic() + 60)
+
+
+def test_a_change_committed_while_exports_is_down_is_delivered_after_restart(
+    hooked: System, carol: User, receiver: Receiver
+) -> None:
+    hook = subscribe(carol, receiver.url("/after-crash"), ["prompt.created"])
+    hooked.kill(hooked.stack.processes["exports"].pid)  # SIGKILL: no drain, nothing flushed
+    prompt = carol.create_prompt()  # committed, with its event, while nobody consumes events
+    assert receiver.at("/after-crash") == []
+    hooked.stack.start_process("exports")
+    hooked.stack.wait_serving("exports", deadline=time.monotonic() + 60)
+    [request] = receiver.wait_for("/after-crash", 1)
+    assert json.loads(request.body)["subject"] == f"prompts/{prompt['id']}"
+    wait_until(
+        lambda: deliveries(carol, hook["id"]),
+        lambda items: [d["status"] for d in items] == ["delivered"],
+        what="one delivered",
+    )
+
+
+def test_a_delivery_whose_sender_died_mid_attempt_is_sent_again(
+    hooked: System, carol: User, receiver: Receiver
+) -> None:
+    # The first attempt hangs at the receiver (longer than the attempt's own timeout would allow
+    # it to run): exports is killed while it waits, so that attempt is never recorded.
+    url = receiver.url("/mid-attempt", Behaviour(then=204))
+    receiver.behaviours["/mid-attempt"].delay = 2.5
+    hook = subscribe(carol, url, ["prompt.created"])
+    prompt = carol.create_prompt()
+    receiver.wait_for("/mid-attempt", 1)
+    receiver.behaviours["/mid-attempt"].delay = 0
+    _restart_exports(hooked)
+    requests = receiver.wait_for("/mid-attempt", 2)
+    assert {json.loads(r.body)["subject"] for r in requests} == {f"prompts/{prompt['id']}"}
+    [delivery] = wait_until(
+        lambda: deliveries(carol, hook["id"]),
+        lambda items: len(items) == 1 and items[0]["status"] == "delivered",
+        what="the delivery to end",
+    )
+    # The killed attempt left no record; the one after the restart did.
+    assert [(a["attempt_no"], a["status_code"]) for a in delivery["attempts"]] == [(2, 204)]
