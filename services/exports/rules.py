@@ -20,8 +20,14 @@ from services.common.limits import MAX_SOURCE_CHARS, SHARE_LINK_DEFAULT_SECONDS,
 
 SOURCE_KINDS = ("prompts", "datasets", "artifacts", "chats", "account")
 DATASETS = ("multi-agent", "temporal", "feedback", "effectiveness")
-DATASET_NAMES = (*DATASETS, "all")
+FINE_TUNE = "fine-tune"  # training rows chosen by its options (DESIGN.md, Data for pipelines)
+DATASET_NAMES = (*DATASETS, "all", FINE_TUNE)
 TABLE_FORMATS = ("json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx")
+DATA_FORMATS = ("jsonl", "parquet")  # for pipelines: datasets only, one file per table
+FINE_TUNE_FORMATS = ("jsonl",)
+FINE_TUNE_SHAPES = ("chat", "preference")
+FINE_TUNE_MAX_TOTAL = 50  # the most a version's total (five criteria of 0 to 10) can be
+FINE_TUNE_MAX_AGENTS = 50
 CHAT_FORMATS = ("zip",)
 ACCOUNT = "account"  # the takeout: everything of the caller, as one zip
 CSV_MODES = ("safe", "raw")
@@ -36,6 +42,14 @@ OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "artifacts": {"csv_mode": "safe"},
     "chats": {},
     "account": {},
+    f"datasets/{FINE_TUNE}": {
+        "all_users": False,
+        "min_total": 0,
+        "preferred_only": False,
+        "best_only": False,
+        "agents": [],
+        "shape": "chat",
+    },
 }
 
 RATE_WINDOW_SECONDS = 60
@@ -61,12 +75,15 @@ OUTPUT_TYPES: dict[str, OutputType] = {
     "pdf": OutputType("application/pdf", "pdf"),
     "docx": OutputType("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
     "zip": OutputType("application/zip", "zip"),
+    "jsonl": OutputType("application/jsonl", "jsonl"),
+    "parquet": OutputType("application/vnd.apache.parquet", "parquet"),
 }
 
 
 def output_type(fmt: str, *, table_count: int = 1) -> OutputType:
-    """Media type and extension of a rendering; csv of several tables is a zip of csv files."""
-    if fmt == "csv" and table_count > 1:
+    """Media type and extension of a rendering; csv, jsonl or parquet of several tables is a zip
+    of one file per table."""
+    if fmt in ("csv", *DATA_FORMATS) and table_count > 1:
         return OUTPUT_TYPES["zip"]
     try:
         return OUTPUT_TYPES[fmt]
@@ -142,7 +159,9 @@ def parse_source(value: str) -> Source:
     return Source(kind, name)
 
 
-def formats_for(kind: str) -> tuple[str, ...]:
+def formats_for(kind: str, name: str = "") -> tuple[str, ...]:
+    if kind == "datasets":
+        return FINE_TUNE_FORMATS if name == FINE_TUNE else (*TABLE_FORMATS, *DATA_FORMATS)
     return CHAT_FORMATS if kind in ("chats", ACCOUNT) else TABLE_FORMATS
 
 
@@ -157,14 +176,18 @@ def export_request(
     if parsed.kind == "chats" and "owner" in options:
         options = dict(options)
         owner = chat_owner(options.pop("owner"), user_id=user_id, is_admin=is_admin)
-    allowed = formats_for(parsed.kind)
+    allowed = formats_for(parsed.kind, parsed.name)
     fmt = fmt.strip().lower()
     if fmt not in allowed:
+        sources = str(parsed) if parsed.name == FINE_TUNE else f"{parsed.kind} sources"
         raise InvalidArgument(
-            f"format for {parsed.kind} sources must be one of {', '.join(allowed)}, got {fmt!r}",
+            f"format for {sources} must be one of {', '.join(allowed)}, got {fmt!r}",
             field="format",
         )
-    normalised = normalise_options(parsed.kind, options)
+    if str(parsed) == f"datasets/{FINE_TUNE}":
+        normalised = fine_tune_options(options)
+    else:
+        normalised = normalise_options(parsed.kind, options)
     if normalised.get("all_users") and not is_admin:
         raise PermissionDenied("only an admin may export every user's data (all_users)", field="options")
     if owner is not None:
@@ -210,6 +233,48 @@ def normalise_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
             raise InvalidArgument(f"options.{name} must be true or false, got {echo(value)}", field="options")
         result[name] = value
     return result
+
+
+def fine_tune_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The fine-tune dataset's options with their defaults, in canonical form (agents sorted, each
+    once; min_total a whole number where it is one) so equal filters share one cache key."""
+    # The true/false ones (and unknown names) as every source's; then the three of other types.
+    checked = normalise_options(
+        f"datasets/{FINE_TUNE}",
+        {k: v for k, v in options.items() if k not in ("min_total", "agents", "shape")},
+    )
+    if "min_total" in options:
+        total = options["min_total"]
+        if (
+            isinstance(total, bool)
+            or not isinstance(total, int | float)
+            or not 0 <= total <= FINE_TUNE_MAX_TOTAL
+        ):
+            raise InvalidArgument(
+                f"options.min_total must be a number from 0 to {FINE_TUNE_MAX_TOTAL}, got {echo(total)}",
+                field="options",
+            )
+        checked["min_total"] = int(total) if float(total).is_integer() else float(total)
+    if "shape" in options:
+        if options["shape"] not in FINE_TUNE_SHAPES:
+            raise InvalidArgument(
+                f"options.shape must be chat or preference, got {echo(options['shape'])}", field="options"
+            )
+        checked["shape"] = options["shape"]
+    if "agents" in options:
+        agents = options["agents"]
+        if (
+            not isinstance(agents, list)
+            or len(agents) > FINE_TUNE_MAX_AGENTS
+            or not all(isinstance(a, str) and 0 < len(a) <= 255 and a.isprintable() for a in agents)
+        ):
+            raise InvalidArgument(
+                f"options.agents must be a list of at most {FINE_TUNE_MAX_AGENTS} agent names "
+                f"(1 to 255 printable characters each), got {echo(agents)}",
+                field="options",
+            )
+        checked["agents"] = sorted(set(agents))
+    return checked
 
 
 def share_link_seconds(requested: int) -> int:

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from services.common.database import Session
-from services.prompts.datasets import DATASETS, EFFECTIVENESS
+from services.prompts.datasets import DATASETS, EFFECTIVENESS, DatasetQuery
 
 ROWS_PER_FETCH = 2000
 CSV_CHUNK_BYTES = 256 * 1024
@@ -44,12 +44,16 @@ class AnalyticsRepository:
             assert row is not None
             return row[0]  # type: ignore[no-any-return]
 
-    async def stream_rows(self, *, dataset: str, owner: str | None) -> AsyncIterator[list[tuple[Any, ...]]]:
-        """Batches of a dataset's rows through a server-side cursor."""
-        query = DATASETS[dataset].select_sql(all_users=owner is None)
+    async def stream_rows(
+        self, *, dataset: str, owner: str | None, query: DatasetQuery | None = None
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Batches of a dataset's rows through a server-side cursor (`query` when its definition
+        depends on options, as the fine-tune dataset's does)."""
+        definition = query or DATASETS[dataset]
+        sql = definition.select_sql(all_users=owner is None)
         pg = self.connection
         async with pg.cursor(name=f"dataset_{dataset.replace('-', '_')}") as cur:
-            await cur.execute(query, {"owner": owner})
+            await cur.execute(sql, {**definition.params, "owner": owner})
             while batch := await cur.fetchmany(ROWS_PER_FETCH):
                 yield batch
 

@@ -12,8 +12,9 @@ statement formats those columns itself, the same way, in the same pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 # Agents whose latest score the multi-agent log reports (seed 001's three specialists). A version
 # counts for a column only when its source is exactly that name; other agents' versions appear as
@@ -23,14 +24,15 @@ MULTI_AGENT_SOURCES = ("syntax", "structure", "domain")
 # The one written form of a time in every export: UTC, six fraction digits, `Z`.
 CSV_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 
-ColumnKind = Literal["text", "number", "time", "bool", "id"]
+# What a column's values are; exports write it as the column's type (parquet) or format by it (csv).
+ColumnKind = Literal["text", "integer", "double", "time", "bool", "id"]
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     expression: str
-    kind: ColumnKind = "number"
+    kind: ColumnKind = "double"
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,14 @@ class DatasetQuery:
     columns: tuple[Column, ...]
     body: str  # FROM … [WHERE {scope}] … ORDER BY …; {scope} filters on the owner column given
     owner_column: str
+    # Values of the body's other placeholders (the fine-tune dataset's filters); %(owner)s is added.
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def column_names(self, *, all_users: bool) -> list[str]:
         return [c.name for c in self._columns(all_users)]
+
+    def column_kinds(self, *, all_users: bool) -> list[ColumnKind]:
+        return [c.kind for c in self._columns(all_users)]
 
     def select_sql(self, *, all_users: bool) -> str:
         """The typed query, with psycopg placeholder %(owner)s when scoped to one user."""
@@ -106,8 +113,8 @@ TEMPORAL = DatasetQuery(
     columns=(
         Column("prompt_id", "v.prompt_id", "id"),
         Column("request_id", "p.request_id", "text"),
-        Column("version_no", "v.version_no"),
-        Column("parent_version_no", "v.parent_version_no"),
+        Column("version_no", "v.version_no", "integer"),
+        Column("parent_version_no", "v.parent_version_no", "integer"),
         Column("source", "v.source", "text"),
         Column("created_at", "v.created_at", "time"),
         Column("text", "v.text", "text"),
@@ -212,11 +219,11 @@ class EffectivenessQuery(DatasetQuery):
 _EFFECTIVENESS_COLUMNS = (
     Column("basis", "e.basis", "text"),
     Column("agent", "e.agent", "text"),
-    Column("wins", "e.wins"),
-    Column("total", "e.total"),
+    Column("wins", "e.wins", "integer"),
+    Column("total", "e.total", "integer"),
     Column("win_rate", "CASE WHEN e.total > 0 THEN e.wins::float8 / e.total ELSE 0 END"),
     Column("avg_score", "e.avg_score"),
-    Column("judge_wins", "e.judge_wins"),
+    Column("judge_wins", "e.judge_wins", "integer"),
     Column(
         "judge_agreement",
         "CASE WHEN e.judge_wins > 0 THEN e.judge_confirmed::float8 / e.judge_wins END",

@@ -15,6 +15,7 @@ from services.common.errors import InvalidArgument
 from services.common.interceptors import current_principal
 from services.prompts import messages, service
 from services.prompts.analytics_repository import AnalyticsRepository
+from services.prompts.fine_tune import FINE_TUNE
 from services.prompts.label_handlers import LabelHandlers
 from services.prompts.label_repository import LabelsRepository
 from services.prompts.repository import PromptsRepository
@@ -235,29 +236,34 @@ class PromptsHandlers(LabelHandlers, prompts_pb2_grpc.PromptsServiceServicer):
     ) -> AsyncIterator[pb.StreamDatasetsResponse]:
         names = service.check_datasets([_enum(d, messages.DATASETS, "datasets") for d in request.datasets])
         encoding = _enum(request.encoding, messages.ENCODINGS, "encoding")
+        if FINE_TUNE in names and encoding != "rows":
+            raise InvalidArgument("the fine-tune dataset is streamed as rows only", field="encoding")
+        queries = [service.dataset_query(name, messages.fine_tune(request.fine_tune)) for name in names]
         owner = self._dataset_owner(request.all_users)
         async with self._db.snapshot() as conn:
             analytics = AnalyticsRepository(conn)
             columns, revision, snapshot = await service.datasets_header(
-                analytics, PromptsRepository(conn), datasets=names, owner=owner
+                analytics, PromptsRepository(conn), datasets=queries, owner=owner
             )
             yield pb.StreamDatasetsResponse(
                 header=pb.DatasetsHeader(
                     datasets=[
-                        pb.DatasetColumns(dataset=d, columns=c)
-                        for d, c in zip(request.datasets, columns, strict=True)
+                        pb.DatasetColumns(
+                            dataset=d, columns=names_, types=[messages.COLUMN_TYPES[k] for k in kinds]
+                        )
+                        for d, (names_, kinds) in zip(request.datasets, columns, strict=True)
                     ],
                     revision=revision,
                     snapshot_time=messages.timestamp(snapshot),
                 )
             )
             csv_safe = request.csv_mode != pb.CSV_MODE_RAW
-            for name, dataset in zip(names, request.datasets, strict=True):
+            for name, dataset, query in zip(names, request.datasets, queries, strict=True):
                 if encoding == "csv":
                     async for chunk in analytics.stream_csv(dataset=name, owner=owner, csv_safe=csv_safe):
                         yield pb.StreamDatasetsResponse(dataset=dataset, chunk=chunk)
                     continue
-                async for fetched in service.dataset_rows(analytics, dataset=name, owner=owner):
+                async for fetched in service.dataset_rows(analytics, dataset=name, owner=owner, query=query):
                     for batch in messages.row_batches(fetched):
                         yield pb.StreamDatasetsResponse(dataset=dataset, rows=batch)
 

@@ -14,6 +14,7 @@ from services.common.json_values import check_json_value, struct_dict
 from services.common.limits import MAX_MODEL_CONFIG_BYTES
 from services.common.timestamps import timestamp
 from services.prompts import rules
+from services.prompts.fine_tune import FineTune, fine_tune_options
 from services.prompts.models import SCORE_CRITERIA
 
 # A message of dataset rows holds at most this many rows and, unless one row is larger, this many
@@ -39,6 +40,21 @@ DATASETS = {
     pb.DATASET_TEMPORAL: "temporal",
     pb.DATASET_FEEDBACK: "feedback",
     pb.DATASET_EFFECTIVENESS: "effectiveness",
+    pb.DATASET_FINE_TUNE: "fine-tune",
+}
+# A dataset column's kind (datasets.py) as the type the header names.
+COLUMN_TYPES = {
+    "text": pb.COLUMN_TYPE_STRING,
+    "id": pb.COLUMN_TYPE_STRING,
+    "integer": pb.COLUMN_TYPE_INTEGER,
+    "double": pb.COLUMN_TYPE_DOUBLE,
+    "bool": pb.COLUMN_TYPE_BOOLEAN,
+    "time": pb.COLUMN_TYPE_TIMESTAMP,
+}
+FINE_TUNE_SHAPES = {
+    pb.FINE_TUNE_SHAPE_UNSPECIFIED: "chat",
+    pb.FINE_TUNE_SHAPE_CHAT: "chat",
+    pb.FINE_TUNE_SHAPE_PREFERENCE: "preference",
 }
 
 ENCODINGS = {pb.DATASET_ENCODING_ROWS: "rows", pb.DATASET_ENCODING_CSV: "csv"}
@@ -137,6 +153,17 @@ def model_config(message: pb.NewVersion) -> dict[str, Any] | None:
     config = _struct_dict(message.model_config)
     check_json_value(config, field="version.model_config", max_bytes=MAX_MODEL_CONFIG_BYTES)
     return config
+
+
+def fine_tune(message: pb.FineTuneOptions) -> FineTune:
+    """The fine-tune dataset's options as sent, checked (ignored by every other dataset)."""
+    return fine_tune_options(
+        min_total=message.min_total,
+        preferred_only=message.preferred_only,
+        best_only=message.best_only,
+        agents=list(message.agents),
+        shape=FINE_TUNE_SHAPES.get(message.shape, str(message.shape)),
+    )
 
 
 def score_set(message: pb.Scores, field: str = "scores") -> rules.ScoreSet:

@@ -12,7 +12,8 @@ from services.common.ids import parse_id
 from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.prompts import rules
 from services.prompts.analytics_repository import AnalyticsRepository
-from services.prompts.datasets import DATASETS
+from services.prompts.datasets import DATASETS, DatasetQuery
+from services.prompts.fine_tune import FINE_TUNE, FineTune
 from services.prompts.repository import PromptsRepository
 
 
@@ -243,33 +244,48 @@ def check_dataset(name: str) -> str:
 
 
 def check_datasets(names: Sequence[str]) -> list[str]:
-    """One or more known datasets, each named once."""
+    """One or more known datasets, each named once (the fine-tune dataset among them)."""
     if not names:
         raise InvalidArgument("datasets must name at least one dataset", field="datasets")
     if len(set(names)) != len(names):
         raise InvalidArgument("datasets must name each dataset at most once", field="datasets")
-    return [check_dataset(name) for name in names]
+    return [name if name == FINE_TUNE else check_dataset(name) for name in names]
+
+
+def dataset_query(name: str, fine_tune: FineTune) -> DatasetQuery:
+    """The definition of a dataset checked by check_datasets; the fine-tune one's depends on its options."""
+    return fine_tune.query() if name == FINE_TUNE else DATASETS[name]
 
 
 async def dataset_header(
     analytics: AnalyticsRepository, repo: PromptsRepository, *, dataset: str, owner: str | None
 ) -> tuple[list[str], str, datetime]:
     """Columns, revision and snapshot time; call first in the repeatable-read transaction."""
-    [columns], revision, snapshot = await datasets_header(analytics, repo, datasets=[dataset], owner=owner)
-    return columns, revision, snapshot
+    [columns], revision, snapshot = await datasets_header(
+        analytics, repo, datasets=[DATASETS[dataset]], owner=owner
+    )
+    return columns[0], revision, snapshot
 
 
 async def datasets_header(
-    analytics: AnalyticsRepository, repo: PromptsRepository, *, datasets: Sequence[str], owner: str | None
-) -> tuple[list[list[str]], str, datetime]:
-    """Each dataset's columns, the revision and the snapshot time; call first in the repeatable-read
-    transaction, so that every dataset read after it shares the one snapshot."""
+    analytics: AnalyticsRepository,
+    repo: PromptsRepository,
+    *,
+    datasets: Sequence[DatasetQuery],
+    owner: str | None,
+) -> tuple[list[tuple[list[str], list[str]]], str, datetime]:
+    """Each dataset's column names and kinds, the revision and the snapshot time; call first in the
+    repeatable-read transaction, so that every dataset read after it shares the one snapshot."""
     snapshot = await analytics.snapshot_time()
     revision = await repo.dataset_revision(owner=owner)
-    return [DATASETS[d].column_names(all_users=owner is None) for d in datasets], revision, snapshot
+    all_users = owner is None
+    columns = [
+        (d.column_names(all_users=all_users), list(d.column_kinds(all_users=all_users))) for d in datasets
+    ]
+    return columns, revision, snapshot
 
 
 def dataset_rows(
-    analytics: AnalyticsRepository, *, dataset: str, owner: str | None
+    analytics: AnalyticsRepository, *, dataset: str, owner: str | None, query: DatasetQuery | None = None
 ) -> AsyncIterator[list[Any]]:
-    return analytics.stream_rows(dataset=dataset, owner=owner)
+    return analytics.stream_rows(dataset=dataset, owner=owner, query=query)

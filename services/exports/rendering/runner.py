@@ -15,14 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 from services.exports.blobstores import BlobStore
 from services.exports.rendering import compression
+from services.exports.rendering.fine_tune import fine_tune_request, training_table
 from services.exports.rendering.renderers import FORMATS, Cell, RenderOptions, Report, render, render_zip
 from services.exports.rendering.reports import RenderStats, artifact_report, prompt_report
 from services.exports.rendering.sources import Sources
 from services.exports.rendering.takeout import render_account
 from services.exports.rendering.work import Rendering, RenderJob
-from services.exports.rules import DATASETS, TABLE_FORMATS
+from services.exports.rules import DATA_FORMATS, DATASETS, FINE_TUNE, TABLE_FORMATS
 
-assert set(TABLE_FORMATS) == FORMATS, "the renderers and the rules disagree on formats"
+assert {*TABLE_FORMATS, *DATA_FORMATS} == FORMATS, "the renderers and the rules disagree on formats"
 
 
 class RenderCancelled(Exception):
@@ -107,6 +108,8 @@ class RenderRunner:
             if len(csvs) == 1:
                 return csvs[0][1]
             return render_zip((f"{n}.csv", chunks) for n, chunks in csvs)
+        if name == FINE_TUNE:
+            return self._fine_tune_chunks(job, stats, options)
         tables = self._sources.dataset_tables(names, all_users=all_users, acting=job.acting, stats=stats)
         fields: list[tuple[str, Cell]] = [
             ("source", str(request.source)),
@@ -115,3 +118,18 @@ class RenderRunner:
             ("snapshot_time", stats.snapshot_time),  # the one snapshot every table was read in
         ]
         return render(Report(title=f"Dataset {name}", fields=fields, tables=tables), request.format, options)
+
+    def _fine_tune_chunks(
+        self, job: RenderJob, stats: RenderStats, options: RenderOptions
+    ) -> Iterator[bytes]:
+        """The fine-tune dataset: rows chosen by the prompts service, shaped for training tools."""
+        request = job.request
+        [table] = self._sources.dataset_tables(
+            (FINE_TUNE,),
+            all_users=bool(request.options["all_users"]),
+            acting=job.acting,
+            stats=stats,
+            fine_tune=fine_tune_request(request.options),
+        )
+        shaped = training_table(table, str(request.options["shape"]))
+        return render(Report(title=f"Dataset {FINE_TUNE}", tables=[shaped]), request.format, options)

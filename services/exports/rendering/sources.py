@@ -26,7 +26,7 @@ from services.common.auth import ServiceTokens
 from services.common.channels import ChannelPair, upstream_error
 from services.common.timestamps import datetime_of
 from services.exports.rendering.account import AccountReader
-from services.exports.rendering.renderers import Cell, Table
+from services.exports.rendering.renderers import Cell, ColumnType, Table
 from services.exports.rendering.reports import RenderStats, cell_value, counted
 from services.exports.rendering.work import Acting, Resolved
 from services.exports.rules import ExportRequest
@@ -49,6 +49,15 @@ DATASET_ENUMS = {
     "temporal": prompts_pb2.DATASET_TEMPORAL,
     "feedback": prompts_pb2.DATASET_FEEDBACK,
     "effectiveness": prompts_pb2.DATASET_EFFECTIVENESS,
+    "fine-tune": prompts_pb2.DATASET_FINE_TUNE,
+}
+# The type a dataset column's values have, as the renderers name it (parquet writes it).
+COLUMN_TYPES: dict[int, ColumnType] = {
+    prompts_pb2.COLUMN_TYPE_STRING: "string",
+    prompts_pb2.COLUMN_TYPE_INTEGER: "integer",
+    prompts_pb2.COLUMN_TYPE_DOUBLE: "double",
+    prompts_pb2.COLUMN_TYPE_BOOLEAN: "boolean",
+    prompts_pb2.COLUMN_TYPE_TIMESTAMP: "timestamp",
 }
 CSV_MODES = {"safe": prompts_pb2.CSV_MODE_SAFE, "raw": prompts_pb2.CSV_MODE_RAW}
 
@@ -155,14 +164,24 @@ class Sources:
     # Rows and bytes, in the render thread -----------------------------------------------------
 
     def dataset_tables(
-        self, names: Sequence[str], *, all_users: bool, acting: Acting, stats: RenderStats
+        self,
+        names: Sequence[str],
+        *,
+        all_users: bool,
+        acting: Acting,
+        stats: RenderStats,
+        fine_tune: prompts_pb2.FineTuneOptions | None = None,
     ) -> list[Table]:
         """Datasets as tables whose rows stream from the prompts service, all read in ONE snapshot
-        (one stream, one repeatable-read transaction): consume them in order."""
+        (one stream, one repeatable-read transaction): consume them in order. Each column has the
+        type the dataset defines; `fine_tune` chooses the fine-tune dataset's rows."""
         rows = prompts_pb2.DATASET_ENCODING_ROWS
-        datasets = self._datasets(names, rows, "safe", all_users=all_users, acting=acting, stats=stats)
+        datasets = self._datasets(
+            names, rows, "safe", all_users=all_users, acting=acting, stats=stats, fine_tune=fine_tune
+        )
         return [
-            Table(name, columns, counted(_dataset_rows(parts), stats)) for name, columns, parts in datasets
+            Table(name, columns, counted(_dataset_rows(parts), stats), [COLUMN_TYPES[t] for t in types])
+            for name, columns, types, parts in datasets
         ]
 
     def dataset_csvs(
@@ -172,7 +191,7 @@ class Sources:
         all read in ONE snapshot: consume them in order."""
         csv = prompts_pb2.DATASET_ENCODING_CSV
         datasets = self._datasets(names, csv, csv_mode, all_users=all_users, acting=acting, stats=stats)
-        return [(name, _csv_chunks(parts, stats)) for name, _, parts in datasets]
+        return [(name, _csv_chunks(parts, stats)) for name, _, _, parts in datasets]
 
     def _datasets(
         self,
@@ -183,13 +202,15 @@ class Sources:
         all_users: bool,
         acting: Acting,
         stats: RenderStats,
-    ) -> list[tuple[str, list[str], Iterator[Any]]]:
-        """(name, columns, messages) of each dataset of one StreamDatasets call."""
+        fine_tune: prompts_pb2.FineTuneOptions | None = None,
+    ) -> list[tuple[str, list[str], list[int], Iterator[Any]]]:
+        """(name, columns, column types, messages) of each dataset of one StreamDatasets call."""
         request = prompts_pb2.StreamDatasetsRequest(
             datasets=[DATASET_ENUMS[name] for name in names],
             all_users=all_users,
             encoding=encoding,
             csv_mode=CSV_MODES[csv_mode],
+            fine_tune=fine_tune,
         )
         responses = self._prompts.StreamDatasets(
             request, metadata=self._metadata(acting), timeout=self._timeout
@@ -198,7 +219,7 @@ class Sources:
         stats.saw_snapshot(datetime_of(header.snapshot_time), header.revision)
         parts = _DatasetParts(responses, [d.dataset for d in header.datasets])
         return [
-            (name, list(d.columns), parts.of(d.dataset))
+            (name, list(d.columns), list(d.types), parts.of(d.dataset))
             for name, d in zip(names, header.datasets, strict=True)
         ]
 

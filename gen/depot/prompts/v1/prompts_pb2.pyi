@@ -189,7 +189,7 @@ class _FineTuneShapeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FineTun
     FINE_TUNE_SHAPE_CHAT: _FineTuneShape.ValueType  # 1
     """One row per chosen version: prompt_id, version_no, source, total, original_text, text."""
     FINE_TUNE_SHAPE_PREFERENCE: _FineTuneShape.ValueType  # 2
-    """One row per prompt with a preference pair: prompt_id, prompt, chosen, rejected."""
+    """One row per prompt with a preference pair: prompt, chosen, rejected."""
 
 class FineTuneShape(_FineTuneShape, metaclass=_FineTuneShapeEnumTypeWrapper):
     """What rows the fine-tune dataset holds."""
@@ -199,7 +199,7 @@ FINE_TUNE_SHAPE_UNSPECIFIED: FineTuneShape.ValueType  # 0
 FINE_TUNE_SHAPE_CHAT: FineTuneShape.ValueType  # 1
 """One row per chosen version: prompt_id, version_no, source, total, original_text, text."""
 FINE_TUNE_SHAPE_PREFERENCE: FineTuneShape.ValueType  # 2
-"""One row per prompt with a preference pair: prompt_id, prompt, chosen, rejected."""
+"""One row per prompt with a preference pair: prompt, chosen, rejected."""
 Global___FineTuneShape: _TypeAlias = FineTuneShape  # noqa: Y015
 
 class _CsvMode:

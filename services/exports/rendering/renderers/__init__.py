@@ -1,4 +1,5 @@
-"""Streaming renderers of export reports: json, yaml, markdown, text, csv, xlsx, pdf, docx, zip."""
+"""Streaming renderers of export reports: json, yaml, markdown, text, csv, xlsx, pdf, docx, zip,
+jsonl and parquet."""
 
 from services.exports.rendering.renderers.csv_zip import render_zip
 from services.exports.rendering.renderers.formats import (
@@ -6,13 +7,14 @@ from services.exports.rendering.renderers.formats import (
     RENDERER_VERSION,
     render,
 )
-from services.exports.rendering.renderers.model import Cell, RenderOptions, Report, Table
+from services.exports.rendering.renderers.model import Cell, ColumnType, RenderOptions, Report, Table
 from services.exports.rendering.renderers.pdf_fonts import UnsupportedCharacters
 
 __all__ = [
     "FORMATS",
     "RENDERER_VERSION",
     "Cell",
+    "ColumnType",
     "RenderOptions",
     "Report",
     "Table",

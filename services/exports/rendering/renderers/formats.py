@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from services.exports.rendering.renderers.csv_zip import render_csv
 from services.exports.rendering.renderers.docx_document import render_docx
 from services.exports.rendering.renderers.json_yaml import render_json, render_yaml
+from services.exports.rendering.renderers.jsonl import render_jsonl
 from services.exports.rendering.renderers.model import RenderOptions, Report
+from services.exports.rendering.renderers.parquet import render_parquet
 from services.exports.rendering.renderers.pdf_document import render_pdf
 from services.exports.rendering.renderers.text_formats import render_markdown, render_text
 from services.exports.rendering.renderers.xlsx_workbook import render_xlsx
@@ -16,7 +18,8 @@ from services.exports.rendering.renderers.xlsx_workbook import render_xlsx
 # stored renderings made by an older renderer can be told apart (and re-rendered).
 RENDERER_VERSION = "2.0.0"
 
-FORMATS = frozenset(("json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx"))  # zip is render_zip's
+# zip is render_zip's; jsonl and parquet write one file per table and need the columns' types (parquet).
+FORMATS = frozenset(("json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx", "jsonl", "parquet"))
 
 
 def render(report: Report, fmt: str, options: RenderOptions | None = None) -> Iterator[bytes]:
@@ -43,4 +46,8 @@ def render(report: Report, fmt: str, options: RenderOptions | None = None) -> It
             return render_pdf(report)
         case "docx":
             return render_docx(report)
+        case "jsonl":
+            return render_jsonl(report)
+        case "parquet":
+            return render_parquet(report)
     raise ValueError(f"unknown export format {fmt!r}; expected one of {sorted(FORMATS)}")

@@ -18,7 +18,9 @@ from typing import Any, Literal
 Cell = str | int | float | bool | None | datetime | dict[str, Any] | list[Any]
 
 CsvMode = Literal["safe", "raw"]
-FormatName = Literal["json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx"]
+FormatName = Literal["json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx", "jsonl", "parquet"]
+# A column's type, as its source defines it (a dataset's columns): parquet writes typed columns.
+ColumnType = Literal["string", "integer", "double", "boolean", "timestamp"]
 
 
 @dataclass
@@ -28,6 +30,8 @@ class Table:
     name: str
     columns: list[str]
     rows: Iterable[Sequence[Cell]]  # streamed: consumed once, never materialised
+    # One per column when the source defines them (datasets); None where a format needs none.
+    types: Sequence[ColumnType] | None = None
 
 
 @dataclass

@@ -1,0 +1,41 @@
+"""JSON Lines: one object per row, the table's columns as its keys, streamed.
+
+What pipelines read line by line (`json.loads` per line, `datasets.load_dataset("json", ...)`,
+pandas `read_json(lines=True)`): no title and no report fields (the export's receipt carries
+those), numbers as numbers, times as RFC 3339 text like every other format, objects as objects.
+Several tables are a zip of one `.jsonl` file per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import orjson
+
+from services.exports.rendering.renderers.cells import rfc3339
+from services.exports.rendering.renderers.chunks import byte_chunks
+from services.exports.rendering.renderers.model import Report, Table
+from services.exports.rendering.renderers.table_files import one_file_per_table
+
+# Times go through cells.rfc3339 (six fraction digits always), not orjson's own form.
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_APPEND_NEWLINE
+
+
+def render_jsonl(report: Report) -> Iterator[bytes]:
+    return one_file_per_table(report, "jsonl", jsonl_lines)
+
+
+def jsonl_lines(table: Table) -> Iterator[bytes]:
+    """The table's rows as JSON lines, in chunks of about 64 KiB."""
+    columns = table.columns
+    dumps = orjson.dumps
+    return byte_chunks(
+        dumps(dict(zip(columns, row, strict=True)), default=_time, option=_OPTIONS) for row in table.rows
+    )
+
+
+def _time(value: object) -> str:
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    raise TypeError(f"a JSON line cannot hold a {type(value).__name__}")

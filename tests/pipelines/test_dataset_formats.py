@@ -1,0 +1,147 @@
+"""Datasets as JSON Lines and Parquet through the gateway: jobs like every dataset export, with a
+receipt, cached by revision, read back by `json` and by pyarrow with the types the datasets define."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from tests.exports.conftest import create_session, export, follow
+from tests.pipelines.conftest import download, json_lines, parquet_table, zip_members
+from tests.support.system import User
+
+TIME = pa.timestamp("us", tz="UTC")
+TEMPORAL_TYPES = {
+    "prompt_id": pa.string(),
+    "request_id": pa.string(),
+    "version_no": pa.int64(),
+    "parent_version_no": pa.int64(),
+    "source": pa.string(),
+    "created_at": TIME,
+    "text": pa.string(),
+    "clarity": pa.float64(),
+    "specificity": pa.float64(),
+    "actionability": pa.float64(),
+    "structure": pa.float64(),
+    "context_use": pa.float64(),
+    "total": pa.float64(),
+}
+
+
+def test_temporal_parquet_has_the_datasets_types_and_values(alice: User) -> None:
+    session = create_session(alice)
+    body, data = download(alice, "datasets/temporal", "parquet")
+    table = parquet_table(data)
+    assert {field.name: field.type for field in table.schema} == TEMPORAL_TYPES
+    assert [field.name for field in table.schema] == list(TEMPORAL_TYPES), "the dataset's column order"
+    rows = table.to_pylist()
+    assert [(r["version_no"], r["parent_version_no"], r["source"], r["total"]) for r in rows] == [
+        (1, None, "syntax", 30.0),
+        (2, 1, "structure", 45.0),
+        (3, 1, "domain", 35.0),
+    ]
+    assert [r["text"] for r in rows] == [
+        f"{agent} {session.marker}" for agent in ("Syntax", "Structure", "Domain")
+    ]
+    assert {r["prompt_id"] for r in rows} == {session.id}
+    assert all(r["request_id"] == session.request_id for r in rows)
+    created = [r["created_at"] for r in rows]
+    assert all(isinstance(t, datetime) and t.utcoffset().total_seconds() == 0 for t in created)  # type: ignore[union-attr]
+    made = datetime.fromisoformat(session.prompt["created_at"].replace("Z", "+00:00"))
+    assert all(abs((t - made).total_seconds()) < 60 for t in created)
+    assert body["receipt"]["row_count"] == 3
+    metadata = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    assert metadata["depot.source"] == "datasets/temporal"
+    assert metadata["depot.revision"] == body["receipt"]["source_revision"]
+    headers = alice.http.get(f"/api/v1/exports/{body['id']}/content").headers
+    assert headers["content-type"] == "application/vnd.apache.parquet"
+    assert 'filename="dataset-temporal.parquet"' in headers["content-disposition"]
+
+
+def test_feedback_and_effectiveness_parquet_keep_booleans_integers_and_doubles(alice: User) -> None:
+    create_session(alice)
+    _, data = download(alice, "datasets/feedback", "parquet")
+    feedback = parquet_table(data)
+    assert feedback.schema.field("judge_correct").type == pa.bool_()
+    assert feedback.schema.field("created_at").type == TIME
+    assert feedback.column("judge_correct").to_pylist() == [True]
+    assert feedback.column("agent_winner").to_pylist() == ["structure"]
+    _, data = download(alice, "datasets/effectiveness", "parquet")
+    effectiveness = parquet_table(data)
+    types = {field.name: field.type for field in effectiveness.schema}
+    assert types["wins"] == types["total"] == types["judge_wins"] == pa.int64()
+    assert types["win_rate"] == types["avg_score"] == types["judge_agreement"] == pa.float64()
+    scores = {r["agent"]: r for r in effectiveness.to_pylist() if r["basis"] == "scores"}
+    assert scores["structure"]["wins"] == 1 and scores["structure"]["win_rate"] == 1.0
+    assert scores["syntax"]["avg_score"] == 30.0 and scores["syntax"]["judge_wins"] is None
+
+
+def test_temporal_jsonl_is_one_object_per_version_with_numbers_as_numbers(alice: User) -> None:
+    session = create_session(alice)
+    body, data = download(alice, "datasets/temporal", "jsonl")
+    rows = json_lines(data)
+    assert [list(r) for r in rows] == [list(TEMPORAL_TYPES)] * 3, "the dataset's columns as keys, in order"
+    assert [(r["version_no"], r["parent_version_no"], r["total"], r["clarity"]) for r in rows] == [
+        (1, None, 30, 6),
+        (2, 1, 45, 9),
+        (3, 1, 35, 7),
+    ]
+    assert all(type(r["total"]) is float and type(r["version_no"]) is int for r in rows)
+    assert rows[1]["text"] == f"Structure {session.marker}"
+    assert all(datetime.fromisoformat(r["created_at"]).tzinfo == UTC for r in rows)
+    assert all(r["created_at"].endswith("Z") and len(r["created_at"]) == 27 for r in rows)
+    assert body["receipt"]["row_count"] == 3
+    headers = alice.http.get(f"/api/v1/exports/{body['id']}/content").headers
+    assert headers["content-type"] == "application/jsonl"
+    assert 'filename="dataset-temporal.jsonl"' in headers["content-disposition"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_every_dataset_is_a_zip_of_one_file_per_dataset(alice: User, fmt: str) -> None:
+    create_session(alice)
+    body, data = download(alice, "datasets/all", fmt)
+    members = zip_members(data)
+    assert sorted(members) == sorted(
+        f"{n}.{fmt}" for n in ("multi-agent", "temporal", "feedback", "effectiveness")
+    )
+    if fmt == "jsonl":
+        counts = {name: len(json_lines(member)) for name, member in members.items()}
+    else:
+        counts = {name: parquet_table(member).num_rows for name, member in members.items()}
+    assert (
+        counts[f"temporal.{fmt}"] == 3
+        and counts[f"multi-agent.{fmt}"] == 1
+        and counts[f"feedback.{fmt}"] == 1
+    )
+    assert body["receipt"]["row_count"] == sum(counts.values())
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_an_empty_dataset_is_an_empty_file_that_still_reads(alice: User, fmt: str) -> None:
+    _, data = download(alice, "datasets/temporal", fmt)
+    if fmt == "jsonl":
+        assert data == b""
+    else:
+        table = parquet_table(data)
+        assert table.num_rows == 0 and table.schema.field("total").type == pa.float64()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_dataset_export_is_a_job_cached_by_the_datasets_revision(alice: User, fmt: str) -> None:
+    session = create_session(alice)
+    accepted = export(alice, "datasets/temporal", fmt)
+    assert accepted.status_code == 202, accepted.text  # the job path
+    first = follow(alice, accepted)
+    assert first["status"] == "completed" and first["receipt"]["row_count"] == 3
+    again = export(alice, "datasets/temporal", fmt)
+    assert again.status_code == 200 and again.json()["id"] == first["id"], "the same revision is a cache hit"
+    reply = alice.http.post(
+        f"/api/v1/prompts/{session.id}/versions", json={"text": "Fourth", "source": "syntax"}
+    )
+    assert reply.status_code in (200, 201), reply.text
+    changed = follow(alice, export(alice, "datasets/temporal", fmt))
+    assert changed["id"] != first["id"]
+    assert changed["receipt"]["source_revision"] != first["receipt"]["source_revision"]
+    assert changed["receipt"]["row_count"] == 4
