@@ -23,9 +23,10 @@ SUITES = (
     "blob_stores",
     "tracing",
     "replicas",
+    "events",
 )
 # The default run: the suites of the figures table (about ten minutes on two cores).
-FIGURE_SUITES = ("prompts", "downloads", "exports")
+FIGURE_SUITES = ("prompts", "downloads", "exports", "events")
 
 
 def main() -> None:

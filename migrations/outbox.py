@@ -11,8 +11,9 @@ of the change itself, so an event exists if and only if its change committed:
   positioned rows, by position, so a reader past position P never misses a row placed later.
 - `owner` (indexed) is the user whose data changed: readers filter on it, erasure deletes by it.
 
-`<schema>.emit_event(type, subject, owner, data)` inserts one row and notifies channel
-`<schema>_events` (delivered at commit, and only if the transaction commits) to wake the relay.
+`<schema>.emit_event(type, subject, owner, data)` inserts one row. It sends no notification: the
+relay polls for unplaced rows (one index probe), which costs the writing transaction nothing,
+where a NOTIFY from every writer was measured to double the CPU a create costs.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ CREATE FUNCTION {schema}.emit_event(p_type varchar, p_subject varchar, p_owner v
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO {schema}.events (type, subject, owner, data) VALUES (p_type, p_subject, p_owner, p_data);
-  PERFORM pg_notify('{schema}_events', '');
 END $$;
 """
 

@@ -120,11 +120,11 @@ class Settings(BaseSettings):
     s3_upload_concurrency: int = Field(default=4, ge=1, le=32)
 
     # Change events (WatchEvents): how long each service keeps its events (days; 0: forever), how
-    # often the retention pass runs, and how often the relay and idle watchers look at the outbox
-    # when no notification came (a lost one costs at most this much latency).
+    # often the retention pass runs, and how often the relay looks for newly committed events to
+    # place in order (the most it adds to an event's latency).
     events_retention_days: int = Field(default=30, ge=0, le=36500)
     events_retention_interval_seconds: float = Field(default=3600.0, gt=0, le=86400)
-    events_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    events_poll_seconds: float = Field(default=0.05, ge=0.005, le=60)
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     embedded: bool = False

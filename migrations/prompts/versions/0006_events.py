@@ -51,9 +51,6 @@ BEGIN
     FROM new_versions v JOIN prompts.prompts p ON p.id = v.prompt_id
    WHERE v.created_at <> p.created_at
    ORDER BY v.prompt_id, v.version_no;
-  IF FOUND THEN
-    PERFORM pg_notify('prompts_events', '');
-  END IF;
   RETURN NULL;
 END $$;
 

@@ -2,8 +2,7 @@
 
 A watcher reads a page (PAGE_SIZE events) at a time on a pooled connection it gives back before
 sending, so it holds no connection and no transaction while a slow client reads, and its memory is
-one page whatever the backlog. Once it has caught up it waits for the relay's wake-up (or the poll
-interval) and reads again. A client that goes away cancels the call, which ends the loop.
+one page whatever the backlog. Once it has caught up it waits for the relay's wake-up (or WATCH_POLL_SECONDS) and reads again. A client that goes away cancels the call, which ends the loop.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from depot.events.v1 import events_pb2 as pb
 from depot.events.v1 import events_pb2_grpc
 from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.events.cursor import decode_cursor, encode_cursor
-from services.common.events.relay import EventRelay
+from services.common.events.relay import WATCH_POLL_SECONDS, EventRelay
 from services.common.grpc_server import Registration
 from services.common.interceptors import current_principal
 from services.common.timestamps import timestamp
@@ -60,7 +59,7 @@ class EventsServicer:
                 after = row.position
             if len(rows) < PAGE_SIZE:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self._relay.poll_seconds)
+                    await asyncio.wait_for(woken.wait(), WATCH_POLL_SECONDS)
 
     def _checked_types(self, types: Any) -> list[str]:
         if len(types) > MAX_TYPES:

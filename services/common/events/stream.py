@@ -30,11 +30,6 @@ class EventStream:
         return self.schema
 
     @property
-    def pending_channel(self) -> str:
-        """Notified (at commit) by every transaction that wrote an event."""
-        return f"{self.schema}_events"
-
-    @property
     def positioned_channel(self) -> str:
         """Notified by the relay when it gave committed events their positions."""
         return f"{self.schema}_events_positioned"
