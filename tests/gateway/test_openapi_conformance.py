@@ -293,7 +293,10 @@ def test_every_json_route_answers_what_its_schema_documents(
         anonymous.close()
         admin.http.close()
 
-    missing = contract.json_routes() - contract.checked
+    # The webhook routes need a system whose webhooks may reach a local receiver: tests/webhooks/test_openapi.py.
+    missing = {
+        r for r in contract.json_routes() - contract.checked if not r[1].startswith("/api/v1/webhooks")
+    }
     assert not missing, f"JSON routes this test does not exercise yet: {sorted(missing)}"
 
 
