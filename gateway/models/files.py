@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, RootModel
 from depot.files.v1 import files_pb2 as pb
 from gateway.errors import ApiError
 from gateway.models.common import INT32_MAX, Body, Out, Page, rfc3339
+from services.common.cells import cell_of, cell_value
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 Scalar = str | int | float | bool | None
@@ -36,17 +37,9 @@ class ReplaceIn(Body):
 
 def _cell(value: Any, where: str) -> pb.Cell:
     """A JSON scalar as a Cell; integers must fit the protocol's int64."""
-    if value is None:
-        return pb.Cell()
-    if isinstance(value, bool):
-        return pb.Cell(bool_value=value)
-    if isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise ApiError(400, "INVALID_ARGUMENT", f"{where} must be an integer between -2^63 and 2^63-1")
-        return pb.Cell(int_value=value)
-    if isinstance(value, float):
-        return pb.Cell(double_value=value)
-    return pb.Cell(string_value=value)
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise ApiError(400, "INVALID_ARGUMENT", f"{where} must be an integer between -2^63 and 2^63-1")
+    return cell_of(value, pb.Cell)
 
 
 class ArtifactIn(Body):
@@ -170,11 +163,6 @@ class QuotaOut(BaseModel):
         )
 
 
-def _cell_value(cell: pb.Cell) -> Any:
-    kind = cell.WhichOneof("kind")
-    return None if kind is None else getattr(cell, kind)
-
-
 class ArtifactOut(Out):
     id: str
     chat_id: str
@@ -197,7 +185,7 @@ class ArtifactOut(Out):
             "created_at": rfc3339(message.create_time),
         }
         if with_rows:
-            view["rows"] = [[_cell_value(c) for c in row.cells] for row in message.rows]
+            view["rows"] = [[cell_value(c) for c in row.cells] for row in message.rows]
         return view
 
 

@@ -11,6 +11,7 @@ import grpc
 
 from depot.files.v1 import files_pb2 as pb
 from depot.files.v1 import files_pb2_grpc
+from services.common.cells import cell_value
 from services.common.database import Database
 from services.common.errors import FailedPrecondition, PermissionDenied
 from services.common.interceptors import current_principal
@@ -304,7 +305,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
     async def CreateArtifact(
         self, request: pb.CreateArtifactRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        rows = [[messages.cell_value(c) for c in row.cells] for row in request.rows]
+        rows = [[cell_value(c) for c in row.cells] for row in request.rows]
         async with self._unit_of_work() as repo:
             row = await artifacts.create_artifact(
                 repo,

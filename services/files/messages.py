@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from depot.files.v1 import files_pb2 as pb
+from services.common.cells import cell_of
 from services.common.errors import InvalidArgument
 from services.common.timestamps import timestamp
-from services.files import cells, rules
+from services.files import cells
 
 
 def stale_file(row: Any) -> pb.StaleFile:
@@ -62,23 +63,9 @@ async def upload_parts(
     return first.header, chunks()
 
 
-def cell_value(cell: pb.Cell) -> rules.Cell:
-    kind = cell.WhichOneof("kind")
-    return None if kind is None else getattr(cell, kind)
-
-
 def cell(stored: Any) -> pb.Cell:
     """A stored JSON scalar as a Cell; None leaves the oneof unset (null)."""
-    value = cells.stored_value(stored)
-    if value is None:
-        return pb.Cell()
-    if isinstance(value, bool):
-        return pb.Cell(bool_value=value)
-    if isinstance(value, int):
-        return pb.Cell(int_value=value)
-    if isinstance(value, float):
-        return pb.Cell(double_value=value)
-    return pb.Cell(string_value=str(value))
+    return cell_of(cells.stored_value(stored), pb.Cell)
 
 
 def chat_message(row: Any) -> pb.Chat:

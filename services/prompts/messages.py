@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
 from google.protobuf import struct_pb2
 
 from depot.prompts.v1 import prompts_pb2 as pb
+from services.common.cells import cell_of
 from services.common.json_values import check_json_value, struct_dict
 from services.common.limits import MAX_MODEL_CONFIG_BYTES
 from services.common.timestamps import timestamp
@@ -179,7 +178,7 @@ def row_batches(rows: Iterable[Sequence[Any]]) -> Iterator[pb.RowBatch]:
     batch: list[pb.Row] = []
     size = 0
     for values in rows:
-        row = pb.Row(cells=[cell(v) for v in values])
+        row = pb.Row(cells=[cell_of(v, pb.Cell) for v in values])
         row_size = row.ByteSize()
         if batch and (len(batch) >= ROWS_PER_MESSAGE or size + row_size > ROW_BATCH_BYTES):
             yield pb.RowBatch(rows=batch)
@@ -188,22 +187,3 @@ def row_batches(rows: Iterable[Sequence[Any]]) -> Iterator[pb.RowBatch]:
         size += row_size
     if batch:
         yield pb.RowBatch(rows=batch)
-
-
-def cell(value: Any) -> pb.Cell:
-    """A dataset value as a Cell; None leaves the oneof unset (null)."""
-    if value is None:
-        return pb.Cell()
-    if isinstance(value, bool):
-        return pb.Cell(bool_value=value)
-    if isinstance(value, int):
-        return pb.Cell(int_value=value)
-    if isinstance(value, float):
-        return pb.Cell(double_value=value)
-    if isinstance(value, datetime):
-        return pb.Cell(time_value=timestamp(value))
-    if isinstance(value, uuid.UUID):
-        return pb.Cell(string_value=str(value))
-    if isinstance(value, str):
-        return pb.Cell(string_value=value)
-    return pb.Cell(double_value=float(value))  # Decimal from numeric aggregates

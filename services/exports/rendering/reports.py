@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from google.protobuf import json_format
 
 from depot.prompts.v1 import prompts_pb2 as prompts_pb
+from services.common.cells import cell_value
 from services.common.timestamps import datetime_of
 from services.exports.rendering.renderers import Cell, Report, Table
 
@@ -53,16 +54,6 @@ def counted(rows: Iterable[Sequence[Cell]], stats: RenderStats) -> Iterator[Sequ
     for row in rows:
         stats.row_count += 1
         yield row
-
-
-def cell_value(cell: Any) -> Cell:
-    """A dataset or artifact cell (same oneof in both protos) as a Python value; no kind set is None."""
-    kind = cell.WhichOneof("kind")
-    if kind is None:
-        return None
-    if kind == "time_value":
-        return datetime_of(cell.time_value)
-    return cast(Cell, getattr(cell, kind))
 
 
 def _version_row(version: prompts_pb.Version, best_version_no: int) -> list[Cell]:
