@@ -13,6 +13,7 @@ import pytest
 
 from tests.exports.conftest import create_session
 from tests.support.system import System, User
+from tests.takeout.support import build
 
 JSON = "application/json"
 
@@ -289,6 +290,11 @@ def test_every_json_route_answers_what_its_schema_documents(
             json={"artifactId": artifact["id"], "format": "csv"},
         )
         c(alice, "POST", "/api/v1/exports", expect=400, json={"source": source, "format": "nope"})
+
+        # Restores: an archive with nothing in it, and its job.
+        upload = {"content": build([]), "headers": {"content-type": "application/zip"}}
+        job = c(alice, "POST", "/api/v1/imports", expect=202, **upload)
+        c(alice, "GET", "/api/v1/imports/{import_id}", expect=200, path={"import_id": job["id"]})
     finally:
         anonymous.close()
         admin.http.close()

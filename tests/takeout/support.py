@@ -106,3 +106,51 @@ def restored(
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def entries_of(archive: bytes) -> dict[str, bytes]:
+    """Every entry of an archive but the manifest, by path."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        return {name: z.read(name) for name in z.namelist() if name != "manifest.json"}
+
+
+def build(
+    entries: list[tuple[str, bytes]],
+    *,
+    manifest: dict[str, Any] | None = None,
+    kinds: dict[str, str] | None = None,
+    compression: int = zipfile.ZIP_DEFLATED,
+) -> bytes:
+    """A zip of `entries` (names as given, duplicates kept) with a manifest that tells the truth
+    about them unless one is given."""
+    if manifest is None:
+        listed = [
+            {
+                "path": path,
+                "kind": (kinds or {}).get(path) or kind_of(path),
+                "sha256": sha256(data),
+                "size_bytes": len(data),
+            }
+            for path, data in entries
+        ]
+        manifest = {"version": 1, "owner": "someone", "created_at": "2026-01-01T00:00:00Z", "entries": listed}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as z:
+        for path, data in entries:
+            info = zipfile.ZipInfo(path)
+            info.compress_type = compression
+            z.writestr(info, data)
+        z.writestr("manifest.json", json.dumps(manifest))
+    return out.getvalue()
+
+
+def kind_of(path: str) -> str:
+    if path.startswith("prompts/"):
+        return "prompt"
+    if path in ("feedback.json", "security_scans.json"):
+        return path.removesuffix(".json")
+    if path.endswith("/files.json"):
+        return "files"
+    if "/artifacts/" in path:
+        return "artifact"
+    return "file"

@@ -10,7 +10,7 @@ from tests.support.system import User
 from tests.takeout.support import manifest_of, restored, small_account, takeout
 
 
-def _normalised(archive: bytes) -> dict[str, object]:
+def normalised(archive: bytes) -> dict[str, object]:
     """The archive's content apart from ids, revisions and times."""
     out: dict[str, object] = {}
     with zipfile.ZipFile(io.BytesIO(archive)) as z:
@@ -46,19 +46,19 @@ def test_a_takeout_restored_into_another_user_takes_out_the_same(alice: User, bo
     assert job["errors"] == [], job
     assert job["counts"] == {"prompts": 2, "feedback": 1, "security_scans": 1, "files": 3, "artifacts": 1}
     second = takeout(bob)
-    assert _normalised(second) == _normalised(first)
+    assert normalised(second) == normalised(first)
 
 
 def test_restoring_twice_changes_nothing(alice: User, bob: User) -> None:
     small_account(alice)
     archive = takeout(alice)
     assert restored(bob, archive)["status"] == "completed"
-    before = _normalised(takeout(bob))
+    before = normalised(takeout(bob))
     again = restored(bob, archive)
     assert again["status"] == "completed", again
     assert again["counts"] == {"prompts": 0, "feedback": 0, "security_scans": 0, "files": 0, "artifacts": 0}
     assert again["skipped"] == 8, again
-    assert _normalised(takeout(bob)) == before
+    assert normalised(takeout(bob)) == before
 
 
 def test_a_single_prompt_json_export_restores(alice: User, bob: User) -> None:
