@@ -17,6 +17,7 @@ from gateway.models.common import ErrorOut
 from gateway.relay_exports import if_none_match, relay
 from gateway.responses import Json
 from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
+from services.common.limits import MAX_SOURCE_CHARS
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 # The service bounds a wait (DEPOT_EXPORT_WAIT_MAX_SECONDS, at most 600); the gateway never asks for
@@ -111,7 +112,7 @@ async def list_exports(
     token: str = Depends(bearer_token),
     page_size: PageSize = 0,
     page_token: str = PageToken,
-    source: str = Query(default="", max_length=512, description="Only exports of this source"),
+    source: str = Query(default="", max_length=MAX_SOURCE_CHARS, description="Only exports of this source"),
     status: m.State | None = None,
 ) -> Response:
     """The caller's exports, newest first."""

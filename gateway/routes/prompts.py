@@ -12,6 +12,7 @@ from gateway.models import prompts as m
 from gateway.models.common import INT32_MAX, Digits
 from gateway.responses import Json
 from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
+from services.common.limits import MAX_NAME_CHARS
 
 router = APIRouter(prefix="/api/v1", tags=["prompts"])
 
@@ -40,7 +41,7 @@ async def list_prompts(
     page_size: PageSize = 0,
     page_token: str = PageToken,
     q: str = Query(default="", max_length=1000, description="Text the original prompt contains"),
-    agent_type: str = Query(default="", max_length=255),
+    agent_type: str = Query(default="", max_length=MAX_NAME_CHARS),
 ) -> Response:
     """The caller's prompts, newest first."""
     gateway = upstream(request)
@@ -129,7 +130,7 @@ async def list_feedback(
     token: str = Depends(bearer_token),
     page_size: PageSize = 0,
     page_token: str = PageToken,
-    request_id: str = Query(default="", max_length=255),
+    request_id: str = Query(default="", max_length=MAX_NAME_CHARS),
 ) -> Response:
     """The caller's feedback, newest first."""
     gateway = upstream(request)
