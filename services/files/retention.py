@@ -2,7 +2,7 @@
 
 A file's last_accessed_at is set by every write and, at most once an hour, by a download. Every
 files process runs the pass each interval; whichever replica takes the advisory lock does the work
-and the others skip that turn (the exports lifecycle's pattern). Each file is removed in its own
+and the others skip that turn (services/common/background.py). Each file is removed in its own
 transaction with the writers' lock order (chat, file, usage) and only if it is still stale under
 those locks, so a file read while the pass runs is kept, and the owner's usage drops with it.
 """

@@ -6,8 +6,9 @@ grace period, and never bytes a row points at or bytes of an export still queued
 (any segment of their key is its id, whatever the attempt). It also clears what crashed writers
 left inside the store: temporary files (local) and incomplete multipart uploads (S3).
 
-Every exports process runs `run_forever`: each interval, whichever replica takes the advisory lock
-removes expired exports (rows first, then their bytes) and sweeps; the others skip that turn.
+Every exports process runs `run_once` each interval (a `Periodic` of services/common/background.py):
+whichever replica takes the advisory lock removes expired exports (rows first, then their bytes) and
+sweeps; the others skip that turn.
 """
 
 from __future__ import annotations
