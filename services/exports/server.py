@@ -18,7 +18,7 @@ from services.exports.imports.wiring import build_imports
 from services.exports.jobs.policy import QueuePolicy
 from services.exports.jobs.queue import JobQueue
 from services.exports.jobs.signals import JobSignals
-from services.exports.jobs.worker import JobSettings, JobWorker
+from services.exports.jobs.worker import Deliver, JobSettings, JobWorker
 from services.exports.lifecycle.downloads import Downloads
 from services.exports.lifecycle.history import History
 from services.exports.lifecycle.repository import LifecycleRepository
@@ -26,6 +26,7 @@ from services.exports.lifecycle.sweeper import Sweeper
 from services.exports.rendering.runner import RenderRunner
 from services.exports.rendering.sources import Sources
 from services.exports.repository import ExportsRepository
+from services.exports.schedules.wiring import build as build_schedules
 from services.exports.service import ExportsService
 from services.exports.webhooks.wiring import build_webhooks
 
@@ -65,8 +66,15 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         wait_max_seconds=settings.export_wait_max_seconds,
     )
     job_runner = RenderRunner(sources=sources, blobs=blobs, workers=settings.export_render_workers)
+    schedules = build_schedules(settings, database, blobs=blobs, plans=settings.export_job_worker)
     worker = _job_worker(
-        settings, database, sources=sources, renderer=job_runner, blobs=blobs, signals=signals
+        settings,
+        database,
+        sources=sources,
+        renderer=job_runner,
+        blobs=blobs,
+        signals=signals,
+        deliver=schedules.deliveries.deliver,
     )
     lifecycle = database.units_of_work(LifecycleRepository)
     history = History(unit_of_work=lifecycle, exports=service)
@@ -95,12 +103,13 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         listening.cancel()
         job_runner.close()
         await sweeper.stop()
+        await schedules.stop()
         runner.close()
         await sources.close()
         blobs.close()
         await close_webhooks()
 
-    return [registration, webhooks, imports], close
+    return [registration, webhooks, imports, schedules.registration], close
 
 
 def _job_worker(
@@ -111,6 +120,7 @@ def _job_worker(
     renderer: RenderRunner,
     blobs: BlobStore,
     signals: JobSignals,
+    deliver: Deliver,
 ) -> JobWorker:
     """The started job worker of this process."""
     worker = JobWorker(
@@ -120,6 +130,7 @@ def _job_worker(
         renderer=renderer,
         blobs=blobs,
         wake=signals.queued,
+        deliver=deliver,
         settings=JobSettings(
             concurrency=settings.export_render_workers,
             lease_seconds=settings.export_job_lease_seconds,

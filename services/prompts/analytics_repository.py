@@ -57,14 +57,18 @@ class AnalyticsRepository:
             while batch := await cur.fetchmany(ROWS_PER_FETCH):
                 yield batch
 
-    async def stream_csv(self, *, dataset: str, owner: str | None, csv_safe: bool) -> AsyncIterator[bytes]:
-        """The dataset as CSV with a header line, formatted by PostgreSQL's COPY."""
-        query = DATASETS[dataset].copy_sql(all_users=owner is None, csv_safe=csv_safe)
+    async def stream_csv(
+        self, *, dataset: str, owner: str | None, csv_safe: bool, query: DatasetQuery | None = None
+    ) -> AsyncIterator[bytes]:
+        """The dataset as CSV with a header line, formatted by PostgreSQL's COPY (`query` when its
+        definition depends on the request, as a window's does)."""
+        definition = query or DATASETS[dataset]
+        sql = definition.copy_sql(all_users=owner is None, csv_safe=csv_safe)
         pg = self.connection
         # COPY hands over one row at a time; one gRPC message per row would cap the stream at a
         # few MB/s, so rows are gathered into chunks of about CSV_CHUNK_BYTES.
         buffer = bytearray()
-        async with pg.cursor() as cur, cur.copy(query, {"owner": owner}) as copy:
+        async with pg.cursor() as cur, cur.copy(sql, {**definition.params, "owner": owner}) as copy:
             async for row in copy:
                 buffer += row
                 if len(buffer) >= CSV_CHUNK_BYTES:

@@ -13,7 +13,8 @@ statement formats those columns itself, the same way, in the same pass.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
 # Agents whose latest score the multi-agent log reports (seed 001's three specialists). A version
@@ -42,6 +43,20 @@ class DatasetQuery:
     owner_column: str
     # Values of the body's other placeholders (the fine-tune dataset's filters); %(owner)s is added.
     params: Mapping[str, Any] = field(default_factory=dict)
+    # SQL of when a row last changed (the start of the transaction that wrote it), by which an
+    # incremental scheduled export reads a window; "" when rows carry no such time (aggregates).
+    changed: str = ""
+
+    def windowed(self, since: datetime, before: datetime) -> DatasetQuery:
+        """The query of the rows changed in [since, before) only."""
+        if not self.changed or "WHERE {scope}" not in self.body:
+            raise ValueError("this dataset's rows carry no change time")
+        within = f"({self.changed}) >= %(changed_since)s AND ({self.changed}) < %(changed_before)s"
+        return replace(
+            self,
+            body=self.body.replace("WHERE {scope}", "WHERE {scope} AND " + within, 1),
+            params={**self.params, "changed_since": since, "changed_before": before},
+        )
 
     def column_names(self, *, all_users: bool) -> list[str]:
         return [c.name for c in self._columns(all_users)]
@@ -107,6 +122,7 @@ MULTI_AGENT = DatasetQuery(
         " WHERE {scope} ORDER BY p.created_at, p.id"
     ),
     owner_column="p.owner",
+    changed="p.updated_at",  # every append and score write touches it
 )
 
 TEMPORAL = DatasetQuery(
@@ -131,6 +147,7 @@ TEMPORAL = DatasetQuery(
         " WHERE {scope} ORDER BY v.created_at, v.prompt_id, v.version_no"
     ),
     owner_column="p.owner",
+    changed="GREATEST(v.created_at, s.updated_at)",  # a version changes when it is (re)scored
 )
 
 FEEDBACK = DatasetQuery(
@@ -146,6 +163,7 @@ FEEDBACK = DatasetQuery(
     ),
     body="FROM prompts.feedback f WHERE {scope} ORDER BY f.created_at, f.id",
     owner_column="f.owner",
+    changed="f.updated_at",
 )
 
 # Effectiveness on both bases recomputed from every score and feedback row: the reference the

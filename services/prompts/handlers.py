@@ -15,6 +15,7 @@ from services.common.errors import InvalidArgument
 from services.common.interceptors import current_principal
 from services.prompts import messages, service
 from services.prompts.analytics_repository import AnalyticsRepository
+from services.prompts.dataset_windows import Window, windowed
 from services.prompts.fine_tune import FINE_TUNE
 from services.prompts.label_handlers import LabelHandlers
 from services.prompts.label_repository import LabelsRepository
@@ -234,11 +235,20 @@ class PromptsHandlers(LabelHandlers, prompts_pb2_grpc.PromptsServiceServicer):
     async def StreamDatasets(
         self, request: pb.StreamDatasetsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamDatasetsResponse]:
+        async for part in self.stream_datasets(request):
+            yield part
+
+    async def stream_datasets(
+        self, request: pb.StreamDatasetsRequest, *, window: Window | None = None
+    ) -> AsyncIterator[pb.StreamDatasetsResponse]:
+        """StreamDatasets' stream; with a `window`, only the rows changed within it (DatasetWindowsService)."""
         names = service.check_datasets([_enum(d, messages.DATASETS, "datasets") for d in request.datasets])
         encoding = _enum(request.encoding, messages.ENCODINGS, "encoding")
         if FINE_TUNE in names and encoding != "rows":
             raise InvalidArgument("the fine-tune dataset is streamed as rows only", field="encoding")
         queries = [service.dataset_query(name, messages.fine_tune(request.fine_tune)) for name in names]
+        if window is not None:
+            queries = [windowed(query, name, window) for name, query in zip(names, queries, strict=True)]
         owner = self._dataset_owner(request.all_users)
         async with self._db.snapshot() as conn:
             analytics = AnalyticsRepository(conn)
@@ -260,7 +270,8 @@ class PromptsHandlers(LabelHandlers, prompts_pb2_grpc.PromptsServiceServicer):
             csv_safe = request.csv_mode != pb.CSV_MODE_RAW
             for name, dataset, query in zip(names, request.datasets, queries, strict=True):
                 if encoding == "csv":
-                    async for chunk in analytics.stream_csv(dataset=name, owner=owner, csv_safe=csv_safe):
+                    chunks = analytics.stream_csv(dataset=name, owner=owner, csv_safe=csv_safe, query=query)
+                    async for chunk in chunks:
                         yield pb.StreamDatasetsResponse(dataset=dataset, chunk=chunk)
                     continue
                 async for fetched in service.dataset_rows(analytics, dataset=name, owner=owner, query=query):

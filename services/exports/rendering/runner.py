@@ -21,7 +21,7 @@ from services.exports.rendering.reports import RenderStats, artifact_report, pro
 from services.exports.rendering.sources import Sources
 from services.exports.rendering.takeout import render_account
 from services.exports.rendering.work import Rendering, RenderJob
-from services.exports.rules import DATA_FORMATS, DATASETS, FINE_TUNE, TABLE_FORMATS
+from services.exports.rules import DATA_FORMATS, DATASETS, FINE_TUNE, TABLE_FORMATS, changed_window
 
 assert {*TABLE_FORMATS, *DATA_FORMATS} == FORMATS, "the renderers and the rules disagree on formats"
 
@@ -99,18 +99,26 @@ class RenderRunner:
         request, name = job.request, job.request.source.name
         all_users = bool(request.options["all_users"])
         names = DATASETS if name == "all" else (name,)
+        window = changed_window(request.options)  # an incremental scheduled run: changed rows only
         # Every dataset of the export comes from one stream read in one snapshot (`datasets/all`
         # never mixes moments), consumed in order.
         if request.format == "csv":
             csvs = self._sources.dataset_csvs(
-                names, all_users=all_users, csv_mode=request.csv_mode, acting=job.acting, stats=stats
+                names,
+                all_users=all_users,
+                csv_mode=request.csv_mode,
+                acting=job.acting,
+                stats=stats,
+                window=window,
             )
             if len(csvs) == 1:
                 return csvs[0][1]
             return render_zip((f"{n}.csv", chunks) for n, chunks in csvs)
         if name == FINE_TUNE:
             return self._fine_tune_chunks(job, stats, options)
-        tables = self._sources.dataset_tables(names, all_users=all_users, acting=job.acting, stats=stats)
+        tables = self._sources.dataset_tables(
+            names, all_users=all_users, acting=job.acting, stats=stats, window=window
+        )
         fields: list[tuple[str, Cell]] = [
             ("source", str(request.source)),
             ("scope", "every user" if all_users else "own"),

@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 
 from depot.files.v1 import files_pb2, files_pb2_grpc
-from depot.prompts.v1 import prompts_pb2, prompts_pb2_grpc
+from depot.prompts.v1 import dataset_windows_pb2, dataset_windows_pb2_grpc, prompts_pb2, prompts_pb2_grpc
 from services.common import errors
 from services.common.auth import ServiceTokens
 from services.common.channels import ChannelPair, upstream_error
@@ -99,6 +99,7 @@ class Sources:
         self._files_aio = files_pb2_grpc.FilesServiceStub(files.aio)
         self._prompts = prompts_pb2_grpc.PromptsServiceStub(prompts.sync)
         self._files = files_pb2_grpc.FilesServiceStub(files.sync)
+        self._windows = dataset_windows_pb2_grpc.DatasetWindowsServiceStub(prompts.sync)
 
     def _metadata(self, acting: Acting) -> tuple[tuple[str, str], ...]:
         """A fresh service token for one call (or one stream) made for `acting`."""
@@ -171,13 +172,21 @@ class Sources:
         acting: Acting,
         stats: RenderStats,
         fine_tune: prompts_pb2.FineTuneOptions | None = None,
+        window: Window | None = None,
     ) -> list[Table]:
         """Datasets as tables whose rows stream from the prompts service, all read in ONE snapshot
         (one stream, one repeatable-read transaction): consume them in order. Each column has the
         type the dataset defines; `fine_tune` chooses the fine-tune dataset's rows."""
         rows = prompts_pb2.DATASET_ENCODING_ROWS
         datasets = self._datasets(
-            names, rows, "safe", all_users=all_users, acting=acting, stats=stats, fine_tune=fine_tune
+            names,
+            rows,
+            "safe",
+            all_users=all_users,
+            acting=acting,
+            stats=stats,
+            fine_tune=fine_tune,
+            window=window,
         )
         return [
             Table(name, columns, counted(_dataset_rows(parts), stats), [COLUMN_TYPES[t] for t in types])
@@ -185,12 +194,21 @@ class Sources:
         ]
 
     def dataset_csvs(
-        self, names: Sequence[str], *, all_users: bool, csv_mode: str, acting: Acting, stats: RenderStats
+        self,
+        names: Sequence[str],
+        *,
+        all_users: bool,
+        csv_mode: str,
+        acting: Acting,
+        stats: RenderStats,
+        window: Window | None = None,
     ) -> list[tuple[str, Iterator[bytes]]]:
         """Datasets as CSV bytes formatted by PostgreSQL and passed through untouched (the fast path),
         all read in ONE snapshot: consume them in order."""
         csv = prompts_pb2.DATASET_ENCODING_CSV
-        datasets = self._datasets(names, csv, csv_mode, all_users=all_users, acting=acting, stats=stats)
+        datasets = self._datasets(
+            names, csv, csv_mode, all_users=all_users, acting=acting, stats=stats, window=window
+        )
         return [(name, _csv_chunks(parts, stats)) for name, _, _, parts in datasets]
 
     def _datasets(
@@ -203,8 +221,10 @@ class Sources:
         acting: Acting,
         stats: RenderStats,
         fine_tune: prompts_pb2.FineTuneOptions | None = None,
+        window: Window | None = None,
     ) -> list[tuple[str, list[str], list[int], Iterator[Any]]]:
-        """(name, columns, column types, messages) of each dataset of one StreamDatasets call."""
+        """(name, columns, column types, messages) of each dataset of one StreamDatasets call; with
+        a `window`, only the rows changed within it (an incremental scheduled run)."""
         request = prompts_pb2.StreamDatasetsRequest(
             datasets=[DATASET_ENUMS[name] for name in names],
             all_users=all_users,
@@ -212,9 +232,16 @@ class Sources:
             csv_mode=CSV_MODES[csv_mode],
             fine_tune=fine_tune,
         )
-        responses = self._prompts.StreamDatasets(
-            request, metadata=self._metadata(acting), timeout=self._timeout
-        )
+        if window is None:
+            responses = self._prompts.StreamDatasets(
+                request, metadata=self._metadata(acting), timeout=self._timeout
+            )
+        else:
+            responses = _WindowParts(
+                self._windows.StreamDatasetWindow(
+                    _window_request(request, window), metadata=self._metadata(acting), timeout=self._timeout
+                )
+            )
         header = _first(responses, "prompts").header
         stats.saw_snapshot(datetime_of(header.snapshot_time), header.revision)
         parts = _DatasetParts(responses, [d.dataset for d in header.datasets])
@@ -234,6 +261,32 @@ class Sources:
         header = _first(responses, "files").header
         stats.saw_snapshot(datetime_of(header.snapshot_time), str(header.revision))
         return _ChatEntries(responses, stats).entries()
+
+
+Window = tuple[datetime, datetime]
+
+
+def _window_request(request: prompts_pb2.StreamDatasetsRequest, window: Window) -> Any:
+    message = dataset_windows_pb2.StreamDatasetWindowRequest(datasets=request)
+    message.changed_since.FromDatetime(window[0])
+    message.changed_before.FromDatetime(window[1])
+    return message
+
+
+class _WindowParts:
+    """A StreamDatasetWindow stream read as the StreamDatasets stream each message wraps."""
+
+    def __init__(self, responses: Any) -> None:
+        self._responses = responses
+
+    def __iter__(self) -> _WindowParts:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._responses).part
+
+    def cancel(self) -> None:
+        self._responses.cancel()
 
 
 def _first(responses: Any, service: str) -> Any:

@@ -1,0 +1,123 @@
+"""A schedule running three windows across two exports replicas, the middle one failing first (its S3
+destination stopped), then retried: every window is delivered exactly once, with exactly its rows."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.schedules.support import give_feedback, hour_now, runs, set_feedback_time, wait_for
+from tests.support.s3 import running_s3_server
+from tests.support.system import Database, System
+
+pytestmark = pytest.mark.s3
+
+SCHEDULE_SETTINGS = {
+    "DEPOT_SCHEDULE_PLAN_INTERVAL_SECONDS": "0.3",
+    "DEPOT_SCHEDULE_LAG_SECONDS": "1",
+    "DEPOT_SCHEDULE_RETRY_SECONDS": "1",
+    "DEPOT_SCHEDULE_ALLOW_PRIVATE_ENDPOINTS": "true",
+    "DEPOT_EXPORT_JOB_MAX_ATTEMPTS": "1",
+}
+
+
+def test_three_windows_with_a_failure_in_the_middle_run_each_window_once_across_two_replicas(
+    database: Database, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    directory = Path(tmp_path_factory.mktemp("schedules"))
+    with (
+        running_s3_server(directory / "s3", bucket="deliveries") as s3,
+        System.running(database, directory, replicas=2, **SCHEDULE_SETTINGS) as system,
+    ):
+        user = system.client()
+        hour = hour_now(database.url)
+        # The test's clock: the schedule began three hours ago; one feedback row changed in each hour.
+        windows = [(hour - timedelta(hours=3 - k), hour - timedelta(hours=2 - k)) for k in range(3)]
+        for k, (start, _) in enumerate(windows):
+            give_feedback(user, f"req-window-{k}")
+            set_feedback_time(
+                database.url, owner=user.id, request_id=f"req-window-{k}", at=start + timedelta(minutes=10)
+            )
+        created = user.http.post(
+            "/api/v1/export-schedules",
+            json={
+                "source": "datasets/feedback",
+                "format": "csv",
+                "every": "hourly",
+                "mode": "incremental",
+                "destination": {
+                    "type": "s3",
+                    "bucket": "deliveries",
+                    "endpoint_url": s3.endpoint_url,
+                    "prefix": "depot/feedback",
+                    "access_key_id": s3.access_key,
+                    "secret_access_key": s3.secret_key,
+                },
+            },
+        )
+        assert created.status_code == 201, created.text
+        schedule = created.json()
+        assert "secret_access_key" not in created.text and s3.secret_key not in created.text
+        assert schedule["destination"]["has_credentials"] is True
+
+        with psycopg.connect(database.url) as hold:
+            # Holding the schedule's row lock keeps both planners off it (they skip locked schedules).
+            hold.execute("SELECT 1 FROM exports.schedules WHERE id = %s FOR UPDATE", (schedule["id"],))
+            hold.execute(
+                "UPDATE exports.schedules SET next_window_start = %s, created_at = %s, due_at = now() WHERE id = %s",
+                (windows[0][0], windows[0][0], schedule["id"]),
+            )
+            hold.commit()
+            wait_for("the first window's run", lambda: runs(user, schedule["id"]))
+            hold.execute("SELECT 1 FROM exports.schedules WHERE id = %s FOR UPDATE", (schedule["id"],))
+            first = wait_for(
+                "the first window completed",
+                lambda: [r for r in runs(user, schedule["id"]) if r["status"] == "completed"],
+            )
+            assert len(runs(user, schedule["id"])) == 1, (
+                "the second window was planned before the first ended"
+            )
+            s3.stop()
+            hold.commit()  # the planners may go on: the second window meets a vanished destination
+        failed = wait_for(
+            "a failed run of the second window",
+            lambda: [r for r in runs(user, schedule["id"]) if r["status"] == "failed"],
+        )
+        s3.start()
+        done = wait_for(
+            "three completed windows",
+            lambda: (lambda c: c if len(c) == 3 else None)(
+                [r for r in runs(user, schedule["id"]) if r["status"] == "completed"]
+            ),
+        )
+
+        every_run = runs(user, schedule["id"])
+        completed = sorted((r["window_start"], r["window_end"]) for r in done)
+        expected = [(_rfc3339(a), _rfc3339(b)) for a, b in windows]
+        assert completed == expected, f"expected windows {expected}, got {completed}"
+        assert first[0]["window_start"] == expected[0][0]
+        assert {(r["window_start"], r["window_end"]) for r in failed} == {expected[1]}
+        assert all("destination s3://deliveries" in r["error"] for r in failed), failed
+        assert {(r["window_start"], r["window_end"]) for r in every_run} == set(expected), every_run
+        assert all(r["row_count"] == 1 for r in done), done
+
+        client = s3.client()
+        objects = sorted(o["Key"] for o in client.list_objects_v2(Bucket="deliveries")["Contents"])
+        assert [r["delivered_to"] for r in sorted(done, key=lambda r: r["window_start"])] == [
+            f"s3://deliveries/{key}" for key in objects
+        ]
+        for k, key in enumerate(objects):
+            body = gzip.decompress(client.get_object(Bucket="deliveries", Key=key)["Body"].read())
+            rows = list(csv.DictReader(io.StringIO(body.decode())))
+            assert [row["request_id"] for row in rows] == [f"req-window-{k}"], (key, rows)
+
+
+def _rfc3339(value: object) -> str:
+    text = value.isoformat().replace("+00:00", "Z")  # type: ignore[attr-defined]
+    return text
