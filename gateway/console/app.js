@@ -8,6 +8,7 @@ import { exportsPage } from "./pages/exports.js";
 import { promptPage } from "./pages/prompt.js";
 import { promptsPage } from "./pages/prompts.js";
 import { signInPage } from "./pages/signin.js";
+import { webhookPage, webhooksPage } from "./pages/webhooks.js";
 import { announce } from "./status.js";
 
 const main = document.getElementById("main");
@@ -31,6 +32,8 @@ const routes = [
   [/^\/chats$/, () => chatsPage(), CHATS],
   [/^\/chats\/([^/]+)$/, ([id]) => chatPage(id), CHATS],
   [/^\/exports$/, () => exportsPage(), ["#/exports", "All exports"]],
+  [/^\/webhooks$/, () => webhooksPage(), ["#/webhooks", "All webhooks"]],
+  [/^\/webhooks\/([^/]+)$/, ([id]) => webhookPage(id), ["#/webhooks", "All webhooks"]],
 ];
 
 function signedIn() {
