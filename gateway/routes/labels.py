@@ -33,13 +33,15 @@ from gateway.models.labels import (
 from gateway.responses import Json
 from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
 from services.common.json_values import struct_dict
+from services.common.limits import LABEL_NAME_PATTERN, MAX_LABEL_CHARS
 
 router = APIRouter(prefix="/api/v1", tags=["labels"])
 WRITE_ERRORS = {**ERRORS, 403: ERRORS[400], 412: ERRORS[400]}
 LABEL = Path(
-    max_length=63, description="`[a-z][a-z0-9_-]{0,62}`, never all digits; `best`, `latest` built in."
+    max_length=MAX_LABEL_CHARS,
+    description=f"`{LABEL_NAME_PATTERN}`, never all digits; `best`, `latest` built in.",
 )
-VERSION = Path(max_length=63, description="A version number (1, 2, 3…) or a label's name.")
+VERSION = Path(max_length=MAX_LABEL_CHARS, description="A version number (1, 2, 3…) or a label's name.")
 # A year: a version read by number never changes; `private`, since it is one user's.
 IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, no-cache"
@@ -232,8 +234,10 @@ async def render_version(
 async def diff_versions(
     prompt_id: str,
     request: Request,
-    from_: str = Query(alias="from", max_length=63, description="The older version: a number or a label."),
-    to: str = Query(max_length=63, description="The newer version: a number or a label."),
+    from_: str = Query(
+        alias="from", max_length=MAX_LABEL_CHARS, description="The older version: a number or a label."
+    ),
+    to: str = Query(max_length=MAX_LABEL_CHARS, description="The newer version: a number or a label."),
     token: str = Depends(bearer_token),
 ) -> Response:
     """A unified line diff and word-level changes between two versions, with the score change."""

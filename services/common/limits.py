@@ -3,7 +3,8 @@ bound (the same message for gRPC and REST callers), and the gateway reads the sa
 it in its OpenAPI schema (maxLength, minimum, maximum) and to refuse a body outside it before any
 call. Change a bound here and both follow.
 
-Only numbers live here, no rule: how a value is checked stays in its service's rules module.
+Only numbers (and the one name form the schema states) live here, no rule: how a value is checked
+stays in its service's rules module.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ MAX_EXPLANATION_BYTES = 64 * 1024  # a version's explanation, as JSON
 MAX_MODEL_CONFIG_BYTES = 16 * 1024  # a version's model config, as JSON: settings, not content
 SCORE_MIN, SCORE_MAX = 0, 10  # each of a judge's five criteria
 RISK_MIN, RISK_MAX = 0, 1  # a security scan's risk score
+MAX_LABEL_CHARS = 63  # a label's name: a lowercase letter, then lowercase letters, digits, _ or -
+LABEL_NAME_PATTERN = f"[a-z][a-z0-9_-]{{0,{MAX_LABEL_CHARS - 1}}}"
 
 # Exports ---------------------------------------------------------------------------------------
 MAX_SOURCE_CHARS = 512  # an export's source, `datasets/temporal` or `prompts/{id}`

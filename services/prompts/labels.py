@@ -17,10 +17,11 @@ from typing import Any
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, echo
 from services.common.ids import parse_id
+from services.common.limits import LABEL_NAME_PATTERN
 from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.prompts.label_repository import LabelsRepository
 
-LABEL_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+LABEL_NAME = re.compile(LABEL_NAME_PATTERN)
 BUILTINS = ("best", "latest")
 # A version named in a path or a diff: a number, or a label's name.
 VersionRef = int | str
@@ -43,7 +44,7 @@ def check_name(name: str, *, settable: bool = False) -> str:
     """A label name of the contract's form; with `settable`, not a built-in either."""
     if not LABEL_NAME.fullmatch(name) or name.isdigit():
         raise InvalidArgument(
-            f"label must match [a-z][a-z0-9_-]{{0,62}} and not be all digits, got {echo(name)}",
+            f"label must match {LABEL_NAME_PATTERN} and not be all digits, got {echo(name)}",
             reason="INVALID_LABEL",
             field="label",
         )
