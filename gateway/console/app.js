@@ -7,6 +7,7 @@ import { chatPage, chatsPage } from "./pages/chats.js";
 import { exportsPage } from "./pages/exports.js";
 import { promptPage } from "./pages/prompt.js";
 import { promptsPage } from "./pages/prompts.js";
+import { schedulePage, schedulesPage } from "./pages/schedules.js";
 import { signInPage } from "./pages/signin.js";
 import { webhookPage, webhooksPage } from "./pages/webhooks.js";
 import { announce } from "./status.js";
@@ -34,6 +35,8 @@ const routes = [
   [/^\/exports$/, () => exportsPage(), ["#/exports", "All exports"]],
   [/^\/webhooks$/, () => webhooksPage(), ["#/webhooks", "All webhooks"]],
   [/^\/webhooks\/([^/]+)$/, ([id]) => webhookPage(id), ["#/webhooks", "All webhooks"]],
+  [/^\/schedules$/, () => schedulesPage(), ["#/schedules", "All schedules"]],
+  [/^\/schedules\/([^/]+)$/, ([id]) => schedulePage(id), ["#/schedules", "All schedules"]],
 ];
 
 function signedIn() {
