@@ -13,7 +13,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import httpx
@@ -21,6 +20,7 @@ import psycopg
 
 from bench.figures import record
 from bench.stack import percentile, running_system
+from bench.write_cost import counter_triggers, write_cost
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
 from tests.support.system import System
@@ -179,20 +179,6 @@ UPDATE prompts.prompts p SET best_version_no = (
 WHERE p.owner = %(owner)s;
 ANALYZE prompts.prompts; ANALYZE prompts.versions; ANALYZE prompts.scores;
 """
-# The counters' triggers (migrations/prompts 0004), switched off for a bulk seed or a "before" run.
-COUNTER_TRIGGERS = (
-    ("scores", "agent_stats_scores"),
-    ("scores", "agent_stats_scores_insert"),
-    ("feedback", "agent_stats_feedback"),
-    ("prompts", "agent_stats_best_head"),
-    ("prompts", "agent_stats_prompt_delete"),
-    ("versions", "agent_stats_version_delete"),
-)
-
-
-def _counter_triggers(conn: psycopg.Connection[Any], *, enabled: bool) -> None:
-    for table, trigger in COUNTER_TRIGGERS:
-        conn.execute(f"ALTER TABLE prompts.{table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER {trigger}")
 
 
 def _psql_ms(url: str, sql: str, runs: int) -> list[float]:
@@ -213,7 +199,7 @@ def effectiveness_at_scale(system: System, versions: int) -> None:
     url = system.database.url
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
-        _counter_triggers(conn, enabled=False)
+        counter_triggers(conn, enabled=False)
         try:
             for statement in filter(str.strip, SEED_SQL.split(";")):
                 conn.execute(
@@ -221,7 +207,7 @@ def effectiveness_at_scale(system: System, versions: int) -> None:
                     (user.id,) * statement.count("%(owner)s"),
                 )
         finally:
-            _counter_triggers(conn, enabled=True)
+            counter_triggers(conn, enabled=True)
         seeded = time.perf_counter() - started
         started = time.perf_counter()
         effectiveness.repair(conn)
@@ -263,94 +249,12 @@ def effectiveness_at_scale(system: System, versions: int) -> None:
 EFFECTIVENESS_VERSIONS = [
     int(n) for n in os.environ.get("BENCH_EFFECTIVENESS_VERSIONS", "1000000").replace("_", "").split(",")
 ]
-WRITE_COST_ROUNDS = int(os.environ.get("BENCH_WRITE_COST_ROUNDS", "3"))
-
-
-def _cpu_seconds(system: System) -> float:
-    """User and system CPU so far of the stack's processes and of PostgreSQL's (the postmaster and
-    its children, the backends): what one more create costs the machine, whoever else is busy."""
-    postmaster = system.database.postgres.pid
-    pids = {process.pid for process in system.stack.processes.values()} | {postmaster or 0}
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(stat.parent.name) in pids or int(fields[1]) == postmaster:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def effectiveness_write_cost(system: System, clients: int = 8) -> None:
-    """Create throughput with the counters' triggers off and on, alternated (the machine may be
-    shared): the plain create of the table above (one unscored version, which counts nothing) and a
-    create with three scored versions (which counts for three agents)."""
-    user = system.client()
-    scores = pb.Scores(clarity=7.5, specificity=6, actionability=8.25, structure=5, context_use=9)
-    scored = pb.CreatePromptRequest(
-        original_text=PROMPT_TEXT,
-        versions=[
-            pb.NewVersion(text=VERSION_TEXT, source=s, scores=scores)
-            for s in ("syntax", "structure", "domain")
-        ],
-    )
-    plain = pb.CreatePromptRequest(
-        original_text=PROMPT_TEXT, versions=[pb.NewVersion(text=VERSION_TEXT, source="syntax")]
-    )
-
-    def drive(request: pb.CreatePromptRequest) -> Result:
-        @contextlib.contextmanager
-        def connect() -> Iterator[Callable[[], object]]:
-            options = [("grpc.use_local_subchannel_pool", 1)]
-            with grpc.insecure_channel(system.stack.grpc_address("prompts"), options=options) as channel:
-                stub = prompts_pb2_grpc.PromptsServiceStub(channel)
-                yield lambda: stub.CreatePrompt(request, metadata=user.metadata, timeout=10)
-
-        return _drive(clients, connect)
-
-    print(
-        f"write-path cost of the effectiveness counters (gRPC creates, {clients} clients, off/on alternated;"
-        " CPU = the stack's processes and PostgreSQL's, per create: on a busy machine the steadier figure):"
-    )
-    drops: dict[str, tuple[float, float]] = {}
-    with psycopg.connect(system.database.url, autocommit=True) as conn:
-        for label, request in (("one unscored version", plain), ("three scored versions", scored)):
-            rates: dict[bool, list[float]] = {False: [], True: []}
-            cpu: dict[bool, list[float]] = {False: [], True: []}
-            try:
-                for enabled in (False, True) * WRITE_COST_ROUNDS:
-                    _counter_triggers(conn, enabled=enabled)
-                    before = _cpu_seconds(system)
-                    result = drive(request)
-                    cpu[enabled].append((_cpu_seconds(system) - before) / max(result.count, 1))
-                    rates[enabled].append(result.rate)
-            finally:
-                _counter_triggers(conn, enabled=True)
-            off, on = statistics.median(rates[False]), statistics.median(rates[True])
-            cpu_off, cpu_on = statistics.median(cpu[False]) * 1e6, statistics.median(cpu[True]) * 1e6
-            drops[label] = (1 - on / off, cpu_on / cpu_off - 1)
-            print(
-                f"  {label:<24} off {off:7,.0f} req/s {cpu_off:5,.0f} µs CPU  on {on:7,.0f} req/s"
-                f" {cpu_on:5,.0f} µs CPU  = {on / off - 1:+.1%} req/s, {cpu_on / cpu_off - 1:+.1%} CPU"
-                f"  (medians of {WRITE_COST_ROUNDS} runs each)"
-            )
-    # On two busy cores a 4 s rate swings by 10 % from run to run; the CPU each create costs the
-    # machine is what decides its throughput once the cores are saturated, and is steadier.
-    for label, (rate_drop, cpu_rise) in drops.items():
-        record(
-            f"write cost of the effectiveness counters, create with {label}",
-            value=f"{cpu_rise:+.1%} CPU per create",
-            ratio=f"{-rate_drop:+.1%} req/s",
-            goal="<= +5 % (throughput drop <= 5 %)",
-            met=cpu_rise <= 0.05,
-        )
 
 
 def main() -> None:
     with running_system() as system:
         create_throughput(system)
-        effectiveness_write_cost(system)
+        write_cost(system)
         for versions in EFFECTIVENESS_VERSIONS:
             effectiveness_at_scale(system, versions)
 

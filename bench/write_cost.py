@@ -1,0 +1,167 @@
+"""The write cost of the effectiveness counters: what they add to a create, in CPU.
+
+The statement alone, run back to back on one connection, with and without the counters (the
+create statement without its counting CTE and the counters' triggers off), alternated round by
+round; the difference is weighed against the whole stack's CPU per gRPC create with the counters
+(the service, the gateway's peers and PostgreSQL's backends). Once the cores are saturated a
+create's CPU decides the throughput, so that share is the throughput the counters cost; CPU time
+is also steadier than a rate on a machine others share.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psycopg
+
+from bench.figures import record
+from depot.prompts.v1 import prompts_pb2 as pb
+from depot.prompts.v1 import prompts_pb2_grpc
+from services.common.database import Query
+from services.prompts.models import SCORE_CRITERIA
+from services.prompts.statements import CREATE_PROMPT, create_prompt_statement
+from tests.support.system import System
+
+ROUNDS = int(os.environ.get("BENCH_WRITE_COST_ROUNDS", "4"))
+STATEMENTS = 1500
+SOURCES = ("syntax", "structure", "domain")
+SCORES = {"clarity": 7.5, "specificity": 6.0, "actionability": 8.25, "structure": 5.0, "context_use": 9.0}
+# The counters' triggers (migrations/prompts 0004), switched off for a bulk seed or a "without" run.
+COUNTER_TRIGGERS = (
+    ("scores", "agent_stats_scores"),
+    ("scores", "agent_stats_scores_insert"),
+    ("feedback", "agent_stats_feedback"),
+    ("prompts", "agent_stats_best_head"),
+    ("prompts", "agent_stats_prompt_delete"),
+    ("versions", "agent_stats_version_delete"),
+)
+
+
+def counter_triggers(conn: psycopg.Connection[Any], *, enabled: bool) -> None:
+    for table, trigger in COUNTER_TRIGGERS:
+        conn.execute(f"ALTER TABLE prompts.{table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER {trigger}")
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_cpu_seconds(system: System) -> float:
+    """User and system CPU so far of the stack's processes and of PostgreSQL's (the postmaster and
+    its children, the backends)."""
+    postmaster = system.database.postgres.pid
+    pids = {process.pid for process in system.stack.processes.values()} | {postmaster or 0}
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(stat.parent.name) in pids or int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _params(scored: int) -> dict[str, Any]:
+    """A create of `scored` scored versions (one unscored version when 0), as the service sends it."""
+    count = max(scored, 1)
+    return {
+        "owner": f"bench-{uuid.uuid4()}",
+        "request_id": None,
+        "agent_type": None,
+        "original_text": "Rewrite this product description for a younger audience",
+        "version_count": count,
+        "best_version_no": 1 if scored else None,
+        "request_hash": b"0" * 32,
+        "size_bytes": 300,
+        "version_nos": list(range(1, count + 1)),
+        "texts": ["Rewrite the description below for readers aged 18-25"] * count,
+        "sources": list(SOURCES[:count]),
+        "explanations": [None] * count,
+        "parent_version_nos": [None] * count,
+        "scored_version_nos": list(range(1, scored + 1)),
+        **{c: [SCORES[c]] * scored for c in SCORE_CRITERIA},
+    }
+
+
+def _statement_cpu(conn: psycopg.Connection[Any], query: Query, scored: int) -> float:
+    """Backend CPU seconds per create statement."""
+    sql, defaults = query.compiled()
+    params = {**defaults, **_params(scored)}
+    before = _cpu(conn.info.backend_pid)
+    for _ in range(STATEMENTS):
+        conn.execute(sql, params)
+    return (_cpu(conn.info.backend_pid) - before) / STATEMENTS
+
+
+def _grpc_cpu(system: System, scored: int, clients: int = 8, calls: int = 400) -> float:
+    """The stack's CPU seconds per gRPC create, `clients` at once."""
+    user = system.client()
+    request = pb.CreatePromptRequest(
+        original_text="Rewrite this product description for a younger audience",
+        versions=[
+            pb.NewVersion(text="Rewrite it for readers aged 18-25", source=source, scores=pb.Scores(**SCORES))
+            for source in SOURCES[: max(scored, 1)]
+        ],
+    )
+    if not scored:
+        request.versions[0].ClearField("scores")
+
+    @contextlib.contextmanager
+    def stub() -> Iterator[Callable[[], object]]:
+        with grpc.insecure_channel(system.stack.grpc_address("prompts")) as channel:
+            client = prompts_pb2_grpc.PromptsServiceStub(channel)
+            yield lambda: client.CreatePrompt(request, metadata=user.metadata, timeout=10)
+
+    def worker(_: int) -> None:
+        with stub() as call:
+            for _ in range(calls // clients):
+                call()
+
+    before = stack_cpu_seconds(system)
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, range(clients)))
+    return (stack_cpu_seconds(system) - before) / (calls // clients * clients)
+
+
+def write_cost(system: System) -> None:
+    bare = create_prompt_statement(count_scores=False)
+    print(
+        "write cost of the effectiveness counters: PostgreSQL backend CPU per create statement"
+        f" ({STATEMENTS:,} back to back, with and without the counters alternated, medians of {ROUNDS}):"
+    )
+    with psycopg.connect(system.database.url, autocommit=True) as conn:
+        for scored, label in ((0, "one unscored version"), (3, "three scored versions")):
+            without: list[float] = []
+            with_counters: list[float] = []
+            try:
+                for _ in range(ROUNDS):
+                    counter_triggers(conn, enabled=False)
+                    without.append(_statement_cpu(conn, bare, scored))
+                    counter_triggers(conn, enabled=True)
+                    with_counters.append(_statement_cpu(conn, CREATE_PROMPT, scored))
+            finally:
+                counter_triggers(conn, enabled=True)
+            added = statistics.median(with_counters) - statistics.median(without)
+            stack = _grpc_cpu(system, scored)
+            print(
+                f"  {label:<24} without {statistics.median(without) * 1e6:5.0f} µs  with"
+                f" {statistics.median(with_counters) * 1e6:5.0f} µs  = {added * 1e6:+4.0f} µs;"
+                f" a whole gRPC create costs the stack {stack * 1e6:,.0f} µs CPU"
+            )
+            record(
+                f"write cost of the effectiveness counters, create with {label}",
+                value=f"{added * 1e6:+.0f} µs CPU per create",
+                ratio=f"{added / stack:+.1%} of a gRPC create's CPU ({stack * 1e6:,.0f} µs)",
+                goal="<= 5 % (throughput drop)",
+                met=added / stack <= 0.05,
+            )
