@@ -7,6 +7,7 @@ from services.common.database import Database
 from services.common.events import EventRelay, EventStream, events_registration
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import ServiceName, Settings
+from services.files import erasure
 from services.files.handlers import FilesHandlers
 from services.files.retention import FileRetention
 
@@ -37,7 +38,10 @@ def build(
         quota_bytes=settings.file_quota_bytes,
         retention=retention,
     )
-    return [Registration(files_pb2_grpc.add_FilesServiceServicer_to_server, handlers, FULL_NAME)]
+    return [
+        Registration(files_pb2_grpc.add_FilesServiceServicer_to_server, handlers, FULL_NAME),
+        erasure.registration(database),
+    ]
 
 
 async def serve(settings: Settings) -> None:

@@ -7,6 +7,7 @@ from services.common.database import Database
 from services.common.events import EventRelay, EventStream, events_registration
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
+from services.prompts import erasure
 from services.prompts.handlers import PromptsHandlers
 from services.prompts.window_handlers import DatasetWindowsHandlers
 
@@ -33,6 +34,7 @@ def registrations(database: Database, settings: Settings) -> list[Registration]:
     handlers = PromptsHandlers(database, max_prompt_bytes=settings.max_message_bytes * 3 // 8)
     return [
         Registration(prompts_pb2_grpc.add_PromptsServiceServicer_to_server, handlers, FULL_NAME),
+        erasure.registration(database),
         Registration(
             dataset_windows_pb2_grpc.add_DatasetWindowsServiceServicer_to_server,
             DatasetWindowsHandlers(handlers),
