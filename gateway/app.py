@@ -19,6 +19,7 @@ from gateway.json_bodies import JsonBodies
 from gateway.limits import BodyLimit, body_limit
 from gateway.responses import Json
 from gateway.routes import (
+    account,
     console,
     docs,
     export_lifecycle,
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(seed_exports.router)
     app.include_router(files.router)
     app.include_router(imports.router)
+    app.include_router(account.router)
     app.include_router(seed_files.router)
     app.include_router(webhooks.router)
     app.include_router(schedules.router)

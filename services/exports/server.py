@@ -13,6 +13,7 @@ from services.common.events import EventRelay, EventStream, events_registration
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
 from services.exports.blobstores import BlobStore, open_blob_store
+from services.exports.erasure.wiring import build_erasures
 from services.exports.handlers import ExportsHandlers
 from services.exports.imports.wiring import build_imports
 from services.exports.jobs.policy import QueuePolicy
@@ -43,12 +44,13 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
     # Renders of requests and of queued jobs each have their own threads, so a full queue never
     # holds up an interactive export, and each thread may hold a store connection.
     blobs = open_blob_store(settings, pool_size=2 * settings.export_render_workers + 4)
+    tokens = ServiceTokens(settings, actor=NAME)
     sources = Sources(
         prompts_address=settings.address_for("prompts"),
         files_address=settings.address_for("files"),
         max_message_bytes=settings.max_message_bytes,
         stream_timeout=settings.export_render_timeout_seconds,
-        tokens=ServiceTokens(settings, actor=NAME),
+        tokens=tokens,
     )
     runner = RenderRunner(sources=sources, blobs=blobs, workers=settings.export_render_workers)
     signals = JobSignals(settings.database_url_for(NAME))
@@ -91,6 +93,7 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         FULL_NAME,
         public_methods=(SHARED_CONTENT_METHOD,),
     )
+    erasures, close_erasures = build_erasures(settings, database, blobs, tokens)
     webhooks, close_webhooks = build_webhooks(settings, database)
 
     imports, close_imports = build_imports(settings, database, blobs, ServiceTokens(settings, actor=NAME))
@@ -100,6 +103,7 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
             service.drain(settings.grace_period_seconds), worker.drain(settings.grace_period_seconds)
         )
         await close_imports()
+        await close_erasures()
         listening.cancel()
         job_runner.close()
         await sweeper.stop()
@@ -109,7 +113,7 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         blobs.close()
         await close_webhooks()
 
-    return [registration, webhooks, imports, schedules.registration], close
+    return [registration, webhooks, erasures, imports, schedules.registration], close
 
 
 def _job_worker(
