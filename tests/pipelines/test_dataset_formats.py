@@ -145,3 +145,62 @@ def test_a_dataset_export_is_a_job_cached_by_the_datasets_revision(alice: User, 
     assert changed["id"] != first["id"]
     assert changed["receipt"]["source_revision"] != first["receipt"]["source_revision"]
     assert changed["receipt"]["row_count"] == 4
+
+
+TRICKY_TEXTS = [
+    "=1+1",  # a formula: parquet is for programs, so raw, never prefixed with a quote
+    "NULL",
+    "true",
+    'a "quoted", comma\nand a second line\r\nand a third',
+    "emoji 🙂, CJK 漢字, RTL שלום",
+    " leading and trailing spaces ",
+]
+
+
+def test_parquet_keeps_every_text_exactly_and_nulls_as_nulls(alice: User) -> None:
+    prompt = alice.create_prompt(versions=[{"text": text, "source": "syntax"} for text in TRICKY_TEXTS])
+    _, data = download(alice, "datasets/temporal", "parquet")
+    table = parquet_table(data)
+    assert table.column("text").to_pylist() == TRICKY_TEXTS
+    assert table.column("request_id").to_pylist() == [None] * len(TRICKY_TEXTS), "no request_id is null"
+    assert table.column("total").to_pylist() == [None] * len(TRICKY_TEXTS)
+    assert table.column("parent_version_no").null_count == len(TRICKY_TEXTS)
+    assert table.column("prompt_id").to_pylist() == [prompt["id"]] * len(TRICKY_TEXTS)
+    _, data = download(alice, "datasets/temporal", "jsonl")
+    assert [row["text"] for row in json_lines(data)] == TRICKY_TEXTS
+
+
+def test_the_parquet_writer_takes_typed_rows_too() -> None:
+    """The renderer's own path for a report whose rows are values (not CSV): the declared types
+    hold even for a column of nulls only, and whole numbers in a double column."""
+    from services.exports.rendering.renderers import Report, Table, render
+
+    rows = [["a", None, 3, True, None], ["b", None, 4.5, None, datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)]]
+    table = Table(
+        "t", ["s", "i", "d", "b", "t"], iter(rows), ["string", "integer", "double", "boolean", "timestamp"]
+    )
+    data = b"".join(render(Report("r", [("source", "test")], [table]), "parquet"))
+    read = parquet_table(data)
+    assert [f.type for f in read.schema] == [pa.string(), pa.int64(), pa.float64(), pa.bool_(), TIME]
+    assert read.to_pylist()[1] == {
+        "s": "b",
+        "i": None,
+        "d": 4.5,
+        "b": None,
+        "t": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    }
+    assert read.schema.metadata == {b"depot.source": b"test"}
+
+
+def test_parquet_reads_copys_csv_as_postgresql_writes_it() -> None:
+    """COPY's CSV: NULL is an empty unquoted field, an empty text is quoted; times are RFC 3339."""
+    from services.exports.rendering.renderers import Report, Table, render
+
+    csv = [b'text,n,t\r\n"",,\n', b',7,2026-01-02T03:04:05.000006Z\n"NULL",-1,\n']
+    table = Table("t", ["text", "n", "t"], (), ["string", "integer", "timestamp"], csv=iter(csv))
+    read = parquet_table(b"".join(render(Report("r", [], [table]), "parquet")))
+    assert read.to_pylist() == [
+        {"text": "", "n": None, "t": None},
+        {"text": None, "n": 7, "t": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)},
+        {"text": "NULL", "n": -1, "t": None},
+    ]

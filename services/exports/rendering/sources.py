@@ -211,6 +211,26 @@ class Sources:
         )
         return [(name, _csv_chunks(parts, stats)) for name, _, _, parts in datasets]
 
+    def dataset_csv_tables(
+        self,
+        names: Sequence[str],
+        *,
+        all_users: bool,
+        acting: Acting,
+        stats: RenderStats,
+        window: Window | None = None,
+    ) -> list[Table]:
+        """Datasets as tables of raw CSV formatted by PostgreSQL, each column with its type, for a
+        writer that parses CSV in C (parquet); all read in ONE snapshot: consume them in order."""
+        csv = prompts_pb2.DATASET_ENCODING_CSV
+        datasets = self._datasets(
+            names, csv, "raw", all_users=all_users, acting=acting, stats=stats, window=window
+        )
+        return [
+            Table(name, columns, (), [COLUMN_TYPES[t] for t in types], csv=_csv_chunks(parts, stats))
+            for name, columns, types, parts in datasets
+        ]
+
     def _datasets(
         self,
         names: Sequence[str],

@@ -32,6 +32,9 @@ class Table:
     rows: Iterable[Sequence[Cell]]  # streamed: consumed once, never materialised
     # One per column when the source defines them (datasets); None where a format needs none.
     types: Sequence[ColumnType] | None = None
+    # The rows as CSV bytes (a header line first, raw text) where the source formatted them already
+    # (PostgreSQL's COPY): a writer that parses CSV in C (parquet) reads these instead of `rows`.
+    csv: Iterable[bytes] | None = None
 
 
 @dataclass

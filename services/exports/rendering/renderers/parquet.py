@@ -13,7 +13,7 @@ not when the exports service starts.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from services.exports.rendering.renderers.cells import cell_to_text
@@ -24,6 +24,7 @@ from services.exports.rendering.renderers.table_files import one_file_per_table
 # Rows become Arrow arrays BATCH_ROWS at a time (the Python objects held at once); batches are
 # written as one row group once it holds ROW_GROUP_ROWS rows or ROW_GROUP_BYTES of Arrow data.
 BATCH_ROWS = 2048
+CSV_BLOCK_BYTES = 1024 * 1024
 ROW_GROUP_ROWS = 128 * 1024
 ROW_GROUP_BYTES = 32 * 1024 * 1024
 COMPRESSION = "zstd"
@@ -35,9 +36,13 @@ def render_parquet(report: Report) -> Iterator[bytes]:
 
 
 def parquet_file(table: Table, metadata: dict[str, str] | None = None) -> Iterator[bytes]:
-    """One table as a Parquet file, streamed: a row group's bytes go out as soon as it is written."""
+    """One table as a Parquet file, streamed: a row group's bytes go out as soon as it is written.
+
+    A table whose source formatted it as CSV already (`table.csv`, PostgreSQL's COPY) is parsed by
+    pyarrow's CSV reader in C, a block at a time, into the columns' types; other tables' rows are
+    converted BATCH_ROWS at a time.
+    """
     import pyarrow as pa  # lazily: see the module docstring
-    import pyarrow.parquet as pq
 
     if table.types is None or len(table.types) != len(table.columns):
         raise ValueError(f"table {table.name!r} has no column types: Parquet needs them")
@@ -48,22 +53,60 @@ def parquet_file(table: Table, metadata: dict[str, str] | None = None) -> Iterat
         ],
         metadata=metadata or None,
     )
+    if table.csv is None:
+        return _written(pa, schema, _record_batches(pa, schema, table.rows))
+    return _written(pa, schema, _csv_batches(schema, table.csv))
+
+
+def _written(pa: Any, schema: Any, batches: Iterator[Any]) -> Iterator[bytes]:
+    import pyarrow.parquet as pq
+
     sink = _Sink()
     with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema, compression=COMPRESSION) as writer:
-        batches: list[Any] = []
+        held: list[Any] = []
         held_rows = held_bytes = 0
-        for batch in _record_batches(pa, schema, table.rows):
-            batches.append(batch)
+        for batch in batches:
+            held.append(batch)
             held_rows += batch.num_rows
             held_bytes += batch.nbytes
             if held_rows >= ROW_GROUP_ROWS or held_bytes >= ROW_GROUP_BYTES:
-                writer.write_table(pa.Table.from_batches(batches, schema), row_group_size=held_rows)
-                batches, held_rows, held_bytes = [], 0, 0
+                writer.write_table(pa.Table.from_batches(held, schema), row_group_size=held_rows)
+                held, held_rows, held_bytes = [], 0, 0
                 if sink.size >= CHUNK_SIZE:
                     yield sink.take()
-        if batches:
-            writer.write_table(pa.Table.from_batches(batches, schema), row_group_size=held_rows)
+        if held:
+            writer.write_table(pa.Table.from_batches(held, schema), row_group_size=held_rows)
     yield sink.take()
+
+
+def _csv_batches(schema: Any, chunks: Iterable[bytes]) -> Iterator[Any]:
+    """CSV as written by COPY (a header line; NULL unquoted and empty, an empty text quoted; times
+    RFC 3339; true/false) parsed into record batches of the schema's types, CSV_BLOCK_BYTES at a time."""
+    import pyarrow.csv as pa_csv
+
+    source = _ChunkReader(chunks)
+    try:
+        reader = pa_csv.open_csv(
+            source,
+            read_options=pa_csv.ReadOptions(
+                column_names=schema.names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
+            ),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict(zip(schema.names, schema.types, strict=True)),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["true"],
+                false_values=["false"],
+            ),
+        )
+        for batch in reader:
+            yield batch.replace_schema_metadata(schema.metadata)
+    except Exception:
+        if source.error is not None:  # the source's own failure, not pyarrow's account of it
+            raise source.error from None
+        raise
 
 
 def _record_batches(pa: Any, schema: Any, rows: Any) -> Iterator[Any]:
@@ -128,3 +171,32 @@ class _Sink(io.RawIOBase):
         self._parts.clear()
         self.size = 0
         return data
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks (what pyarrow's CSV reader reads from); keeps
+    the iterator's own exception, which pyarrow would report as an I/O error."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        super().__init__()
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b"")
+        self.error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            try:
+                chunk = next(self._chunks, None)
+            except BaseException as exc:
+                self.error = exc
+                raise
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
