@@ -24,9 +24,10 @@ SUITES = (
     "tracing",
     "replicas",
     "events",
+    "quota",
 )
 # The default run: the suites of the figures table (about ten minutes on two cores).
-FIGURE_SUITES = ("prompts", "downloads", "exports", "events")
+FIGURE_SUITES = ("prompts", "downloads", "exports", "events", "quota")
 
 
 def main() -> None:
