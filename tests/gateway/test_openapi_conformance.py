@@ -295,6 +295,17 @@ def test_every_json_route_answers_what_its_schema_documents(
         upload = {"content": build([]), "headers": {"content-type": "application/zip"}}
         job = c(alice, "POST", "/api/v1/imports", expect=202, **upload)
         c(alice, "GET", "/api/v1/imports/{import_id}", expect=200, path={"import_id": job["id"]})
+
+        # Export schedules: one created, read, listed with its runs, and a cadence refused.
+        body = {"source": "datasets/feedback", "format": "csv", "every": "daily", "mode": "incremental"}
+        planned = c(alice, "POST", "/api/v1/export-schedules", expect=201, json=body)
+        c(alice, "POST", "/api/v1/export-schedules", expect=400, json={**body, "every": "* * * * *"})
+        c(alice, "GET", "/api/v1/export-schedules", expect=200)
+        for route in (
+            "/api/v1/export-schedules/{schedule_id}",
+            "/api/v1/export-schedules/{schedule_id}/runs",
+        ):
+            c(alice, "GET", route, expect=200, path={"schedule_id": planned["id"]})
     finally:
         anonymous.close()
         admin.http.close()
