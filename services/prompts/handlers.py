@@ -13,6 +13,7 @@ from depot.prompts.v1 import prompts_pb2_grpc
 from services.common.database import Database
 from services.common.errors import InvalidArgument
 from services.common.interceptors import current_principal
+from services.common.timestamps import timestamp
 from services.prompts import messages, service
 from services.prompts.analytics_repository import AnalyticsRepository
 from services.prompts.dataset_windows import Window, windowed
@@ -264,7 +265,7 @@ class PromptsHandlers(LabelHandlers, prompts_pb2_grpc.PromptsServiceServicer):
                         for d, (names_, kinds) in zip(request.datasets, columns, strict=True)
                     ],
                     revision=revision,
-                    snapshot_time=messages.timestamp(snapshot),
+                    snapshot_time=timestamp(snapshot),
                 )
             )
             csv_safe = request.csv_mode != pb.CSV_MODE_RAW
@@ -290,4 +291,4 @@ class PromptsHandlers(LabelHandlers, prompts_pb2_grpc.PromptsServiceServicer):
 
 
 def _header(columns: list[str], revision: str, snapshot: Any) -> pb.DatasetHeader:
-    return pb.DatasetHeader(columns=columns, revision=revision, snapshot_time=messages.timestamp(snapshot))
+    return pb.DatasetHeader(columns=columns, revision=revision, snapshot_time=timestamp(snapshot))
