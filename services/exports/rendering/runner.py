@@ -116,10 +116,9 @@ class RenderRunner:
             return render_zip((f"{n}.csv", chunks) for n, chunks in csvs)
         if name == FINE_TUNE:
             return self._fine_tune_chunks(job, stats, options)
-        # Parquet parses PostgreSQL's CSV in C (pyarrow) rather than converting typed rows in Python.
-        read = (
-            self._sources.dataset_csv_tables if request.format == "parquet" else self._sources.dataset_tables
-        )
+        # parquet and jsonl parse PostgreSQL's CSV in C (pyarrow) rather than typed rows cell by cell.
+        typed_csv = request.format in DATA_FORMATS
+        read = self._sources.dataset_csv_tables if typed_csv else self._sources.dataset_tables
         tables = read(names, all_users=all_users, acting=job.acting, stats=stats, window=window)
         fields: list[tuple[str, Cell]] = [
             ("source", str(request.source)),

@@ -220,8 +220,8 @@ class Sources:
         stats: RenderStats,
         window: Window | None = None,
     ) -> list[Table]:
-        """Datasets as tables of raw CSV formatted by PostgreSQL, each column with its type, for a
-        writer that parses CSV in C (parquet); all read in ONE snapshot: consume them in order."""
+        """Datasets as tables of raw CSV formatted by PostgreSQL, each column with its type, for the
+        writers that parse CSV in C (parquet, jsonl); all read in ONE snapshot: consume them in order."""
         csv = prompts_pb2.DATASET_ENCODING_CSV
         datasets = self._datasets(
             names, csv, "raw", all_users=all_users, acting=acting, stats=stats, window=window

@@ -6,25 +6,25 @@ keeps its type. Times are `timestamp[us, UTC]`. The report's fields (source, sco
 snapshot time) go into the file's key-value metadata as `depot.<key>`. Several tables are a zip
 of one `.parquet` file per table.
 
-pyarrow costs about 0.2 s and 75 MB to import, so it is imported by the first Parquet rendering,
-not when the exports service starts.
+pyarrow costs about 0.2 s and 75 MB to import, so it is imported by the first rendering that needs
+it (parquet, or a dataset's jsonl), not when the exports service starts.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from services.exports.rendering.renderers.arrow_csv import arrow_schema, csv_batches
 from services.exports.rendering.renderers.cells import cell_to_text
 from services.exports.rendering.renderers.chunks import CHUNK_SIZE
-from services.exports.rendering.renderers.model import Cell, ColumnType, Report, Table
+from services.exports.rendering.renderers.model import Cell, Report, Table
 from services.exports.rendering.renderers.table_files import one_file_per_table
 
 # Rows become Arrow arrays BATCH_ROWS at a time (the Python objects held at once); batches are
 # written as one row group once it holds ROW_GROUP_ROWS rows or ROW_GROUP_BYTES of Arrow data.
 BATCH_ROWS = 2048
-CSV_BLOCK_BYTES = 1024 * 1024
 ROW_GROUP_ROWS = 128 * 1024
 ROW_GROUP_BYTES = 32 * 1024 * 1024
 COMPRESSION = "zstd"
@@ -44,18 +44,10 @@ def parquet_file(table: Table, metadata: dict[str, str] | None = None) -> Iterat
     """
     import pyarrow as pa  # lazily: see the module docstring
 
-    if table.types is None or len(table.types) != len(table.columns):
-        raise ValueError(f"table {table.name!r} has no column types: Parquet needs them")
-    schema = pa.schema(
-        [
-            pa.field(name, _arrow_type(pa, kind))
-            for name, kind in zip(table.columns, table.types, strict=True)
-        ],
-        metadata=metadata or None,
-    )
+    schema = arrow_schema(table, metadata)
     if table.csv is None:
         return _written(pa, schema, _record_batches(pa, schema, table.rows))
-    return _written(pa, schema, _csv_batches(schema, table.csv))
+    return _written(pa, schema, csv_batches(schema, table.csv))
 
 
 def _written(pa: Any, schema: Any, batches: Iterator[Any]) -> Iterator[bytes]:
@@ -79,36 +71,6 @@ def _written(pa: Any, schema: Any, batches: Iterator[Any]) -> Iterator[bytes]:
     yield sink.take()
 
 
-def _csv_batches(schema: Any, chunks: Iterable[bytes]) -> Iterator[Any]:
-    """CSV as written by COPY (a header line; NULL unquoted and empty, an empty text quoted; times
-    RFC 3339; true/false) parsed into record batches of the schema's types, CSV_BLOCK_BYTES at a time."""
-    import pyarrow.csv as pa_csv
-
-    source = _ChunkReader(chunks)
-    try:
-        reader = pa_csv.open_csv(
-            source,
-            read_options=pa_csv.ReadOptions(
-                column_names=schema.names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
-            ),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict(zip(schema.names, schema.types, strict=True)),
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                true_values=["true"],
-                false_values=["false"],
-            ),
-        )
-        for batch in reader:
-            yield batch.replace_schema_metadata(schema.metadata)
-    except Exception:
-        if source.error is not None:  # the source's own failure, not pyarrow's account of it
-            raise source.error from None
-        raise
-
-
 def _record_batches(pa: Any, schema: Any, rows: Any) -> Iterator[Any]:
     """Rows as Arrow record batches of BATCH_ROWS rows: each column converted by pyarrow in C."""
     types = schema.types
@@ -126,21 +88,6 @@ def _batch(pa: Any, schema: Any, types: Any, rows: list[Sequence[Cell]]) -> Any:
     columns = zip(*rows, strict=True)  # transposed in C
     arrays = [pa.array(values, type=kind) for values, kind in zip(columns, types, strict=True)]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _arrow_type(pa: Any, kind: ColumnType) -> Any:
-    match kind:
-        case "string":
-            return pa.string()
-        case "integer":
-            return pa.int64()
-        case "double":
-            return pa.float64()
-        case "boolean":
-            return pa.bool_()
-        case "timestamp":
-            return pa.timestamp("us", tz="UTC")
-    raise ValueError(f"no Parquet type for a {kind!r} column")
 
 
 class _Sink(io.RawIOBase):
@@ -171,32 +118,3 @@ class _Sink(io.RawIOBase):
         self._parts.clear()
         self.size = 0
         return data
-
-
-class _ChunkReader(io.RawIOBase):
-    """A readable file over an iterator of byte chunks (what pyarrow's CSV reader reads from); keeps
-    the iterator's own exception, which pyarrow would report as an I/O error."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        super().__init__()
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
-        self.error: BaseException | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                chunk = next(self._chunks, None)
-            except BaseException as exc:
-                self.error = exc
-                raise
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
