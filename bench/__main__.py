@@ -25,9 +25,10 @@ SUITES = (
     "replicas",
     "events",
     "quota",
+    "pipelines",
 )
 # The default run: the suites of the figures table (about ten minutes on two cores).
-FIGURE_SUITES = ("prompts", "downloads", "exports", "events", "quota")
+FIGURE_SUITES = ("prompts", "downloads", "exports", "events", "quota", "pipelines")
 
 
 def main() -> None:
