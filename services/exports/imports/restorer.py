@@ -21,9 +21,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,27 +35,43 @@ from google.protobuf import struct_pb2
 from depot.files.v1 import files_pb2
 from depot.prompts.v1 import prompts_pb2
 from services.common import errors
+from services.common.cells import cell_of, cell_value
 from services.exports.imports.archive import Entry, read_entry
 from services.exports.rendering.account import AccountReader, enum_word
-from services.exports.rendering.reports import cell_value
 
 SCORE_FIELDS = ("clarity", "specificity", "actionability", "structure", "context_use")
 DOCUMENT_MAX_BYTES = 256 * 1024 * 1024  # one prompt json, feedback.json, files.json…
 UPLOAD_MESSAGE_BYTES = 256 * 1024
+PROMPTS_AT_ONCE = 4
 COUNTED = ("prompts", "feedback", "security_scans", "files", "artifacts")
 
 
 @dataclass
 class Progress:
-    """What the import has done so far; read by its heartbeat, recorded at the end."""
+    """What the import has done so far; read by its heartbeat, recorded at the end. Several restore
+    threads add to it at once."""
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
     skipped: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, kind: str) -> None:
+        """One more item restored (a kind of COUNTED), or `skipped`."""
+        with self._lock:
+            if kind == "skipped":
+                self.skipped += 1
+            else:
+                self.counts[kind] += 1
 
     def error(self, path: str, message: str) -> None:
-        if len(self.errors) < 1000:
-            self.errors.append((path, message))
+        with self._lock:
+            if len(self.errors) < 1000:
+                self.errors.append((path, message))
+
+    def snapshot(self) -> tuple[dict[str, int], int, list[tuple[str, str]]]:
+        with self._lock:
+            return dict(self.counts), self.skipped, list(self.errors)
 
 
 class EntryError(Exception):
@@ -83,8 +101,14 @@ class Restorer:
         for entry in entries:
             by_kind.setdefault(entry.kind, []).append(entry)
         read = functools.partial(self._document, archive)
-        for entry in by_kind.get("prompt", []):
-            self._guarded(entry.path, progress, lambda e: self._prompt(read(e), progress), entry)
+        # Prompts are independent of each other: a few at once keep the prompts service busy.
+        with ThreadPoolExecutor(max_workers=PROMPTS_AT_ONCE, thread_name_prefix="depot-restore") as pool:
+            list(
+                pool.map(
+                    lambda e: self._guarded(e.path, progress, lambda: self._prompt(read(e), progress)),
+                    by_kind.get("prompt", []),
+                )
+            )
         for entry in by_kind.get("feedback", []):
             self._guarded(entry.path, progress, lambda e: self._feedback(read(e), progress), entry)
         for entry in by_kind.get("security_scans", []):
@@ -132,15 +156,15 @@ class Restorer:
                 raise EntryError(f"another prompt already has request_id {request.request_id!r}") from None
             raise
         if reply.created:
-            progress.counts["prompts"] += 1
+            progress.add("prompts")
         else:
-            progress.skipped += 1
+            progress.add("skipped")
 
     def _feedback(self, items: Any, progress: Progress) -> None:
         present = {f.request_id for f in self._reader.feedback()}
         for item in reversed(_list(items, "feedback.json")):
             if item["request_id"] in present:
-                progress.skipped += 1
+                progress.add("skipped")
                 continue
             choice = prompts_pb2.UserChoice.Value(f"USER_CHOICE_{str(item['user_choice']).upper()}")
             request = prompts_pb2.SubmitFeedbackRequest(
@@ -152,7 +176,7 @@ class Restorer:
             path = f"feedback.json#{item['request_id']}"
             if self._guarded(path, progress, self._call, self._prompts.SubmitFeedback, request) is not None:
                 present.add(item["request_id"])
-                progress.counts["feedback"] += 1
+                progress.add("feedback")
 
     def _scans(self, items: Any, progress: Progress) -> None:
         present = Counter(
@@ -165,7 +189,7 @@ class Restorer:
             key = _scan_key(item["input_text"], float(item["risk_score"]), str(item["label"]))
             if present[key] > 0:
                 present[key] -= 1
-                progress.skipped += 1
+                progress.add("skipped")
                 continue
             request = prompts_pb2.RecordSecurityScanRequest(
                 input_text=item["input_text"],
@@ -173,7 +197,7 @@ class Restorer:
                 label=prompts_pb2.SecurityLabel.Value(f"SECURITY_LABEL_{str(item['label']).upper()}"),
             )
             self._call(self._prompts.RecordSecurityScan, request)
-            progress.counts["security_scans"] += 1
+            progress.add("security_scans")
 
     # Files and artifacts ---------------------------------------------------------------------
 
@@ -210,10 +234,10 @@ class Restorer:
             self._files.UploadFile(messages, metadata=self._metadata(), timeout=self._timeout)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "exist" in str(exc.details()).lower():
-                progress.skipped += 1
+                progress.add("skipped")
                 return
             raise
-        progress.counts["files"] += 1
+        progress.add("files")
 
     def _artifact_keys(self, chat_id: str) -> Counter[str]:
         present: Counter[str] = Counter()
@@ -235,7 +259,7 @@ class Restorer:
         key = _artifact_key(title, columns, rows)
         if present[key] > 0:
             present[key] -= 1
-            progress.skipped += 1
+            progress.add("skipped")
             return
         request = files_pb2.CreateArtifactRequest(
             chat_id=chat_id,
@@ -244,7 +268,7 @@ class Restorer:
             rows=[_artifact_row(r) for r in rows],
         )
         self._call(self._files.CreateArtifact, request)
-        progress.counts["artifacts"] += 1
+        progress.add("artifacts")
 
 
 def prompt_request(document: Any) -> prompts_pb2.CreatePromptRequest:
@@ -300,19 +324,11 @@ def _artifact_row(row: Any) -> files_pb2.Row:
 
 
 def _cell(value: Any) -> files_pb2.Cell:
-    if value is None:
-        return files_pb2.Cell()
-    if isinstance(value, bool):
-        return files_pb2.Cell(bool_value=value)
-    if isinstance(value, int):
-        return files_pb2.Cell(int_value=value)
-    if isinstance(value, float):
-        return files_pb2.Cell(double_value=value)
-    if isinstance(value, str):
-        return files_pb2.Cell(string_value=value)
-    raise EntryError(
-        f"an artifact cell must be a string, number, boolean or null, got {type(value).__name__}"
-    )
+    if value is not None and not isinstance(value, bool | int | float | str):
+        raise EntryError(
+            f"an artifact cell must be a string, number, boolean or null, got {type(value).__name__}"
+        )
+    return cell_of(value, files_pb2.Cell)
 
 
 def _artifact_key(title: str, columns: list[Any], rows: list[Any]) -> str:

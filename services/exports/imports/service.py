@@ -217,10 +217,11 @@ async def _spool(chunks: AsyncIterator[bytes], path: Path, *, media: str, limit:
 
 
 def _progress(progress: Progress) -> dict[str, Any]:
+    counts, skipped, errors = progress.snapshot()
     return {
-        "counts": dict(progress.counts),
-        "skipped": progress.skipped,
-        "errors": [{"path": path, "message": message} for path, message in progress.errors],
+        "counts": counts,
+        "skipped": skipped,
+        "errors": [{"path": path, "message": message} for path, message in errors],
     }
 
 

@@ -25,12 +25,13 @@ import orjson
 
 from depot.prompts.v1 import prompts_pb2
 from services.common import errors
+from services.common.cells import cell_value
 from services.common.timestamps import datetime_of
 from services.exports.rendering.account import AccountReader, enum_word
 from services.exports.rendering.renderers import RENDERER_VERSION, render_zip
 from services.exports.rendering.renderers.chunks import byte_chunks
 from services.exports.rendering.renderers.formats import render
-from services.exports.rendering.reports import RenderStats, cell_value, prompt_report
+from services.exports.rendering.reports import RenderStats, prompt_report
 
 MANIFEST_VERSION = 1
 MANIFEST = "manifest.json"
@@ -62,6 +63,7 @@ class Manifest:
     def __init__(self, owner: str, created_at: datetime) -> None:
         self.owner, self.created_at = owner, created_at
         self.entries: list[dict[str, Any]] = []
+        self.stored: set[str] = set()  # entries written without compression (see compresses)
         self.counts = dict.fromkeys(("prompts", "feedback", "security_scans", "files", "artifacts"), 0)
 
     def entry(self, path: str, kind: str, chunks: Iterable[bytes]) -> tuple[str, Iterator[bytes]]:
@@ -93,16 +95,14 @@ def render_account(
     """The takeout archive of `owner`, streamed."""
     now = datetime.now(UTC)
     stats.saw_snapshot(now, revision)
-    return render_zip(_entries(reader, Manifest(owner, now), revision, stats))
+    manifest = Manifest(owner, now)
+    return render_zip(_entries(reader, manifest, revision, stats), stored=manifest.stored.__contains__)
 
 
 def _entries(
     reader: AccountReader, manifest: Manifest, revision: str, stats: RenderStats
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
-    for prompt_id in reader.prompt_ids():
-        prompt = reader.prompt(prompt_id)
-        if prompt is None:  # deleted while the takeout ran
-            continue
+    for prompt in reader.prompts():
         report = prompt_report(
             prompt, include_workflow=True, stats=RenderStats(), read_time=manifest.created_at
         )
@@ -169,7 +169,10 @@ def _chat_entries(
         described.append(file_metadata(file))
         manifest.counts["files"] += 1
         stats.row_count += 1
-        yield manifest.entry(entry_path("chats", chat_id, "files", file.filename), "file", chunks)
+        path = entry_path("chats", chat_id, "files", file.filename)
+        if not compresses(file.media_type):
+            manifest.stored.add(path)
+        yield manifest.entry(path, "file", chunks)
     if described:
         yield manifest.entry(entry_path("chats", chat_id, "files.json"), "files", [dumps(described)])
     for artifact in reader.artifacts(chat_id):
@@ -202,6 +205,15 @@ def _file_chunks(responses: Iterator[Any], box: list[Any]) -> Iterator[bytes]:
             box.append(message.file)
             return
         yield message.chunk
+
+
+def compresses(media_type: str) -> bool:
+    """Whether a file's bytes are worth deflating: text is; images, archives, PDFs and other binary
+    formats are compressed already (or random), and deflating them only costs CPU."""
+    media = media_type.split(";", 1)[0].strip().lower()
+    return media.startswith("text/") or media.endswith(
+        ("json", "xml", "yaml", "csv", "javascript", "x-python")
+    )
 
 
 def file_metadata(file: Any) -> dict[str, Any]:
