@@ -26,9 +26,10 @@ SUITES = (
     "events",
     "quota",
     "pipelines",
+    "takeout",
 )
 # The default run: the suites of the figures table (about ten minutes on two cores).
-FIGURE_SUITES = ("prompts", "downloads", "exports", "events", "quota", "pipelines")
+FIGURE_SUITES = ("prompts", "downloads", "exports", "events", "quota", "pipelines", "takeout")
 
 
 def main() -> None:
