@@ -9,10 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.s3 import S3Server
 from tests.support.system import System, User
 from tests.takeout.conftest import IMPORT_LIMIT_BYTES
 from tests.takeout.generated import account
-from tests.takeout.support import manifest_of, restore, restored, takeout
+from tests.takeout.support import build, entries_of, manifest_of, restore, restored, small_account, takeout
 from tests.takeout.test_restore import normalised
 
 pytestmark = pytest.mark.s3
@@ -74,3 +75,23 @@ def test_an_upload_over_the_limit_is_413_and_nothing_is_kept(carol: User) -> Non
     )
     assert "content-length" not in reply.request.headers
     assert reply.status_code == 413, reply.text
+
+
+def _import_keys(s3_server: S3Server) -> list[str]:
+    listed = s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix="imports/")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def test_an_import_leaves_no_upload_in_the_bucket_whether_it_completes_or_is_refused(
+    carol: User, s3_server: S3Server
+) -> None:
+    small_account(carol)
+    archive = takeout(carol)
+    other = carol.system.client()
+    assert restored(other, archive)["status"] == "completed"
+    entries = entries_of(archive)
+    manifest = manifest_of(archive)
+    tampered = [(path, b"x" + data if path.endswith("notes.md") else data) for path, data in entries.items()]
+    job = restored(carol.system.client(), build(tampered, manifest=manifest))
+    assert job["status"] == "failed", job
+    assert _import_keys(s3_server) == []
