@@ -48,10 +48,41 @@ EXPORT_OPTIONS = {
             "type": "string",
             "description": "chats/{id}: whose chat (chat ids are per user); another user's for an admin only.",
         },
+        "min_total": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 50,
+            "default": 0,
+            "description": "datasets/fine-tune: only versions scored at least this total (0: scored or not).",
+        },
+        "preferred_only": {
+            "type": "boolean",
+            "default": False,
+            "description": "datasets/fine-tune: only versions from the agent the prompt's latest feedback chose.",
+        },
+        "best_only": {
+            "type": "boolean",
+            "default": False,
+            "description": "datasets/fine-tune: only each prompt's best head.",
+        },
+        "agents": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 255},
+            "maxItems": 50,
+            "default": [],
+            "description": "datasets/fine-tune: only versions from these agents (empty: all).",
+        },
+        "shape": {
+            "type": "string",
+            "enum": ["chat", "preference"],
+            "default": "chat",
+            "description": "datasets/fine-tune: chat messages per version, or preference pairs per prompt.",
+        },
     },
     "additionalProperties": False,
     "description": "Which options a source takes: prompts include_workflow and csv_mode, datasets "
-    "all_users and csv_mode, artifacts csv_mode, chats owner; any other is 400.",
+    "all_users and csv_mode, datasets/fine-tune all_users, min_total, preferred_only, best_only, agents and "
+    "shape, artifacts csv_mode, chats owner; any other is 400.",
 }
 
 
@@ -79,7 +110,8 @@ class ExportIn(BaseModel):
         min_length=1,
         max_length=16,
         examples=["csv"],
-        description="json, yaml, markdown, text, csv, xlsx, pdf or docx; `zip` for chats/{id} (its only format).",
+        description="json, yaml, markdown, text, csv, xlsx, pdf or docx; for datasets also jsonl and parquet "
+        "(datasets/fine-tune: jsonl only); `zip` for chats/{id} (its only format).",
     )
     options: JsonObject = Field(
         default_factory=dict, examples=[{"csv_mode": "safe"}], json_schema_extra=EXPORT_OPTIONS
