@@ -2,6 +2,7 @@
 
 import { ApiError, session, whenUnauthenticated } from "./api.js";
 import { h, replace } from "./dom.js";
+import { accountPage } from "./pages/account.js";
 import { agentsPage } from "./pages/agents.js";
 import { chatPage, chatsPage } from "./pages/chats.js";
 import { exportsPage } from "./pages/exports.js";
@@ -37,6 +38,7 @@ const routes = [
   [/^\/webhooks\/([^/]+)$/, ([id]) => webhookPage(id), ["#/webhooks", "All webhooks"]],
   [/^\/schedules$/, () => schedulesPage(), ["#/schedules", "All schedules"]],
   [/^\/schedules\/([^/]+)$/, ([id]) => schedulePage(id), ["#/schedules", "All schedules"]],
+  [/^\/account$/, () => accountPage(), PROMPTS],
 ];
 
 function signedIn() {
