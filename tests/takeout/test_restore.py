@@ -7,7 +7,7 @@ import json
 import zipfile
 
 from tests.support.system import User
-from tests.takeout.support import manifest_of, restored, small_account, takeout
+from tests.takeout.support import build, manifest_of, restored, small_account, takeout
 
 
 def normalised(archive: bytes) -> dict[str, object]:
@@ -73,3 +73,11 @@ def test_a_single_prompt_json_export_restores(alice: User, bob: User) -> None:
     assert job["status"] == "completed" and job["counts"]["prompts"] == 1, job
     [item] = bob.http.get("/api/v1/prompts").json()["items"]
     assert item["request_id"] == "one" and item["original_text"] == "restore me"
+
+
+def test_someone_elses_import_is_not_found(alice: User, bob: User) -> None:
+    job = restored(alice, build([]))
+    assert job["status"] == "completed" and job["counts"] == dict.fromkeys(job["counts"], 0), job
+    reply = bob.http.get(f"/api/v1/imports/{job['id']}")
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "NOT_FOUND", reply.text
+    assert bob.http.get("/api/v1/imports/not-a-uuid").status_code == 404
