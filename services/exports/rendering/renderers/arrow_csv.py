@@ -16,14 +16,18 @@ from services.exports.rendering.renderers.model import ColumnType, Table
 CSV_BLOCK_BYTES = 1024 * 1024
 
 
-def arrow_schema(table: Table, metadata: dict[str, str] | None = None) -> Any:
-    """The table's columns with the Arrow types of the types its source defines."""
+def arrow_schema(table: Table, metadata: dict[str, str] | None = None, *, times_as_text: bool = False) -> Any:
+    """The table's columns with the Arrow types of the types its source defines; `times_as_text`
+    keeps times as the RFC 3339 text COPY wrote (what a text format writes anyway)."""
     import pyarrow as pa
 
     if table.types is None or len(table.types) != len(table.columns):
         raise ValueError(f"table {table.name!r} has no column types: typed formats need them")
     return pa.schema(
-        [pa.field(name, arrow_type(pa, kind)) for name, kind in zip(table.columns, table.types, strict=True)],
+        [
+            pa.field(name, pa.string() if times_as_text and kind == "timestamp" else arrow_type(pa, kind))
+            for name, kind in zip(table.columns, table.types, strict=True)
+        ],
         metadata=metadata or None,
     )
 

@@ -26,7 +26,7 @@ from services.exports.rendering.renderers.table_files import one_file_per_table
 # written as one row group once it holds ROW_GROUP_ROWS rows or ROW_GROUP_BYTES of Arrow data.
 BATCH_ROWS = 2048
 ROW_GROUP_ROWS = 128 * 1024
-ROW_GROUP_BYTES = 32 * 1024 * 1024
+ROW_GROUP_BYTES = 16 * 1024 * 1024
 COMPRESSION = "zstd"
 
 
