@@ -13,7 +13,7 @@ import pytest
 
 from tests.schedules.support import give_feedback, hour_now, runs, set_feedback_time, wait_for
 from tests.support.s3 import running_s3_server
-from tests.support.system import Database, System
+from tests.support.system import System
 
 pytestmark = pytest.mark.s3
 
@@ -37,13 +37,16 @@ def start_an_hour_ago(url: str, schedule_id: str) -> None:
 
 
 def test_full_runs_land_in_the_store_and_wrong_credentials_retry_the_same_window(
-    database: Database, tmp_path_factory: pytest.TempPathFactory
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     directory = Path(tmp_path_factory.mktemp("schedule-runs"))
     with (
         running_s3_server(directory / "s3", bucket="refusing") as s3,
-        System.running(database, directory, **SETTINGS) as system,
+        System.on_own_database(directory, **SETTINGS) as system,
     ):
+        # A database of its own: another system's exports workers would take these runs from a shared
+        # queue, and their service secret does not open these credentials.
+        database = system.database
         user = system.client()
         hour = hour_now(database.url)
         for n, at in enumerate((hour - timedelta(days=3), hour - timedelta(minutes=30))):
@@ -69,8 +72,14 @@ def test_full_runs_land_in_the_store_and_wrong_credentials_retry_the_same_window
                 },
             },
         ).json()
-        for schedule in (full, wrong):
+        broken = user.http.post(
+            "/api/v1/export-schedules",
+            json={"source": "datasets/feedback", "format": "csv", "every": "daily", "mode": "full"},
+        ).json()
+        for schedule in (full, wrong, broken):
             start_an_hour_ago(database.url, schedule["id"])
+        with psycopg.connect(database.url, autocommit=True) as conn:  # a cron that no longer parses
+            conn.execute("UPDATE exports.schedules SET cron = 'not a cron' WHERE id = %s", (broken["id"],))
 
         [done] = wait_for(
             "the full run", lambda: [r for r in runs(user, full["id"]) if r["status"] == "completed"]
@@ -97,4 +106,8 @@ def test_full_runs_land_in_the_store_and_wrong_credentials_retry_the_same_window
         for run in failed:
             assert "destination s3://refusing refused the write" in run["error"], run
             assert "SignatureDoesNotMatch" in run["error"] or "AccessDenied" in run["error"], run
-        assert "not-the-secret" not in system.logs()
+        logs = system.logs()
+        assert "not-the-secret" not in logs
+        # The schedule that cannot be planned is logged, and held up none of the others.
+        assert f'"schedule_id": "{broken["id"]}"' in logs and "schedule_plan_failed" in logs
+        assert runs(user, broken["id"]) == []

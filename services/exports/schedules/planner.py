@@ -56,7 +56,11 @@ class Planner:
         async with self._units() as repo:
             now = await repo.now()
             for schedule in await repo.claim_due(limit=BATCH):
-                queued += await self._plan(repo, schedule, now)
+                try:  # one schedule that cannot be planned holds up none of the others
+                    async with repo.savepoint():
+                        queued += await self._plan(repo, schedule, now)
+                except Exception:
+                    log.error("schedule_plan_failed", exc_info=True, extra={"schedule_id": str(schedule.id)})
         return queued
 
     async def _plan(self, repo: SchedulesRepository, schedule: Any, now: datetime) -> int:

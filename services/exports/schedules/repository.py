@@ -29,6 +29,10 @@ class SchedulesRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def savepoint(self) -> AbstractAsyncContextManager[Any]:
+        """A savepoint: what fails inside it is undone back to it, and the transaction goes on."""
+        return self.session.connection.transaction()
+
     async def now(self) -> datetime:
         """The database's clock, which every replica shares."""
         return (await self.session.execute(select(func.now()))).scalar_one()  # type: ignore[no-any-return]
