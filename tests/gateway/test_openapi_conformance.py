@@ -306,6 +306,23 @@ def test_every_json_route_answers_what_its_schema_documents(
             "/api/v1/export-schedules/{schedule_id}/runs",
         ):
             c(alice, "GET", route, expect=200, path={"schedule_id": planned["id"]})
+
+        # Erasure: what would go, a user erasing themselves and the erasure read back; an admin's and a refused one.
+        leaving = system.client()
+        leaving.create_prompt()
+        c(leaving, "GET", "/api/v1/account", expect=200)
+        erasure = c(leaving, "DELETE", "/api/v1/account", expect=202)
+        c(
+            leaving,
+            "GET",
+            "/api/v1/account/erasures/{erasure_id}",
+            expect=200,
+            path={"erasure_id": erasure["id"]},
+        )
+        c(leaving, "GET", "/api/v1/account/erasures/{erasure_id}", expect=404, path={"erasure_id": "nope"})
+        c(admin, "DELETE", "/api/v1/users/{user_id}", expect=202, path={"user_id": leaving.id})
+        c(alice, "DELETE", "/api/v1/users/{user_id}", expect=403, path={"user_id": leaving.id})
+        leaving.http.close()
     finally:
         anonymous.close()
         admin.http.close()
