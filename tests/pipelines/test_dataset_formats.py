@@ -3,6 +3,9 @@ receipt, cached by revision, read back by `json` and by pyarrow with the types t
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -204,3 +207,24 @@ def test_parquet_reads_copys_csv_as_postgresql_writes_it() -> None:
         {"text": None, "n": 7, "t": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)},
         {"text": "NULL", "n": -1, "t": None},
     ]
+
+
+def test_a_source_failing_mid_stream_fails_the_rendering_with_its_own_error() -> None:
+    """The prompts service going away halfway is its upstream error (mapped to its status), not
+    pyarrow's account of a failed read."""
+    from services.common.errors import Unavailable
+    from services.exports.rendering.renderers import Report, Table, render
+
+    def chunks() -> Iterator[bytes]:
+        yield b"n\n" + b"1\n" * 100_000
+        raise Unavailable("the prompts service is unavailable")
+
+    for fmt in ("parquet", "jsonl"):
+        table = Table("t", ["n"], (), ["integer"], csv=chunks())
+        with pytest.raises(Unavailable, match="prompts service"):
+            b"".join(render(Report("r", [], [table]), fmt))
+
+
+def test_the_exports_service_starts_without_importing_pyarrow() -> None:
+    code = "import sys, services.exports.server; assert 'pyarrow' not in sys.modules, 'pyarrow at start-up'"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -37,29 +37,24 @@ def csv_batches(schema: Any, chunks: Iterable[bytes]) -> Iterator[Any]:
     RFC 3339; true/false) parsed into record batches of the schema's types, CSV_BLOCK_BYTES at a time."""
     import pyarrow.csv as pa_csv
 
-    source = _ChunkReader(chunks)
-    try:
-        reader = pa_csv.open_csv(
-            source,
-            read_options=pa_csv.ReadOptions(
-                column_names=schema.names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
-            ),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict(zip(schema.names, schema.types, strict=True)),
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                true_values=["true"],
-                false_values=["false"],
-            ),
-        )
-        for batch in reader:
-            yield batch.replace_schema_metadata(schema.metadata)
-    except Exception:
-        if source.error is not None:  # the source's own failure, not pyarrow's account of it
-            raise source.error from None
-        raise
+    # A failure of the source (the chunks' iterator raising) comes out of the reader as itself.
+    reader = pa_csv.open_csv(
+        _ChunkReader(chunks),
+        read_options=pa_csv.ReadOptions(
+            column_names=schema.names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
+        ),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict(zip(schema.names, schema.types, strict=True)),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["true"],
+            false_values=["false"],
+        ),
+    )
+    for batch in reader:
+        yield batch.replace_schema_metadata(schema.metadata)
 
 
 def arrow_type(pa: Any, kind: ColumnType) -> Any:
@@ -78,25 +73,19 @@ def arrow_type(pa: Any, kind: ColumnType) -> Any:
 
 
 class _ChunkReader(io.RawIOBase):
-    """A readable file over an iterator of byte chunks (what pyarrow's CSV reader reads from); keeps
-    the iterator's own exception, which pyarrow would report as an I/O error."""
+    """A readable file over an iterator of byte chunks (what pyarrow's CSV reader reads from)."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         super().__init__()
         self._chunks = iter(chunks)
         self._pending = memoryview(b"")
-        self.error: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         while not self._pending:
-            try:
-                chunk = next(self._chunks, None)
-            except BaseException as exc:
-                self.error = exc
-                raise
+            chunk = next(self._chunks, None)
             if chunk is None:
                 return 0
             self._pending = memoryview(chunk)
