@@ -15,7 +15,10 @@ Prompts are seeded with SQL (seeding is not what is measured); files through the
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -86,8 +89,8 @@ def direct_read(system: System, owner: str) -> tuple[int, float]:
     return size, time.perf_counter() - started
 
 
-def takeout(user: User) -> tuple[bytes, float]:
-    """The zip, and the seconds from the request to its last byte."""
+def takeout(user: User, path: Path) -> tuple[int, float]:
+    """Writes the zip to `path`; its size, and the seconds from the request to its last byte."""
     started = time.perf_counter()
     reply = user.http.post("/api/v1/exports", json={"source": "account", "format": "zip"}, timeout=600)
     assert reply.status_code in (200, 201, 202), reply.text
@@ -95,19 +98,21 @@ def takeout(user: User) -> tuple[bytes, float]:
     while body["status"] in ("queued", "processing"):
         body = user.http.get(f"/api/v1/exports/{body['id']}", params={"wait": 30}, timeout=60).json()
     assert body["status"] == "completed", body
-    chunks = []
-    with user.http.stream("GET", f"/api/v1/exports/{body['id']}/content", timeout=600) as stream:
+    with user.http.stream("GET", f"/api/v1/exports/{body['id']}/content", timeout=3600) as stream:
         assert stream.status_code == 200
-        chunks.extend(stream.iter_bytes(1024 * 1024))
-    return b"".join(chunks), time.perf_counter() - started
+        with path.open("wb") as out:
+            for chunk in stream.iter_bytes(1024 * 1024):
+                out.write(chunk)
+    return path.stat().st_size, time.perf_counter() - started
 
 
-def restore(user: User, archive: bytes) -> tuple[dict[str, Any], float]:
+def restore(user: User, path: Path) -> tuple[dict[str, Any], float]:
     """The ended import job, and the seconds from the upload's first byte to the job's end."""
     started = time.perf_counter()
-    reply = user.http.post(
-        "/api/v1/imports", content=archive, headers={"content-type": "application/zip"}, timeout=600
-    )
+    with path.open("rb") as archive:
+        reply = user.http.post(
+            "/api/v1/imports", content=archive, headers={"content-type": "application/zip"}, timeout=3600
+        )
     assert reply.status_code == 202, reply.text
     job: dict[str, Any] = reply.json()
     while job["status"] in ("queued", "processing"):
@@ -121,26 +126,28 @@ def main() -> None:
     with running_system(DEPOT_EXPORT_RATE_LIMIT_PER_MINUTE="1000") as system:
         pids = {name: system.stack.processes[name].pid for name in ("exports", "gateway")}
         small, small_to = system.client(), system.client()
+        scratch = Path(tempfile.mkdtemp(prefix="depot-bench-takeout-"))
         seed(system, small, prompts=20, file_mib=4)
-        small_zip, _ = takeout(small)
-        restore(small_to, small_zip)
+        takeout(small, scratch / "small.zip")
+        restore(small_to, scratch / "small.zip")
         baseline = {name: peak_rss_mib(pid) for name, pid in pids.items()}
 
         owner, receiver = system.client(), system.client()
         file_bytes = seed(system, owner, prompts=PROMPTS, file_mib=FILE_MIB)
         size, direct = direct_read(system, owner.id)
-        archive, out_seconds = takeout(owner)
+        archive_bytes, out_seconds = takeout(owner, scratch / "account.zip")
         after_takeout = {name: peak_rss_mib(pid) for name, pid in pids.items()}
-        job, in_seconds = restore(receiver, archive)
+        job, in_seconds = restore(receiver, scratch / "account.zip")
         after_restore = {name: peak_rss_mib(pid) for name, pid in pids.items()}
         _, direct_restored = direct_read(system, receiver.id)
+        shutil.rmtree(scratch)
 
     print(f"account: {PROMPTS:,} prompts x {VERSIONS} scored versions, {file_bytes / MB:.0f} MB of files")
     print(
         f"  direct read of its rows and chunks (psycopg)  {size / MB:7.1f} MB in {direct:.1f} s = {size / MB / direct:.0f} MB/s"
     )
     print(
-        f"  takeout (job + download of the {len(archive) / MB:.0f} MB zip)  {out_seconds:.1f} s"
+        f"  takeout (job + download of the {archive_bytes / MB:.0f} MB zip)  {out_seconds:.1f} s"
         f" = {size / MB / out_seconds:.0f} MB/s = {direct / out_seconds:.0%} of the direct read"
     )
     print(
