@@ -90,7 +90,9 @@ def test_a_rolled_back_change_makes_no_event(system: System, database: Database,
             "INSERT INTO prompts.versions (prompt_id, version_no, text, source) VALUES (%s, 2, 'x', 'y')",
             (prompt_id,),
         )
-        conn.execute("UPDATE prompts.prompts SET best_version_no = 2 WHERE id = %s", (prompt_id,))
+        conn.execute(
+            "UPDATE prompts.prompts SET version_count = 2, best_version_no = 2 WHERE id = %s", (prompt_id,)
+        )
         conn.execute(
             "INSERT INTO prompts.label_moves (prompt_id, label, to_version_no, moved_at, moved_by)"
             " VALUES (%s, 'production', 1, now(), %s)",

@@ -4,9 +4,8 @@ event row written by an AFTER trigger in the change's own transaction (see migra
 Types and their `data`, all with subject `prompts/<prompt_id>`:
 - `prompt.created` {prompt_id, request_id, agent_type, version_count, best_version_no}
 - `prompt.version_created` {prompt_id, version_no, source, parent_version_no}: a version appended
-  after the create (a restore included); the versions a create inserts are in its prompt.created.
-  Told apart by time: a create's versions share their prompt's created_at (one statement, one
-  transaction time), an append comes in a later transaction.
+  after the create (a restore included), seen as the prompt's version_count going up; the
+  versions a create inserts are counted in its prompt.created.
 - `prompt.best_changed` {prompt_id, from_version_no, to_version_no}
 - `prompt.label_moved` {prompt_id, label, from_version_no, to_version_no, moved_by, moved_at}
   (from NULL: set; to NULL: deleted), from the label's history row, which knows who moved it.
@@ -15,8 +14,8 @@ Types and their `data`, all with subject `prompts/<prompt_id>`:
   judge_correct}: a first feedback for its request (an upsert that updates is no new event).
 
 Why triggers: the create is one statement of data-modifying CTEs and stays one; and no write can
-change the data without its event. Versions are emitted a statement at a time (one query per
-create, which finds nothing to emit).
+change the data without its event. A create fires one trigger (its prompt row's); the others are
+filtered by WHEN before any function runs. The rows go to the inbox (migrations/outbox.py).
 
 Revision ID: 0006
 Revises: 0005
@@ -34,23 +33,27 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 TRIGGERS = r"""
+-- On every create: one insert, written out rather than through emit_event (a second plpgsql call).
 CREATE FUNCTION prompts.events_prompt_created() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM prompts.emit_event('prompt.created', 'prompts/' || NEW.id, NEW.owner, jsonb_build_object(
+  INSERT INTO prompts.event_inbox (type, subject, owner, data)
+  VALUES ('prompt.created', 'prompts/' || NEW.id, NEW.owner, jsonb_build_object(
     'prompt_id', NEW.id, 'request_id', NEW.request_id, 'agent_type', NEW.agent_type,
     'version_count', NEW.version_count, 'best_version_no', NEW.best_version_no));
   RETURN NULL;
 END $$;
 
+-- An append claims its number by raising the prompt's version_count, in the statement that inserts
+-- the version: at the end of that statement (when AFTER triggers run) the version row is there.
 CREATE FUNCTION prompts.events_versions_appended() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO prompts.events (type, subject, owner, data)
-  SELECT 'prompt.version_created', 'prompts/' || p.id, p.owner, jsonb_build_object(
-           'prompt_id', p.id, 'version_no', v.version_no, 'source', v.source,
+  INSERT INTO prompts.event_inbox (type, subject, owner, data)
+  SELECT 'prompt.version_created', 'prompts/' || NEW.id, NEW.owner, jsonb_build_object(
+           'prompt_id', NEW.id, 'version_no', v.version_no, 'source', v.source,
            'parent_version_no', v.parent_version_no)
-    FROM new_versions v JOIN prompts.prompts p ON p.id = v.prompt_id
-   WHERE v.created_at <> p.created_at
-   ORDER BY v.prompt_id, v.version_no;
+    FROM prompts.versions v
+   WHERE v.prompt_id = NEW.id AND v.version_no > OLD.version_count AND v.version_no <= NEW.version_count
+   ORDER BY v.version_no;
   RETURN NULL;
 END $$;
 
@@ -90,9 +93,9 @@ END $$;
 
 CREATE TRIGGER events_prompt_created AFTER INSERT ON prompts.prompts
   FOR EACH ROW EXECUTE FUNCTION prompts.events_prompt_created();
-CREATE TRIGGER events_versions_appended AFTER INSERT ON prompts.versions
-  REFERENCING NEW TABLE AS new_versions
-  FOR EACH STATEMENT EXECUTE FUNCTION prompts.events_versions_appended();
+CREATE TRIGGER events_versions_appended AFTER UPDATE OF version_count ON prompts.prompts
+  FOR EACH ROW WHEN (NEW.version_count > OLD.version_count)
+  EXECUTE FUNCTION prompts.events_versions_appended();
 CREATE TRIGGER events_best_changed AFTER UPDATE OF best_version_no ON prompts.prompts
   FOR EACH ROW WHEN (OLD.best_version_no IS DISTINCT FROM NEW.best_version_no)
   EXECUTE FUNCTION prompts.events_best_changed();
@@ -107,7 +110,7 @@ CREATE TRIGGER events_feedback_created AFTER INSERT ON prompts.feedback
 # (table, trigger, function) of every trigger above, for the downgrade.
 TRIGGER_NAMES = (
     ("prompts", "events_prompt_created"),
-    ("versions", "events_versions_appended"),
+    ("prompts", "events_versions_appended"),
     ("prompts", "events_best_changed"),
     ("prompts", "events_prompt_deleted"),
     ("label_moves", "events_label_moved"),

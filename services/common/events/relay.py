@@ -1,9 +1,10 @@
 """The relay of one service process: it places committed events in order and wakes the watchers.
 
-- Sequencing: every `poll_seconds` (50 ms by default) the relay looks for committed rows without
-  a position (one index probe when there are none) and gives them positions in insert order, one
-  batch per transaction under the row lock of `event_sequencer`, so replicas take turns and
-  positions only grow. A batch commits all of its positions at once, after every earlier batch:
+- Sequencing: every `poll_seconds` (50 ms by default) the relay calls `<schema>.place_events`
+  (one round trip; a glance at the empty inbox when there is nothing to do), which moves the
+  committed inbox rows to the stream in insert order, numbered after the head, one batch per
+  transaction under the row lock of `event_sequencer`, so replicas take turns and positions only
+  grow. A batch commits all of its positions at once, after every earlier batch:
   what a reader sees of the positions is always a prefix, so a reader past position P can never
   miss a row placed later. Writers do not NOTIFY: measured on a create, a notification from every
   writing transaction (and the relay waking for each) doubled the CPU a create costs, while the
@@ -106,18 +107,13 @@ class EventRelay:
 
     async def place_once(self) -> int:
         """Gives up to PLACE_BATCH committed events their positions; returns how many it placed."""
-        statements = self.stream.statements
-        async with self.database.connection() as session:  # the usual answer: nothing to place
-            if not (await session.execute(statements["any_pending"])).scalar():
-                return 0
-        async with self.database.begin() as session:
-            last = (await session.execute(statements["lock_head"])).scalar_one()
-            placed = (await session.execute(statements["place"], {"batch": PLACE_BATCH, "last": last})).one()
-            if placed.placed:
-                await session.execute(statements["move_head"], {"top": placed.top})
-        if placed.placed:
+        async with self.database.connection() as session:
+            placed = int(
+                (await session.execute(self.stream.statements["place"], {"batch": PLACE_BATCH})).scalar()
+            )
+        if placed:
             self.positioned.fire()
-        return int(placed.placed)
+        return placed
 
     async def head(self) -> int:
         """The position of the newest placed event (0 before the first)."""

@@ -1,7 +1,7 @@
 """What a service declares about its outbox (its schema and event types), and the SQL every
 service's events share: reading a page, placing committed rows, sweeping old ones.
 
-The tables are made by each schema's events revision (migrations/outbox.py); the schema name is a
+The tables (event_inbox, events, event_sequencer) are made by each schema's events revision (migrations/outbox.py); the schema name is a
 constant of the service's code, never a caller's input, so it is written into the SQL.
 """
 
@@ -49,26 +49,13 @@ def _statements(schema: str) -> dict[str, Any]:
     return {
         "page_of_owner": text(f"{page} AND owner = :owner ORDER BY position LIMIT :limit"),
         "page_of_all": text(f"{page} ORDER BY position LIMIT :limit"),
-        "any_pending": text(f"SELECT EXISTS (SELECT FROM {events} WHERE position IS NULL)"),
         "head": text(f"SELECT last_position FROM {head}"),
-        # The sequencer's turn: this row lock makes sequencers (one per replica) take turns, and
-        # the placing statement that follows takes its snapshot only once the turn is ours.
-        "lock_head": text(f"SELECT last_position FROM {head} FOR UPDATE"),
-        # Committed rows without a position, in insert order, numbered after the head.
-        "place": text(f"""
-            WITH pending AS (
-              SELECT seq, row_number() OVER (ORDER BY seq) AS rn
-                FROM (SELECT seq FROM {events} WHERE position IS NULL ORDER BY seq LIMIT :batch) p),
-            placed AS (
-              UPDATE {events} e SET position = :last + pending.rn
-                FROM pending WHERE e.seq = pending.seq RETURNING e.position)
-            SELECT count(*) AS placed, coalesce(max(position), :last) AS top FROM placed"""),
-        "move_head": text(
-            f"UPDATE {head} SET last_position = :top"
-            f" RETURNING pg_notify('{schema}_events_positioned', CAST(:top AS text))"
-        ),
+        # One turn of the sequencer (migrations/outbox.py): how many events it placed.
+        "place": text(f"SELECT {schema}.place_events(:batch)"),
+        # The oldest batch, of which those older than the cutoff (positions follow time, so the
+        # pass reads no more than a batch past the last old event).
         "sweep": text(f"""
-            DELETE FROM {events} WHERE seq IN (
-              SELECT seq FROM {events}
-               WHERE created_at < :before AND position IS NOT NULL LIMIT :batch)"""),
+            DELETE FROM {events} WHERE position IN (
+              SELECT position FROM (SELECT position, created_at FROM {events} ORDER BY position LIMIT :batch) o
+               WHERE created_at < :before)"""),
     }
