@@ -121,6 +121,8 @@ def test_an_erasure_stopped_by_a_service_outage_and_a_crash_is_finished_by_a_new
     assert status == "processing" and not steps.get("files", {}).get("completed_at"), steps
     assert last_error == "UPSTREAM_UNAVAILABLE", last_error
     assert alice.http.get("/api/v1/prompts").json()["items"] == [], "the prompts step is done"
+    late = alice.create_prompt(original_text="written after the prompts step")  # must go too
+    mine.prompts.append(late["id"])
     restart(local_system, "exports")  # the process driving it dies mid-erasure
     local_system.start_replica("files", files_port)
     done = follow(alice, erasure_id)

@@ -5,7 +5,9 @@ so a killed erasure is finished by whichever replica comes next. Each step repea
 EraseUser until a batch finds nothing, recording the rows deleted and extending the lease after
 every batch; a step recorded as done is not run again, and one interrupted mid-way simply goes on
 (deleting is idempotent). A failed attempt (a service down) records its reason, a code and never
-data, and is taken again after `retry_seconds`. Logs name the erasure, never the user.
+data, and is taken again after `retry_seconds`. Once every step is done a final round asks every
+service again until none finds anything, so rows written to an earlier step's tables while a later
+step ran go too. Logs name the erasure, never the user.
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class ErasureWorker:
                 if not held:  # another replica took it over: it goes on from what was recorded
                     log.warning("erasure_lease_lost", extra={"erasure_id": str(erasure.id)})
                     return
+        if not await self._final_round(erasure, steps):
+            return
         async with self._uow() as repo:
             completed = await repo.complete(erasure_id=erasure.id, worker=self.name, steps=steps)
         if completed:
@@ -138,3 +142,22 @@ class ErasureWorker:
                     **{f"{k}_rows": v["deleted_rows"] for k, v in steps.items()},
                 },
             )
+
+    async def _final_round(self, erasure: Any, steps: dict[str, Any]) -> bool:
+        """Asks every service once more until none finds anything: rows written to an earlier
+        step's tables while a later step ran (a job that finished meanwhile) go too. False when
+        the lease was lost."""
+        while True:
+            found = 0
+            for part in self._parts:
+                deleted = await part.erase_batch(erasure.subject)
+                steps[part.name]["deleted_rows"] += deleted
+                found += deleted
+            if not found:
+                return True
+            async with self._uow() as repo:
+                held = await repo.progress(
+                    erasure_id=erasure.id, worker=self.name, steps=steps, lease_seconds=self._lease
+                )
+            if not held:
+                return False
