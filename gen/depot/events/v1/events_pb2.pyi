@@ -54,7 +54,22 @@ class Event(_message.Message):
 
     @_builtins.property
     def data(self) -> _struct_pb2.Struct:
-        """The change's details (ids, version numbers, scores…), as the event type documents."""
+        """The change's details, by type (numbers are Struct doubles; absent values are null):
+        - prompt.created: prompt_id, request_id, agent_type, version_count, best_version_no
+        - prompt.version_created (an append or restore after the create): prompt_id, version_no,
+          source, parent_version_no
+        - prompt.best_changed: prompt_id, from_version_no, to_version_no
+        - prompt.label_moved: prompt_id, label, from_version_no (null: set), to_version_no (null:
+          deleted), moved_by, moved_at
+        - prompt.deleted: prompt_id
+        - feedback.created (subject: its prompt): feedback_id, prompt_id, request_id, user_choice,
+          judge_winner, agent_winner, judge_correct
+        - file.created (new, or `replaced` content under its name): file_id, chat_id, filename,
+          media_type, size_bytes, sha256, replaced
+        - file.deleted (alone, with its chat, or by retention): file_id, chat_id, filename
+        - export.completed: export_id, source, format, filename, size_bytes, sha256
+        - export.failed: export_id, source, format, error
+        """
 
     def __init__(
         self,
@@ -85,15 +100,15 @@ class WatchEventsRequest(_message.Message):
     TYPES_FIELD_NUMBER: _builtins.int
     ALL_USERS_FIELD_NUMBER: _builtins.int
     after: _builtins.str
-    """A cursor from an earlier event of this service's stream; empty to start at the oldest kept
-    event. A cursor that is not one of this stream's, or lies beyond its newest event, is
-    INVALID_ARGUMENT.
+    """A cursor from an earlier event of this service's stream (each of prompts, files and exports
+    has its own); empty to start at the oldest kept event. A cursor that is not one of this
+    stream's, or lies beyond its newest event, is INVALID_ARGUMENT.
     """
     all_users: _builtins.bool
     """Admins only: every user's events (otherwise only the caller's own)."""
     @_builtins.property
     def types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Only these event types; empty for every type."""
+        """Only these event types (at most 32, each one of this stream's); empty for every type."""
 
     def __init__(
         self,

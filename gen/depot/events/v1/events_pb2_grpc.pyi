@@ -41,7 +41,12 @@ class EventsServiceStub:
     WatchEvents: _grpc.UnaryStreamMultiCallable[_events_pb2.WatchEventsRequest, _events_pb2.WatchEventsResponse]
     """Streams the events after `after` (from the oldest kept one when empty), then every new one
     as it commits, until the caller goes away. Reconnecting with the cursor of the last event
-    received misses nothing.
+    received misses nothing. Events are kept DEPOT_EVENTS_RETENTION_DAYS (30 by default); a new
+    event reaches a watcher within about DEPOT_EVENTS_POLL_SECONDS (50 ms) of its commit. A server
+    ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
+    long-lived watcher reconnects with its cursor from time to time, as after any failure.
+    Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
+    or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin.
     """
 
 @_typing.type_check_only
@@ -57,7 +62,12 @@ class EventsServiceAsyncStub(EventsServiceStub):
     WatchEvents: _aio.UnaryStreamMultiCallable[_events_pb2.WatchEventsRequest, _events_pb2.WatchEventsResponse]  # type: ignore[assignment]
     """Streams the events after `after` (from the oldest kept one when empty), then every new one
     as it commits, until the caller goes away. Reconnecting with the cursor of the last event
-    received misses nothing.
+    received misses nothing. Events are kept DEPOT_EVENTS_RETENTION_DAYS (30 by default); a new
+    event reaches a watcher within about DEPOT_EVENTS_POLL_SECONDS (50 ms) of its commit. A server
+    ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
+    long-lived watcher reconnects with its cursor from time to time, as after any failure.
+    Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
+    or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin.
     """
 
 class EventsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -76,7 +86,12 @@ class EventsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_events_pb2.WatchEventsResponse], _abc.AsyncIterator[_events_pb2.WatchEventsResponse]]:
         """Streams the events after `after` (from the oldest kept one when empty), then every new one
         as it commits, until the caller goes away. Reconnecting with the cursor of the last event
-        received misses nothing.
+        received misses nothing. Events are kept DEPOT_EVENTS_RETENTION_DAYS (30 by default); a new
+        event reaches a watcher within about DEPOT_EVENTS_POLL_SECONDS (50 ms) of its commit. A server
+        ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
+        long-lived watcher reconnects with its cursor from time to time, as after any failure.
+        Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
+        or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin.
         """
 
 def add_EventsServiceServicer_to_server(servicer: EventsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
