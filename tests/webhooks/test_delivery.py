@@ -12,6 +12,9 @@ from tests.support.system import User
 from tests.webhooks.receiver import Behaviour, Receiver
 from tests.webhooks.support import deliveries, subscribe, wait_until
 
+# Fewer senders than deliveries due at once: the dispatcher waits for a free one, it never spins.
+EXTRA_SETTINGS = {"DEPOT_WEBHOOK_CONCURRENCY": "2"}
+
 
 def test_a_receiver_failing_three_times_gets_one_success_and_four_logged_attempts(
     carol: User, receiver: Receiver
@@ -93,3 +96,15 @@ def test_events_of_other_users_and_other_types_are_not_sent(
     [request] = receiver.wait_for("/mine", 1)
     assert json.loads(request.body)["subject"] == f"prompts/{mine['id']}"
     assert [d["event_type"] for d in deliveries(carol, hook["id"])] == ["prompt.deleted"]
+
+
+def test_more_deliveries_due_at_once_than_senders_all_arrive(carol: User, receiver: Receiver) -> None:
+    hook = subscribe(carol, receiver.url("/crowd", Behaviour(delay=0.2)), ["prompt.created"])
+    prompts = [carol.create_prompt() for _ in range(12)]
+    requests = receiver.wait_for("/crowd", 12)
+    assert {json.loads(r.body)["subject"] for r in requests} == {f"prompts/{p['id']}" for p in prompts}
+    wait_until(
+        lambda: deliveries(carol, hook["id"]),
+        lambda items: [d["status"] for d in items] == ["delivered"] * 12,
+        what="twelve delivered",
+    )

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 import orjson
@@ -26,7 +27,7 @@ from services.common.auth import ServiceTokens
 from services.common.database import libpq_url
 from services.common.json_values import struct_dict
 from services.common.timestamps import datetime_of
-from services.exports.webhooks.repository import WebhooksUnitOfWork
+from services.exports.webhooks.repository import Event, WebhooksUnitOfWork
 
 log = logging.getLogger("depot.exports.webhooks")
 # The acting user of the consumers' service tokens (an admin, for all_users).
@@ -39,6 +40,8 @@ LOCK_CHECK_SECONDS = 5.0
 RECONNECT_SECONDS = 1.0
 # A source that serves no events (UNIMPLEMENTED) is asked again this much later.
 UNSERVED_RETRY_SECONDS = 30.0
+# At most this many events are queued in one transaction.
+MAX_BATCH = 500
 
 
 def event_body(event: events_pb2.Event) -> str:
@@ -133,29 +136,55 @@ class Consumer:
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _follow(self) -> None:
-        """Reads the stream from the stored cursor, queueing each event before moving past it."""
+        """Reads the stream from the stored cursor. Whatever has arrived meanwhile is queued in one
+        transaction that also moves the cursor past it (a batch, so a burst costs one commit)."""
         async with self._uow() as repo:
             after = await repo.cursor(source=self.source)
         token = self._tokens.mint(user_id=CONSUMER_USER, admin=True)
         request = events_pb2.WatchEventsRequest(after=after, all_users=True)
         call = self._stub.WatchEvents(request, metadata=(("authorization", f"Bearer {token}"),))
+        arrived: asyncio.Queue[events_pb2.Event | None] = asyncio.Queue(maxsize=4 * MAX_BATCH)
+        reader = asyncio.create_task(_read(call, arrived))
         try:
-            async for response in call:
-                event = response.event
-                async with self._uow() as repo:
-                    queued = await repo.fan_out(
-                        event_id=event.id,
-                        event_type=event.type,
-                        subject=event.subject,
-                        owner=event.owner,
-                        body=event_body(event),
-                        created_at=datetime_of(event.create_time),
-                    )
-                    await repo.advance(source=self.source, cursor=event.cursor)
-                if queued:
-                    self._queued()
+            while True:
+                batch = [await arrived.get()]
+                while len(batch) < MAX_BATCH and not arrived.empty():
+                    batch.append(arrived.get_nowait())
+                events = [e for e in batch if e is not None]
+                if events:
+                    await self._queue(events)
+                if batch[-1] is None:  # the stream ended: its error, if any, is the reader's
+                    await reader
+                    return
         finally:
+            reader.cancel()
             call.cancel()
+
+    async def _queue(self, events: list[events_pb2.Event]) -> None:
+        async with self._uow() as repo:
+            queued = await repo.fan_out(events=[_event(e) for e in events])
+            await repo.advance(source=self.source, cursor=events[-1].cursor)
+        if queued:
+            self._queued()
+
+
+async def _read(call: Any, arrived: asyncio.Queue[events_pb2.Event | None]) -> None:
+    try:
+        async for response in call:
+            await arrived.put(response.event)
+    finally:
+        await arrived.put(None)
+
+
+def _event(event: events_pb2.Event) -> Event:
+    return Event(
+        id=event.id,
+        type=event.type,
+        subject=event.subject,
+        owner=event.owner,
+        body=event_body(event),
+        created_at=datetime_of(event.create_time),
+    )
 
 
 async def _try_lock(connection: psycopg.AsyncConnection, key: str) -> bool:

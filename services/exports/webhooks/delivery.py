@@ -37,7 +37,6 @@ class Dispatcher:
         self._settings = settings
         self._worker = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(settings.concurrency)
         self._sending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -72,9 +71,8 @@ class Dispatcher:
     async def _claim(self) -> int:
         """Claims as many due deliveries as there are free slots and starts sending them."""
         free = self._settings.concurrency - len(self._sending)
-        if free <= 0:
-            await self._slots.acquire()  # wait for a send to end
-            self._slots.release()
+        if free <= 0:  # every slot busy: wait for a send to end
+            await asyncio.wait(set(self._sending), return_when=asyncio.FIRST_COMPLETED)
             return 1
         async with self._uow() as repo:
             rows = await repo.claim(
@@ -87,11 +85,10 @@ class Dispatcher:
         return len(rows)
 
     async def _send(self, row: Any) -> None:
-        async with self._slots:
-            try:
-                await self.attempt(row, worker=self._worker, counts=True)
-            except Exception:
-                log.exception("webhook_delivery_failed", extra={"delivery_id": str(row.id)})
+        try:
+            await self.attempt(row, worker=self._worker, counts=True)
+        except Exception:
+            log.exception("webhook_delivery_failed", extra={"delivery_id": str(row.id)})
         self._wake.set()  # the next delivery of its subject may be due now
 
     async def attempt(self, row: Any, *, worker: str, counts: bool) -> Outcome:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -37,6 +39,37 @@ from services.exports.webhooks.models import Attempt, Cursor, Delivery, Webhook
 WEBHOOK_COLUMNS = tuple(c for c in Webhook.__table__.c if c.name != "secret")
 DELIVERY_COLUMNS = tuple(c for c in Delivery.__table__.c if c.name != "body")
 ATTEMPT_COLUMNS = tuple(Attempt.__table__.c)
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as a delivery carries it: its id, type, subject, owner, exact JSON body and time."""
+
+    id: str
+    type: str
+    subject: str
+    owner: str
+    body: str
+    created_at: datetime
+
+
+# The batch of events in order (WITH ORDINALITY), joined to the subscriptions that want each one;
+# rows are inserted, and so numbered (seq), in that order.
+FAN_OUT = text(
+    """
+    INSERT INTO exports.webhook_deliveries (id, webhook_id, event_id, event_type, subject, body)
+    SELECT gen_random_uuid(), w.id, e.id, e.type, e.subject, e.body
+      FROM unnest(
+             CAST(:ids AS text[]), CAST(:types AS text[]), CAST(:subjects AS text[]),
+             CAST(:owners AS text[]), CAST(:bodies AS text[]), CAST(:times AS timestamptz[])
+           ) WITH ORDINALITY AS e(id, type, subject, owner, body, created_at, n)
+      JOIN exports.webhooks w
+        ON w.owner = e.owner AND w.status = 'active' AND e.type = ANY(w.events)
+       AND w.created_at <= e.created_at
+     ORDER BY e.n, w.id
+    ON CONFLICT (webhook_id, event_id) DO NOTHING
+    """
+)
 
 
 def seconds(value: float) -> Any:
@@ -91,30 +124,21 @@ class WebhooksRepository:
 
     # Deliveries: queueing and reading --------------------------------------------------------
 
-    async def fan_out(
-        self, *, event_id: str, event_type: str, subject: str, owner: str, body: str, created_at: datetime
-    ) -> int:
-        """Queues the event for each active subscription of its owner to its type that existed when it
-        happened; an event seen again is queued once. Answers how many were queued."""
-        chosen = select(
-            func.gen_random_uuid(),
-            Webhook.id,
-            literal(event_id),
-            literal(event_type),
-            literal(subject),
-            literal(body),
-        ).where(
-            Webhook.owner == owner,
-            Webhook.status == "active",
-            literal(event_type) == any_(Webhook.events),
-            Webhook.created_at <= created_at,
-        )
-        stmt = (
-            pg_insert(Delivery)
-            .from_select(["id", "webhook_id", "event_id", "event_type", "subject", "body"], chosen)
-            .on_conflict_do_nothing(index_elements=["webhook_id", "event_id"])
-        )
-        return (await self.session.execute(stmt)).rowcount
+    async def fan_out(self, *, events: Sequence[Event]) -> int:
+        """Queues each event for every active subscription of its owner to its type that existed when
+        it happened, in the events' order (so one subject's deliveries go out in order); an event
+        seen again is queued once. One statement for the whole batch. Answers how many were queued."""
+        if not events:
+            return 0
+        params = {
+            "ids": [e.id for e in events],
+            "types": [e.type for e in events],
+            "subjects": [e.subject for e in events],
+            "owners": [e.owner for e in events],
+            "bodies": [e.body for e in events],
+            "times": [e.created_at for e in events],
+        }
+        return (await self.session.execute(FAN_OUT, params)).rowcount
 
     async def insert_test(self, *, webhook_id: uuid.UUID, body: str, event_id: str, worker: str) -> Any:
         """A test delivery, already claimed by `worker` for its one attempt."""
