@@ -27,9 +27,10 @@ SUITES = (
     "quota",
     "pipelines",
     "takeout",
+    "webhooks",
 )
 # The default run: the suites of the figures table (about ten minutes on two cores).
-FIGURE_SUITES = ("prompts", "downloads", "exports", "events", "quota", "pipelines", "takeout")
+FIGURE_SUITES = ("prompts", "downloads", "exports", "events", "quota", "pipelines", "takeout", "webhooks")
 
 
 def main() -> None:
