@@ -121,6 +121,10 @@ def test_an_erasure_stopped_by_a_service_outage_and_a_crash_is_finished_by_a_new
     assert status == "processing" and not steps.get("files", {}).get("completed_at"), steps
     assert last_error == "UPSTREAM_UNAVAILABLE", last_error
     assert alice.http.get("/api/v1/prompts").json()["items"] == [], "the prompts step is done"
+    assert start(alice)["id"] == erasure_id, "asked again while it runs: the same erasure"
+    path = f"/api/v1/account/erasures/{erasure_id}"
+    assert bob.http.get(path).status_code == 404, "while it runs, it is its user's (and admins') only"
+    assert local_system.client(admin=True).http.get(path).json()["status"] == "processing"
     late = alice.create_prompt(original_text="written after the prompts step")  # must go too
     mine.prompts.append(late["id"])
     restart(local_system, "exports")  # the process driving it dies mid-erasure
@@ -146,5 +150,6 @@ def test_an_erasure_killed_at_a_random_moment_completes_after_a_restart(
     assert done["status"] == "completed", (pause, before, done)
     assert_erased(alice, mine)
     assert_intact(bob, theirs)
+    assert bob.http.get(f"/api/v1/account/erasures/{erasure_id}").status_code == 200, "done: it names nobody"
     again = follow(alice, start(alice)["id"])
     assert [s["deleted_rows"] for s in again["steps"]] == [0, 0, 0], "erasing again finds nothing"
