@@ -138,13 +138,19 @@ class EventRelay:
         return removed
 
     async def _sequence(self) -> None:
+        pause = self.poll_seconds
         while True:
             try:
                 while await self.place_once() == PLACE_BATCH:
                     pass
-            except (psycopg.Error, OSError) as exc:
-                log.warning("events_sequencer_failed", extra={"stream": self.stream.name, "error": repr(exc)})
-            await asyncio.sleep(self.poll_seconds)
+                pause = self.poll_seconds
+            except Exception as exc:  # the database away, most likely: the loop outlives it
+                pause = min(max(pause * 2, RECONNECT_FIRST), RECONNECT_MAX)
+                log.warning(
+                    "events_sequencer_failed",
+                    extra={"stream": self.stream.name, "error": repr(exc), "retry_in": pause},
+                )
+            await asyncio.sleep(pause)
 
     async def _listen(self) -> None:
         pause = RECONNECT_FIRST
