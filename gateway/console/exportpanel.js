@@ -2,10 +2,20 @@
 // it is done, and the source's export history (sizes, cache hits, share links).
 
 import { api, download, query, request } from "./api.js";
-import { formatBytes, formatTime, h, replace, table } from "./dom.js";
+import { field, formatBytes, formatTime, h, replace, table } from "./dom.js";
 import { announce } from "./status.js";
 
 export const FORMATS = ["json", "yaml", "markdown", "text", "csv", "xlsx", "pdf", "docx"];
+const DATA_FORMATS = ["jsonl", "parquet"]; // for pipelines: datasets only
+
+/** The formats the server accepts for a source (services/exports/rules.py): a chat or the account is a
+ * zip, datasets/fine-tune is jsonl alone, any other dataset also jsonl and parquet. */
+export function formatsFor(source) {
+  if (source.startsWith("chats/") || source === "account") return ["zip"];
+  if (source === "datasets/fine-tune") return ["jsonl"];
+  if (source.startsWith("datasets/")) return [...FORMATS, ...DATA_FORMATS];
+  return FORMATS;
+}
 const RUNNING = new Set(["queued", "pending", "processing", "running"]);
 const POLL_MS = 500;
 // The server answers a wait as soon as the job ends; a short one brings progress every 2 s meanwhile.
@@ -15,8 +25,8 @@ const TICK_MS = 200;
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** POST /exports, then, while the job runs (202), its status until it is done or failed. */
-export async function runExport(source, format, onProgress) {
-  const response = await request("/api/v1/exports", { method: "POST", json: { source, format, options: {} } });
+export async function runExport(source, format, onProgress, options = {}) {
+  const response = await request("/api/v1/exports", { method: "POST", json: { source, format, options } });
   let job = await response.json();
   const reused = response.status === 200;
   const location = new URL(response.headers.get("Location") || `/api/v1/exports/${job.id}`, window.location.origin);
@@ -194,8 +204,38 @@ export function exportHistory(source, caption = "Export history") {
   return { element: wrapper, refresh: () => load(true) };
 }
 
+/** datasets/fine-tune's options (README, Data for pipelines) as a form; read() gives those a person set. */
+function fineTuneOptions() {
+  const shape = h("select", { name: "shape" }, ["chat", "preference"].map((v) => h("option", { value: v }, v)));
+  const minTotal = h("input", { type: "number", name: "min_total", min: 0, max: 50, step: "any", value: 0 });
+  const agents = h("input", { type: "text", name: "agents", placeholder: "all agents" });
+  const preferred = h("input", { type: "checkbox", name: "preferred_only" });
+  const best = h("input", { type: "checkbox", name: "best_only" });
+  const element = h(
+    "fieldset",
+    { class: "export-options" },
+    h("legend", {}, "Options"),
+    field("Shape", shape, "chat: one conversation per version; preference: chosen and rejected per prompt"),
+    field("Minimum total", minTotal, "0 to 50; 0 takes unscored versions too"),
+    field("Agents", agents, "names separated by commas; empty: every agent"),
+    field("Preferred agent only", preferred),
+    field("Best version only", best),
+  );
+  function read() {
+    const options = { shape: shape.value };
+    if (Number(minTotal.value) > 0) options.min_total = Number(minTotal.value);
+    if (preferred.checked) options.preferred_only = true;
+    if (best.checked) options.best_only = true;
+    const names = agents.value.split(",").map((a) => a.trim()).filter(Boolean);
+    if (names.length) options.agents = names;
+    return options;
+  }
+  return { element, read };
+}
+
 /** Buttons for every format of a source, the job's progress, its download, and its history. */
-export function exportPanel(source, { formats = FORMATS, title = "Export", level = "h2" } = {}) {
+export function exportPanel(source, { formats = formatsFor(source), title = "Export", level = "h2" } = {}) {
+  const choices = source === "datasets/fine-tune" ? fineTuneOptions() : null;
   const state = h("div", { class: "export-state", role: "status", "aria-live": "polite" });
   const history = exportHistory(source, `Exports of ${source}`);
   const buttons = formats.map((format) =>
@@ -213,10 +253,15 @@ export function exportPanel(source, { formats = FORMATS, title = "Export", level
       if (current) line.data = ` ${progressText(current, Date.now() - started)}`;
     }, TICK_MS);
     try {
-      const { job, reused } = await runExport(source, format, (j) => {
-        current = j;
-        line.data = ` ${progressText(j, Date.now() - started)}`;
-      });
+      const { job, reused } = await runExport(
+        source,
+        format,
+        (j) => {
+          current = j;
+          line.data = ` ${progressText(j, Date.now() - started)}`;
+        },
+        choices ? choices.read() : {},
+      );
       clearInterval(tick);
       const took = seconds(Date.now() - started);
       const link = h(
@@ -244,6 +289,7 @@ export function exportPanel(source, { formats = FORMATS, title = "Export", level
     "section",
     { class: "export-panel", "aria-label": `${title}: ${source}` },
     h(level, {}, title),
+    choices?.element,
     h("div", { class: "format-buttons", role: "group", "aria-label": "Formats" }, buttons),
     state,
     history.element,

@@ -225,7 +225,11 @@ def test_an_artifact_and_a_dataset_offer_every_format(console: Console, alice: U
     console.go("#/exports", "#dataset-select")
     page.select_option("#dataset-select", "feedback")
     panel = page.locator(".export-panel", has_text="Dataset feedback")
-    assert panel.locator("button.format").count() == len(formats)
+    assert panel.locator("button.format").evaluate_all("bs => bs.map(b => b.dataset.format)") == [
+        *formats,
+        "jsonl",
+        "parquet",
+    ]
     panel.locator("button[data-format=csv]").click()
     with page.expect_download() as csv:
         panel.locator(".export-state button.download").click()

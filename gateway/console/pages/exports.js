@@ -5,7 +5,7 @@ import { api } from "../api.js";
 import { field, formatBytes, h, percent, replace, table } from "../dom.js";
 import { exportHistory, exportPanel } from "../exportpanel.js";
 
-const DATASETS = ["multi-agent", "temporal", "feedback", "effectiveness", "all"];
+const DATASETS = ["multi-agent", "temporal", "feedback", "effectiveness", "all", "fine-tune"];
 
 function datasetPicker() {
   const panel = h("div");
@@ -30,7 +30,7 @@ function otherSource() {
         onsubmit: (event) => {
           event.preventDefault();
           const source = input.value.trim();
-          replace(panel, exportPanel(source, { title: source, level: "h3", formats: source.startsWith("chats/") ? ["zip"] : undefined }));
+          replace(panel, exportPanel(source, { title: source, level: "h3" })); // the panel offers the source's formats
         },
       },
       field("Source", input, "prompts/{id}, artifacts/{id}, chats/{id} or datasets/{name}"),
