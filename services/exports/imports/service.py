@@ -26,6 +26,7 @@ from typing import Any
 
 from services.common.errors import DepotError, NotFound, Unavailable
 from services.common.ids import parse_id
+from services.common.trace_context import linked_span, untraced
 from services.exports.blobstores import BlobStore
 from services.exports.imports import rules
 from services.exports.imports.archive import ArchiveRefused, verify
@@ -130,19 +131,28 @@ class ImportsService:
     async def run_once(self) -> bool:
         """Claims and runs one import, if there is one; whether one ran."""
         settings = self._settings
-        async with self._uow() as repo:
-            for key in await repo.fail_exhausted(max_attempts=settings.max_attempts):
-                await _delete(self._blobs, key)
-            row = await repo.claim(
-                worker=self._name, lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts
-            )
+        with untraced():  # an idle poll is no trace; a claimed import gets a trace of its own
+            async with self._uow() as repo:
+                abandoned = await repo.fail_exhausted(max_attempts=settings.max_attempts)
+                row = await repo.claim(
+                    worker=self._name,
+                    lease_seconds=settings.lease_seconds,
+                    max_attempts=settings.max_attempts,
+                )
+        for key in abandoned:
+            await _delete(self._blobs, key)
         if row is None:
             return False
-        task = asyncio.ensure_future(self._run(row))
+        task = asyncio.ensure_future(self._traced_run(row))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         await asyncio.shield(task)
         return True
+
+    async def _traced_run(self, row: Any) -> None:
+        attributes = {"depot.import_id": str(row.id), "depot.attempt": row.attempts}
+        with linked_span("import.job", traceparent=None, attributes=attributes):
+            await self._run(row)
 
     async def _run(self, row: Any) -> None:
         progress = Progress()
