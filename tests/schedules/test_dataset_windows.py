@@ -62,14 +62,14 @@ def test_a_window_holds_the_rows_changed_within_it(
             "UPDATE prompts.scores SET updated_at = %s WHERE prompt_id = %s",
             (hour - timedelta(hours=2), prompt["id"]),
         )
-    # Version 2 is scored now: its change time moves to this hour.
+    # Version 2 is scored now: its change time moves to this hour (or the next, should it turn meanwhile).
     scored = alice.http.put(f"/api/v1/prompts/{prompt['id']}/versions/2/score", json=SCORES)
     assert scored.status_code == 200, scored.text
     earlier = stream(
         system, alice, pb.DATASET_TEMPORAL, pb.DATASET_ENCODING_ROWS, hour - timedelta(hours=3), hour
     )
     now = stream(
-        system, alice, pb.DATASET_TEMPORAL, pb.DATASET_ENCODING_ROWS, hour, hour + timedelta(hours=1)
+        system, alice, pb.DATASET_TEMPORAL, pb.DATASET_ENCODING_ROWS, hour, hour + timedelta(hours=2)
     )
     assert temporal_rows(earlier) == [("req-windowed", 1)]
     assert temporal_rows(now) == [("req-windowed", 2)]
