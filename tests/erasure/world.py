@@ -13,6 +13,7 @@ import psycopg
 
 from tests.exports.conftest import create_session, export_ok
 from tests.support.system import System, User
+from tests.takeout.support import build
 
 SCHEMAS = ("prompts", "files", "exports")
 FILE_BYTES = b"\x00\x01 erasure bytes \xff" * 1000
@@ -27,6 +28,8 @@ class Seeded:
     artifacts: list[str] = field(default_factory=list)
     exports: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    schedules: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)
     blob_keys: list[str] = field(default_factory=list)
 
 
@@ -60,6 +63,17 @@ def seed(user: User, *, prompts: int = 3, files: int = 2) -> Seeded:
     link = user.http.post(f"/api/v1/exports/{seeded.exports[0]}/links", json={"expires_in": 600})
     assert link.status_code == 201, link.text
     seeded.links.append(link.json()["token"])
+    schedule = user.http.post(
+        "/api/v1/export-schedules",
+        json={"source": "datasets/feedback", "format": "csv", "every": "daily", "mode": "incremental"},
+    )
+    assert schedule.status_code == 201, schedule.text
+    seeded.schedules.append(schedule.json()["id"])
+    restore = user.http.post(
+        "/api/v1/imports", content=build([]), headers={"content-type": "application/zip"}
+    )
+    assert restore.status_code == 202, restore.text
+    seeded.imports.append(restore.json()["id"])
     seeded.blob_keys = blob_keys(user.system, seeded.exports)
     assert len(seeded.blob_keys) == len(seeded.exports), seeded.blob_keys
     return seeded
@@ -155,6 +169,8 @@ def assert_erased(user: User, seeded: Seeded, store: Any = None) -> None:
         *(f"/api/v1/artifacts/{i}" for i in seeded.artifacts),
         *(f"/api/v1/exports/{i}" for i in seeded.exports),
         *(f"/api/v1/exports/{i}/content" for i in seeded.exports),
+        *(f"/api/v1/export-schedules/{i}" for i in seeded.schedules),
+        *(f"/api/v1/imports/{i}" for i in seeded.imports),
     ):
         reply = http.get(path)
         assert reply.status_code == 404, f"{path}: expected 404, got {reply.status_code}: {reply.text[:300]}"
@@ -172,7 +188,12 @@ def assert_erased(user: User, seeded: Seeded, store: Any = None) -> None:
 def assert_intact(user: User, seeded: Seeded) -> None:
     """Another user's data is all there."""
     assert len(user.http.get("/api/v1/prompts").json()["items"]) == len(seeded.prompts)
-    assert len(user.http.get("/api/v1/exports").json()["items"]) == len(seeded.exports)
+    assert len(user.http.get("/api/v1/exports").json()["items"]) >= len(seeded.exports)
+    for path in (
+        *(f"/api/v1/export-schedules/{i}" for i in seeded.schedules),
+        *(f"/api/v1/imports/{i}" for i in seeded.imports),
+    ):
+        assert user.http.get(path).status_code == 200, path
     for export_id in seeded.exports:
         assert user.http.get(f"/api/v1/exports/{export_id}/content").status_code == 200
     for chat in seeded.chats:
