@@ -283,7 +283,9 @@ def prompt_request(document: Any) -> prompts_pb2.CreatePromptRequest:
     versions = sorted(versions, key=lambda v: int(v.get("version_no", 0)))
     if [int(v.get("version_no", 0)) for v in versions] != list(range(1, len(versions) + 1)):
         raise EntryError("versions must be numbered 1, 2, 3… without gaps")
-    request_id = fields.get("request_id") or f"takeout-{fields.get('id')}"
+    if not fields.get("request_id") and not fields.get("id"):
+        raise EntryError("a prompt needs its request_id or its id (the key that makes a restore idempotent)")
+    request_id = fields.get("request_id") or f"takeout-{fields['id']}"
     try:
         return prompts_pb2.CreatePromptRequest(
             request_id=str(request_id),
