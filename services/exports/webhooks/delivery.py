@@ -100,36 +100,19 @@ class Dispatcher:
         )
         attempted_at = datetime.now(UTC)
         outcome = await self._sender.post(row.url, body=body, headers=headers)
-        async with self._uow() as repo:
-            await repo.record(
-                delivery_id=row.id,
-                attempt_no=row.attempts,
-                attempted_at=attempted_at,
-                duration_ms=outcome.duration_ms,
-                status_code=outcome.status_code,
-                error=outcome.error,
-            )
-            if outcome.ok:
-                held = await repo.finish(delivery_id=row.id, worker=worker, status="delivered")
-                if held is not None and counts:
-                    await repo.succeeded(webhook_id=row.webhook_id)
-            elif not counts or row.attempts >= self._settings.max_attempts:
-                held = await repo.finish(delivery_id=row.id, worker=worker, status="failed")
-            else:
-                delay = retry_delay(
-                    row.attempts,
-                    base=self._settings.retry_base_seconds,
-                    ceiling=self._settings.retry_max_seconds,
+        if outcome.ok:
+            async with self._uow() as repo:
+                await repo.delivered(
+                    delivery_id=row.id,
+                    worker=worker,
+                    attempt_no=row.attempts,
+                    attempted_at=attempted_at,
+                    duration_ms=outcome.duration_ms,
+                    status_code=outcome.status_code,
+                    counts=counts,
                 )
-                held = await repo.retry_later(delivery_id=row.id, worker=worker, delay=delay)
-            if held is not None and counts and not outcome.ok:
-                disabled = await repo.failed(
-                    webhook_id=row.webhook_id,
-                    disable_after=self._settings.disable_after_failures,
-                    reason=outcome.error or "failed",
-                )
-                if disabled:
-                    log.warning("webhook_disabled", extra={"webhook_id": str(row.webhook_id)})
+        else:
+            await self._failed(row, outcome, attempted_at=attempted_at, worker=worker, counts=counts)
         log.info(
             "webhook_attempt",
             extra={
@@ -141,3 +124,35 @@ class Dispatcher:
             },
         )
         return outcome
+
+    async def _failed(
+        self, row: Any, outcome: Outcome, *, attempted_at: datetime, worker: str, counts: bool
+    ) -> None:
+        """Logs a failed attempt; then retries later, or fails the delivery (its last attempt, or a
+        test's), and counts it against the subscription, which it may disable."""
+        async with self._uow() as repo:
+            await repo.record(
+                delivery_id=row.id,
+                attempt_no=row.attempts,
+                attempted_at=attempted_at,
+                duration_ms=outcome.duration_ms,
+                status_code=outcome.status_code,
+                error=outcome.error,
+            )
+            if not counts or row.attempts >= self._settings.max_attempts:
+                held = await repo.finish(delivery_id=row.id, worker=worker, status="failed")
+            else:
+                delay = retry_delay(
+                    row.attempts,
+                    base=self._settings.retry_base_seconds,
+                    ceiling=self._settings.retry_max_seconds,
+                )
+                held = await repo.retry_later(delivery_id=row.id, worker=worker, delay=delay)
+            if held is not None and counts:
+                disabled = await repo.failed(
+                    webhook_id=row.webhook_id,
+                    disable_after=self._settings.disable_after_failures,
+                    reason=outcome.error or "failed",
+                )
+                if disabled:
+                    log.warning("webhook_disabled", extra={"webhook_id": str(row.webhook_id)})

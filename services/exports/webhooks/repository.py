@@ -19,11 +19,9 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
-    exists,
     func,
     insert,
     literal,
-    or_,
     select,
     text,
     tuple_,
@@ -31,9 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import aliased
 
-from services.common.database import Session
+from services.common.database import Query, Session
 from services.exports.webhooks.models import Attempt, Cursor, Delivery, Webhook
 
 WEBHOOK_COLUMNS = tuple(c for c in Webhook.__table__.c if c.name != "secret")
@@ -55,8 +52,9 @@ class Event:
 
 # The batch of events in order (WITH ORDINALITY), joined to the subscriptions that want each one;
 # rows are inserted, and so numbered (seq), in that order.
-FAN_OUT = text(
-    """
+FAN_OUT = Query(
+    text(
+        """
     INSERT INTO exports.webhook_deliveries (id, webhook_id, event_id, event_type, subject, body)
     SELECT gen_random_uuid(), w.id, e.id, e.type, e.subject, e.body
       FROM unnest(
@@ -69,6 +67,60 @@ FAN_OUT = text(
      ORDER BY e.n, w.id
     ON CONFLICT (webhook_id, event_id) DO NOTHING
     """
+    )
+)
+
+
+# Hot statements, built and compiled once (see services.common.database.Query).
+CLAIM = Query(
+    text(
+        """
+        WITH due AS (
+          SELECT d.id
+            FROM exports.webhook_deliveries d
+            JOIN exports.webhooks w ON w.id = d.webhook_id
+           WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+             AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+             AND w.status = 'active'
+             AND NOT EXISTS (
+                   SELECT 1 FROM exports.webhook_deliveries e
+                    WHERE e.webhook_id = d.webhook_id AND e.subject = d.subject
+                      AND e.status = 'pending' AND e.seq < d.seq)
+           ORDER BY d.next_attempt_at
+           LIMIT :limit
+             FOR UPDATE OF d SKIP LOCKED
+        ), claimed AS (
+          UPDATE exports.webhook_deliveries d
+             SET lease_owner = :worker,
+                 lease_expires_at = now() + make_interval(secs => :lease),
+                 attempts = d.attempts + 1
+            FROM due
+           WHERE d.id = due.id
+          RETURNING d.id, d.webhook_id, d.event_id, d.body, d.attempts
+        )
+        SELECT c.id, c.webhook_id, c.event_id, c.body, c.attempts, w.url, w.secret
+          FROM claimed c JOIN exports.webhooks w ON w.id = c.webhook_id
+        """
+    )
+)
+DELIVERED = Query(
+    text(
+        """
+        WITH attempt AS (
+          INSERT INTO exports.webhook_attempts
+                 (delivery_id, attempt_no, attempted_at, duration_ms, status_code)
+          VALUES (:delivery_id, :attempt_no, :attempted_at, :duration_ms, :status_code)
+        ), done AS (
+          UPDATE exports.webhook_deliveries
+             SET status = 'delivered', next_attempt_at = NULL, lease_owner = NULL,
+                 lease_expires_at = NULL, ended_at = now()
+           WHERE id = :delivery_id AND status = 'pending' AND lease_owner = :worker
+          RETURNING webhook_id
+        )
+        UPDATE exports.webhooks SET consecutive_failures = 0, updated_at = now()
+         WHERE id IN (SELECT webhook_id FROM done) AND consecutive_failures > 0 AND :counts
+        """
+    )
 )
 
 
@@ -193,39 +245,32 @@ class WebhooksRepository:
     async def claim(self, *, worker: str, limit: int, lease_seconds: float) -> Sequence[Any]:
         """Takes up to `limit` due deliveries of active subscriptions, each the earliest pending one of
         its subject, with the URL and secret to send them with."""
-        earlier = aliased(Delivery)
-        due = (
-            select(Delivery.id)
-            .join(Webhook, Webhook.id == Delivery.webhook_id)
-            .where(
-                Delivery.status == "pending",
-                Delivery.next_attempt_at <= func.now(),
-                or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < func.now()),
-                Webhook.status == "active",
-                ~exists().where(
-                    earlier.webhook_id == Delivery.webhook_id,
-                    earlier.subject == Delivery.subject,
-                    earlier.status == "pending",
-                    earlier.seq < Delivery.seq,
-                ),
-            )
-            .order_by(Delivery.next_attempt_at)
-            .limit(limit)
-            .with_for_update(of=Delivery, skip_locked=True)
-        )
-        claimed = (
-            update(Delivery)
-            .where(Delivery.id.in_(due.scalar_subquery()))
-            .values(
-                lease_owner=worker,
-                lease_expires_at=func.now() + seconds(lease_seconds),
-                attempts=Delivery.attempts + 1,
-            )
-            .returning(Delivery.id, Delivery.webhook_id, Delivery.event_id, Delivery.body, Delivery.attempts)
-            .cte("claimed")
-        )
-        stmt = select(claimed, Webhook.url, Webhook.secret).join(Webhook, Webhook.id == claimed.c.webhook_id)
-        return (await self.session.execute(stmt)).all()
+        params = {"worker": worker, "limit": limit, "lease": lease_seconds}
+        return (await self.session.execute(CLAIM, params)).all()
+
+    async def delivered(
+        self,
+        *,
+        delivery_id: uuid.UUID,
+        worker: str,
+        attempt_no: int,
+        attempted_at: datetime,
+        duration_ms: int,
+        status_code: int | None,
+        counts: bool,
+    ) -> None:
+        """Logs a successful attempt, ends the delivery (when the worker still holds it) and, when the
+        attempt `counts`, ends its subscription's run of failures: one round trip."""
+        params = {
+            "delivery_id": delivery_id,
+            "worker": worker,
+            "attempt_no": attempt_no,
+            "attempted_at": attempted_at,
+            "duration_ms": duration_ms,
+            "status_code": status_code,
+            "counts": counts,
+        }
+        await self.session.execute(DELIVERED, params)
 
     async def record(
         self,
@@ -272,15 +317,6 @@ class WebhooksRepository:
             .returning(Delivery.webhook_id)
         )
         return (await self.session.execute(stmt)).first()
-
-    async def succeeded(self, *, webhook_id: uuid.UUID) -> None:
-        """A subscription's attempt succeeded: its run of failures is over."""
-        stmt = (
-            update(Webhook)
-            .where(Webhook.id == webhook_id, Webhook.consecutive_failures > 0)
-            .values(consecutive_failures=0, updated_at=func.now())
-        )
-        await self.session.execute(stmt)
 
     async def failed(self, *, webhook_id: uuid.UUID, disable_after: int, reason: str) -> bool:
         """Counts a failed attempt against the subscription, and disables it (failing its pending
