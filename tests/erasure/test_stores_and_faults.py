@@ -26,7 +26,10 @@ FAST_JOBS = {"DEPOT_EXPORT_JOB_LEASE_SECONDS": "2", "DEPOT_EXPORT_JOB_POLL_SECON
 def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     directory = Path(tmp_path_factory.mktemp("erasure-local"))
     with System.on_own_database(
-        directory, DEPOT_BLOB_STORE=f"local:{directory / 'blobs'}", **FAST_JOBS
+        directory,
+        DEPOT_BLOB_STORE=f"local:{directory / 'blobs'}",
+        DEPOT_WEBHOOK_ALLOW_PRIVATE="true",
+        **FAST_JOBS,
     ) as system:
         yield system
 
@@ -70,11 +73,24 @@ def restart(system: System, service: str) -> None:
     system.start_replica(service, port)
 
 
+def deliveries(system: System, webhook_ids: list[str]) -> int:
+    with psycopg.connect(system.database.url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM exports.webhook_deliveries WHERE webhook_id::text = ANY(%s)", (webhook_ids,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def test_erasure_on_the_local_store_leaves_no_file_of_the_user(local_system: System) -> None:
     alice, bob = users(local_system)
-    mine, theirs = seed(alice), seed(bob)
+    mine, theirs = seed(alice, webhook=True), seed(bob)
+    deadline = time.monotonic() + 30
+    while not deliveries(local_system, mine.webhooks):  # the webhook has deliveries to lose
+        assert time.monotonic() < deadline, "no delivery was queued for the webhook"
+        time.sleep(0.1)
     follow(alice, start(alice)["id"])
     assert_erased(alice, mine)
+    assert deliveries(local_system, mine.webhooks) == 0
     assert_intact(bob, theirs)
     root = Path(local_system.stack.env["DEPOT_BLOB_STORE"].removeprefix("local:"))
     left = [p for p in root.rglob("*") if p.is_file() and any(i in str(p) for i in mine.exports)]

@@ -30,13 +30,21 @@ class Seeded:
     links: list[str] = field(default_factory=list)
     schedules: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
+    webhooks: list[str] = field(default_factory=list)
     blob_keys: list[str] = field(default_factory=list)
 
 
-def seed(user: User, *, prompts: int = 3, files: int = 2) -> Seeded:
+def seed(user: User, *, prompts: int = 3, files: int = 2, webhook: bool = False) -> Seeded:
     """Prompts with versions, scores and feedback, a security scan, chats with files and an
-    artifact, exports (one shared by a link) of prompts, datasets and a chat."""
+    artifact, exports (one shared by a link) of prompts, datasets and a chat, a schedule, a restore
+    job and, with `webhook` (a system that allows private targets), a webhook with deliveries."""
     seeded = Seeded()
+    if webhook:  # first, so that the writes below queue deliveries (to a port nobody listens on)
+        hook = user.http.post(
+            "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["prompt.created"]}
+        )
+        assert hook.status_code == 201, hook.text
+        seeded.webhooks.append(hook.json()["id"])
     for _ in range(prompts):
         seeded.prompts.append(create_session(user).id)
     scan = user.http.post(
@@ -171,6 +179,7 @@ def assert_erased(user: User, seeded: Seeded, store: Any = None) -> None:
         *(f"/api/v1/exports/{i}/content" for i in seeded.exports),
         *(f"/api/v1/export-schedules/{i}" for i in seeded.schedules),
         *(f"/api/v1/imports/{i}" for i in seeded.imports),
+        *(f"/api/v1/webhooks/{i}" for i in seeded.webhooks),
     ):
         reply = http.get(path)
         assert reply.status_code == 404, f"{path}: expected 404, got {reply.status_code}: {reply.text[:300]}"
