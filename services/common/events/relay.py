@@ -28,6 +28,7 @@ from services.common.background import Periodic, one_replica_at_a_time
 from services.common.database import Database
 from services.common.events.stream import EventStream
 from services.common.settings import Settings
+from services.common.trace_context import untraced
 
 log = logging.getLogger("depot.events")
 
@@ -138,6 +139,10 @@ class EventRelay:
         return removed
 
     async def _sequence(self) -> None:
+        with untraced():  # twenty polls a second are no trace (this task's context only)
+            await self._sequence_untraced()
+
+    async def _sequence_untraced(self) -> None:
         pause = self.poll_seconds
         while True:
             try:
