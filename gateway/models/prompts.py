@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from depot.prompts.v1 import prompts_pb2 as pb
 from gateway.errors import ApiError
@@ -184,6 +184,11 @@ class VersionOut(Out):
     parent_version_no: int | None
     scores: ScoresOut | None
     created_at: str
+    # `model_config` is pydantic's own attribute name, so the field takes it as its alias, and the body
+    # is written by its aliases (gateway/responses.py serializes models as they are).
+    config: dict[str, Any] | None = Field(alias="model_config", description=MODEL_CONFIG)
+
+    model_config = ConfigDict(serialize_by_alias=True)
 
     @staticmethod
     def fields(message: pb.Version) -> dict[str, Any]:
@@ -197,6 +202,7 @@ class VersionOut(Out):
             "parent_version_no": message.parent_version_no or None,
             "scores": ScoresOut.fields(message.scores) if message.HasField("scores") else None,
             "created_at": rfc3339(message.create_time),
+            "model_config": struct_dict(message.model_config) if message.HasField("model_config") else None,
         }
 
 

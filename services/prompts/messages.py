@@ -73,6 +73,8 @@ def version_message(row: Any) -> pb.Version:
     )
     if row.explanation is not None:
         message.explanation.update(row.explanation)
+    if getattr(row, "model_config", None) is not None:  # rows of a read carry it; a create's never have one
+        message.model_config.update(row.model_config)
     if getattr(row, "total", None) is not None:
         message.scores.CopyFrom(scores_message(row))
     return message

@@ -256,8 +256,9 @@ GET_PROMPT_BY_REQUEST_ID = Query(
         Prompt.owner == bindparam("owner"), Prompt.request_id == bindparam("request_id")
     )
 )
+# A read carries each version's model config; the create's rows need none (it takes none).
 LIST_VERSIONS = Query(
-    select(*VERSION_COLUMNS, *SCORE_COLUMNS)
+    select(*VERSION_COLUMNS, *SCORE_COLUMNS, Version.model_config)
     .select_from(Version)
     .outerjoin(Score, and_(Score.prompt_id == Version.prompt_id, Score.version_no == Version.version_no))
     .where(Version.prompt_id == bindparam("prompt_id"))
