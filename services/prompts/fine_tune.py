@@ -4,7 +4,7 @@ Two shapes, each a dataset query whose filters are bound parameters, so the rows
 qualify never leave the database:
 
 - `chat`: one row per version that passes every filter set (prompt_id, version_no, source, total,
-  original_text, text), oldest prompt first.
+  original_text, text), oldest prompt first; across users, `owner` leads as in every dataset.
 - `preference`: one row (prompt, chosen, rejected) per prompt whose latest feedback chose an agent
   (agent_winner, not `none`):
   `chosen` is that agent's version of the prompt (its highest total, the latest on ties or when
@@ -83,8 +83,10 @@ def fine_tune_options(
 
 
 @dataclass(frozen=True)
-class FineTuneQuery(DatasetQuery):
-    """A fine-tune shape: training rows carry no owner column, even across users."""
+class PreferenceQuery(DatasetQuery):
+    """Preference pairs carry no owner column, even across users: a pair is exactly {prompt, chosen,
+    rejected}, as preference trainers read it. (Chat rows lead with `owner` across users, as every other
+    dataset does; the exports service puts it into their metadata.)"""
 
     def _columns(self, all_users: bool) -> list[Column]:
         return list(self.columns)
@@ -100,7 +102,7 @@ def _chat_query(options: FineTune) -> DatasetQuery:
         conditions.append("v.version_no = p.best_version_no")
     if options.agents:
         conditions.append("v.source = ANY(%(agents)s)")
-    return FineTuneQuery(
+    return DatasetQuery(
         columns=(
             Column("prompt_id", "v.prompt_id", "id"),
             Column("version_no", "v.version_no", "integer"),
@@ -132,7 +134,7 @@ def _preference_query(options: FineTune) -> DatasetQuery:
         "FROM prompts.versions v LEFT JOIN prompts.scores s"
         " ON s.prompt_id = v.prompt_id AND s.version_no = v.version_no"
     )
-    return FineTuneQuery(
+    return PreferenceQuery(
         columns=(
             Column("prompt", "p.original_text", "text"),
             Column("chosen", "c.text", "text"),

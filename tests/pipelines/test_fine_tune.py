@@ -208,3 +208,23 @@ def test_only_an_admin_exports_every_users_training_rows(trainer: tuple[User, st
     assert {f"A2 {marker}", f"B1 {marker}", f"C2 {marker}", f"D1 {marker}"} <= {
         row["messages"][1]["content"] for row in rows
     }
+
+
+def test_every_users_chat_rows_name_their_owner_in_the_metadata(
+    trainer: tuple[User, str, dict[str, str]],
+) -> None:
+    """As every other dataset across users leads with `owner`; one user's own rows have none."""
+    user, marker, ids = trainer
+    admin = user.system.client(admin=True)
+    rows = chat_rows(admin, all_users=True, best_only=True)
+    [row] = [r for r in rows if r["messages"][1]["content"] == f"A2 {marker}"]
+    assert row["metadata"] == {
+        "owner": user.id,
+        "prompt_id": ids["A"],
+        "version_no": 2,
+        "source": "structure",
+        "total": 45.0,
+    }
+    assert all(r["metadata"]["owner"] for r in rows)
+    pairs = json_lines(download(admin, "datasets/fine-tune", "jsonl", all_users=True, shape="preference")[1])
+    assert pairs and all(set(pair) == {"prompt", "chosen", "rejected"} for pair in pairs)

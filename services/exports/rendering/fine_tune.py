@@ -3,7 +3,8 @@
 The prompts service chooses the rows in SQL (services/prompts/fine_tune.py defines which) and
 streams them flat; here a `chat` row becomes the chat format
 `{"messages": [{"role": "user", "content": <original_text>}, {"role": "assistant", "content":
-<version text>}], "metadata": {prompt_id, version_no, source, total}}`, and a `preference` row
+<version text>}], "metadata": {[owner,] prompt_id, version_no, source, total}}` (`owner` in an admin's
+export of every user's rows, which lead with it), and a `preference` row
 `{"prompt", "chosen", "rejected"}` is passed on as it came.
 """
 
@@ -34,14 +35,19 @@ def training_table(table: Table, shape: str) -> Table:
     """The streamed rows of the fine-tune dataset in the shape asked for."""
     if shape != "chat":
         return table
-    if table.columns != CHAT_COLUMNS:
-        raise ValueError(f"the fine-tune dataset sent columns {table.columns}, expected {CHAT_COLUMNS}")
-    return Table(table.name, ["messages", "metadata"], _chat_rows(table.rows))
+    if table.columns not in (CHAT_COLUMNS, ["owner", *CHAT_COLUMNS]):
+        raise ValueError(
+            f"the fine-tune dataset sent columns {table.columns}, expected [owner,] {CHAT_COLUMNS}"
+        )
+    owned = table.columns[0] == "owner"
+    return Table(table.name, ["messages", "metadata"], _chat_rows(table.rows, owned=owned))
 
 
-def _chat_rows(rows: Iterable[Sequence[Cell]]) -> Iterator[list[Cell]]:
-    for prompt_id, version_no, source, total, original_text, text in rows:
+def _chat_rows(rows: Iterable[Sequence[Cell]], *, owned: bool) -> Iterator[list[Cell]]:
+    for row in rows:
+        owner: dict[str, Cell] = {"owner": row[0]} if owned else {}
+        prompt_id, version_no, source, total, original_text, text = row[1:] if owned else row
         yield [
             [{"role": "user", "content": original_text}, {"role": "assistant", "content": text}],
-            {"prompt_id": prompt_id, "version_no": version_no, "source": source, "total": total},
+            {**owner, "prompt_id": prompt_id, "version_no": version_no, "source": source, "total": total},
         ]

@@ -187,7 +187,9 @@ class _FineTuneShapeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FineTun
     FINE_TUNE_SHAPE_UNSPECIFIED: _FineTuneShape.ValueType  # 0
     """Not set; means chat."""
     FINE_TUNE_SHAPE_CHAT: _FineTuneShape.ValueType  # 1
-    """One row per chosen version: prompt_id, version_no, source, total, original_text, text."""
+    """One row per chosen version: prompt_id, version_no, source, total, original_text, text; with
+    all_users the owner column leads, as in every dataset.
+    """
     FINE_TUNE_SHAPE_PREFERENCE: _FineTuneShape.ValueType  # 2
     """One row per prompt with a preference pair: prompt, chosen, rejected."""
 
@@ -197,7 +199,9 @@ class FineTuneShape(_FineTuneShape, metaclass=_FineTuneShapeEnumTypeWrapper):
 FINE_TUNE_SHAPE_UNSPECIFIED: FineTuneShape.ValueType  # 0
 """Not set; means chat."""
 FINE_TUNE_SHAPE_CHAT: FineTuneShape.ValueType  # 1
-"""One row per chosen version: prompt_id, version_no, source, total, original_text, text."""
+"""One row per chosen version: prompt_id, version_no, source, total, original_text, text; with
+all_users the owner column leads, as in every dataset.
+"""
 FINE_TUNE_SHAPE_PREFERENCE: FineTuneShape.ValueType  # 2
 """One row per prompt with a preference pair: prompt, chosen, rejected."""
 Global___FineTuneShape: _TypeAlias = FineTuneShape  # noqa: Y015
