@@ -38,8 +38,6 @@ class Owned:
 
     table: str
     where: str = "owner = %(owner)s"
-    # A table a migration in flight adds: skipped while the schema does not have it yet.
-    optional: bool = False
 
 
 def check_subject(user_id: str) -> str:
@@ -72,8 +70,6 @@ async def erase_batch(
     """Deletes up to `batch` of the owner's rows from each table, in order; returns how many went."""
     deleted = 0
     for owned in tables:
-        if owned.optional and not await _exists(session, schema, owned.table):
-            continue
         table = sql.Identifier(schema, owned.table)
         statement = sql.SQL(
             "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {where} LIMIT %(batch)s))"
@@ -81,12 +77,6 @@ async def erase_batch(
         cursor = await session.connection.execute(statement, {"owner": owner, "batch": batch})
         deleted += max(cursor.rowcount, 0)
     return deleted
-
-
-async def _exists(session: Session, schema: str, table: str) -> bool:
-    cursor = await session.connection.execute("SELECT to_regclass(%s)", (f"{schema}.{table}",))
-    row = await cursor.fetchone()
-    return bool(row and row[0])
 
 
 async def count_rows(session: Session, *, counts: Mapping[str, str], owner: str) -> dict[str, int]:

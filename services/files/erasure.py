@@ -22,7 +22,7 @@ OWNED = (
     Owned("usage"),
     Owned("quota_overrides"),
     # Last: the deletes above write events of their own (file.deleted) into the outbox.
-    Owned("event_inbox", optional=True),  # where events wait for the relay to place them
+    Owned("event_inbox"),  # where events wait for the relay to place them
     Owned("events"),
 )
 # Tables whose rows go with a row of an OWNED table (ON DELETE CASCADE), and the table they follow.

@@ -27,7 +27,7 @@ OWNED = (
     Owned("feedback_counts"),
     Owned("owner_revisions"),
     # Last: the deletes above write events of their own (prompt.deleted) into the outbox.
-    Owned("event_inbox", optional=True),  # where events wait for the relay to place them
+    Owned("event_inbox"),  # where events wait for the relay to place them
     Owned("events"),
 )
 # Tables whose rows go with a row of an OWNED table (ON DELETE CASCADE), and the table they follow.

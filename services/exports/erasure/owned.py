@@ -35,7 +35,7 @@ THEN = (
     Owned("webhooks"),
     Owned("schedules"),
     # Last: the deletes above write events of their own into the outbox.
-    Owned("event_inbox", optional=True),  # where events wait for the relay to place them
+    Owned("event_inbox"),  # where events wait for the relay to place them
     Owned("events"),
 )
 OWNED = FIRST + THEN

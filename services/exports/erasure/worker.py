@@ -12,7 +12,6 @@ step ran go too. Logs name the erasure, never the user.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -23,6 +22,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from services.common.background import Periodic
+from services.common.trace_context import linked_span
 from services.exports.erasure.repository import ErasuresRepository
 
 log = logging.getLogger("depot.exports.erasure")
@@ -62,47 +63,28 @@ class ErasureWorker:
         self._uow = unit_of_work
         self._parts = parts
         self._lease = lease_seconds
-        self._poll = poll_seconds
         self._retry = retry_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self.run_once, every=poll_seconds, name="erasure_pass", until_idle=True)
         self._current: Any = None  # the id of the erasure this worker is running, if any
         self.name = worker_name()
 
     def start(self) -> ErasureWorker:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._loop())
+        self._loop.start()
         return self
 
     def wake(self) -> None:
         """A new erasure was queued here: look now rather than at the next poll."""
-        self._wake.set()
+        self._loop.wake()
 
     async def stop(self) -> None:
         """Stops between two statements and hands the erasure it was running back at once, so a
         rolling restart does not wait for its lease to run out (a crash does)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
         running, self._current = self._current, None
         if running is not None:
             with contextlib.suppress(Exception):  # the lease runs out anyway
                 async with self._uow() as repo:
                     await repo.failed(erasure_id=running, worker=self.name, error="SHUTDOWN", retry_seconds=0)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                ran = await self.run_once()
-            except Exception:
-                log.error("erasure_pass_failed", exc_info=True)
-                ran = False
-            if not ran:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
-                self._wake.clear()
 
     async def run_once(self) -> bool:
         """Takes one unfinished erasure and runs it; False when there was none to take."""
@@ -112,7 +94,10 @@ class ErasureWorker:
             return False
         self._current = erasure.id
         try:
-            await self._run(erasure)
+            with linked_span(
+                "export.erasure", traceparent=None, attributes={"depot.erasure_id": str(erasure.id)}
+            ):
+                await self._run(erasure)
         except Exception as exc:
             reason = str(getattr(exc, "reason", "") or type(exc).__name__)
             log.warning("erasure_attempt_failed", extra={"erasure_id": str(erasure.id), "reason": reason})
