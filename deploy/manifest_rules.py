@@ -22,6 +22,9 @@ ALLOWED_CALLERS = {
     "exports": {"gateway"},
 }
 Object = dict[str, Any]
+# How long the proxy in front of the gateway keeps an idle upstream connection: ingress-nginx's
+# upstream-keepalive-timeout and an AWS ALB's idle timeout default to 60 s.
+UPSTREAM_IDLE_SECONDS = 60.0
 
 
 def name_of(obj: Object) -> str:
@@ -319,6 +322,27 @@ def check_grpc_balancing(objects: list[Object]) -> list[str]:
     return problems
 
 
+def keep_alive_problem(value: object) -> str | None:
+    """Why DEPOT_HTTP_KEEP_ALIVE_SECONDS does not outlast the proxy's idle timeout, or None."""
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = 0.0
+    if seconds > UPSTREAM_IDLE_SECONDS:
+        return None
+    return (
+        f"DEPOT_HTTP_KEEP_ALIVE_SECONDS is {value!r}: set it above the Ingress's or load balancer's upstream "
+        f"idle timeout ({UPSTREAM_IDLE_SECONDS:g} s), else the proxy reuses connections the gateway has "
+        "just closed and answers 502"
+    )
+
+
+def check_keep_alive(objects: list[Object]) -> list[str]:
+    """The gateway closes an idle connection only after the proxy in front would have."""
+    problem = keep_alive_problem(_config(objects).get("DEPOT_HTTP_KEEP_ALIVE_SECONDS", ""))
+    return [problem] if problem else []
+
+
 KUBERNETES_RULES = (
     check_commands,
     check_images,
@@ -328,6 +352,7 @@ KUBERNETES_RULES = (
     check_database_urls,
     check_network_policies,
     check_grpc_balancing,
+    check_keep_alive,
 )
 
 
@@ -369,6 +394,10 @@ def check_compose(compose: dict[str, Any], *, compose_dir: Path) -> list[str]:
             if dependency not in services:
                 problems.append(f"service {name} depends on {dependency}, which compose.yaml does not define")
         problems += _check_healthcheck(name, service)
+        if name == "gateway":
+            keep_alive = (service.get("environment") or {}).get("DEPOT_HTTP_KEEP_ALIVE_SECONDS", "")
+            if problem := keep_alive_problem(keep_alive):
+                problems.append(f"service gateway: {problem}")
     return problems
 
 

@@ -271,3 +271,41 @@ def test_a_backend_without_a_headless_service_or_connection_age_is_refused(prod:
     assert any(p.startswith("DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS is ''") for p in problems), problems
     assert "no headless Service (clusterIP: None) selects the exports pods on port 50053" in problems
     assert any(p.startswith("DEPOT_EXPORTS_ADDRESS is") for p in problems), problems
+
+
+def _config_data(objects: Objects) -> dict[str, Any]:
+    config = next(
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("depot-config")
+    )
+    return config["data"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("keep_alive", [None, "5", "60", "soon"])
+def test_the_gateway_keeps_idle_connections_open_longer_than_the_proxy_in_front(
+    prod: Objects, keep_alive: str | None
+) -> None:
+    """A proxy that reuses an idle upstream connection the gateway has just closed answers 502, so
+    the gateway's keep-alive outlasts the Ingress's or load balancer's idle timeout (60 s)."""
+    assert float(_config_data(prod)["DEPOT_HTTP_KEEP_ALIVE_SECONDS"]) > manifest_rules.UPSTREAM_IDLE_SECONDS
+    assert manifest_rules.check_keep_alive(prod) == []
+    objects = copy.deepcopy(prod)
+    data = _config_data(objects)
+    if keep_alive is None:
+        del data["DEPOT_HTTP_KEEP_ALIVE_SECONDS"]
+    else:
+        data["DEPOT_HTTP_KEEP_ALIVE_SECONDS"] = keep_alive
+    problems = manifest_rules.check_keep_alive(objects)
+    assert len(problems) == 1 and problems[0].startswith("DEPOT_HTTP_KEEP_ALIVE_SECONDS is"), problems
+    assert problems == [p for p in manifest_rules.check_manifests(objects) if "KEEP_ALIVE" in p]
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    gateway = compose["services"]["gateway"]["environment"]
+    assert float(gateway["DEPOT_HTTP_KEEP_ALIVE_SECONDS"]) > manifest_rules.UPSTREAM_IDLE_SECONDS
+    if keep_alive is None:
+        del gateway["DEPOT_HTTP_KEEP_ALIVE_SECONDS"]
+    else:
+        gateway["DEPOT_HTTP_KEEP_ALIVE_SECONDS"] = keep_alive
+    problems = manifest_rules.check_compose(compose, compose_dir=DEPLOY)
+    assert len(problems) == 1 and problems[0].startswith(
+        "service gateway: DEPOT_HTTP_KEEP_ALIVE_SECONDS is"
+    ), problems
