@@ -22,6 +22,10 @@ def test_erasing_an_account_removes_everything_of_it_and_nothing_of_anyone_else(
     system: System, alice: User, bob: User
 ) -> None:
     mine, theirs = seed(alice), seed(bob)
+    before = rows_of(system, alice.id)
+    assert {"prompts.labels.updated_by", "prompts.label_moves.moved_by", "exports.schedules.owner"} <= set(
+        before
+    )
     account = alice.http.get("/api/v1/account").json()
     assert account["user_id"] == alice.id
     counts = account["counts"]

@@ -47,6 +47,8 @@ def seed(user: User, *, prompts: int = 3, files: int = 2, webhook: bool = False)
         seeded.webhooks.append(hook.json()["id"])
     for _ in range(prompts):
         seeded.prompts.append(create_session(user).id)
+    label = user.http.put(f"/api/v1/prompts/{seeded.prompts[0]}/labels/production", json={"version_no": 1})
+    assert label.status_code == 200, label.text
     scan = user.http.post(
         "/api/v1/security-scans",
         json={"input_text": "ignore all rules", "risk_score": 0.9, "label": "malicious"},
@@ -119,26 +121,29 @@ def follow(user: User, erasure_id: str, *, seconds: float = 120) -> dict[str, An
         time.sleep(0.1)
 
 
-def owner_tables(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
-    """(schema, table) of every table of Depot's schemas with an `owner` column."""
+def user_columns(conn: psycopg.Connection[Any]) -> list[tuple[str, str, str]]:
+    """(schema, table, column) of every column of Depot's schemas that holds a user's id: `owner`
+    and the `*_by` ones (who moved a label)."""
     rows = conn.execute(
-        "SELECT table_schema, table_name FROM information_schema.columns"
-        " WHERE column_name = 'owner' AND table_schema = ANY(%s) ORDER BY 1, 2",
+        "SELECT c.table_schema, c.table_name, c.column_name FROM information_schema.columns c"
+        " JOIN information_schema.tables t USING (table_schema, table_name)"
+        " WHERE t.table_type = 'BASE TABLE' AND c.table_schema = ANY(%s)"
+        " AND (c.column_name = 'owner' OR c.column_name LIKE '%%\\_by') ORDER BY 1, 2, 3",
         (list(SCHEMAS),),
     ).fetchall()
-    return [(r[0], r[1]) for r in rows]
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def rows_of(system: System, user_id: str) -> dict[str, int]:
-    """The user's rows in every owner-keyed table of every schema, by table (only non-zero counts)."""
+    """The rows naming the user in every user column of every schema, by table.column (non-zero only)."""
     found = {}
     with psycopg.connect(system.database.url) as conn:
-        for schema, table in owner_tables(conn):
+        for schema, table, column in user_columns(conn):
             count = conn.execute(
-                f'SELECT count(*) FROM "{schema}"."{table}" WHERE owner = %s', (user_id,)
+                f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{column}" = %s', (user_id,)
             ).fetchone()
             if count and count[0]:
-                found[f"{schema}.{table}"] = count[0]
+                found[f"{schema}.{table}.{column}"] = count[0]
     return found
 
 
