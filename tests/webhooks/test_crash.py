@@ -16,8 +16,21 @@ EXTRA_SETTINGS = {"DEPOT_WEBHOOK_LEASE_SECONDS": "2"}
 
 def _restart_exports(system: System) -> None:
     system.kill(system.stack.processes["exports"].pid)
+    _start_exports(system)
+
+
+def _start_exports(system: System) -> None:
+    """Starts exports again and waits until the gateway reaches it (its channel retries a refused
+    connection with backoff, answering 503 meanwhile)."""
     system.stack.start_process("exports")
     system.stack.wait_serving("exports", deadline=time.monotonic() + 60)
+    probe = system.client()
+    try:
+        wait_until(
+            lambda: probe.http.get("/api/v1/webhooks").status_code, lambda code: code == 200, what="200"
+        )
+    finally:
+        probe.http.close()
 
 
 def test_a_change_committed_while_exports_is_down_is_delivered_after_restart(
@@ -27,8 +40,7 @@ def test_a_change_committed_while_exports_is_down_is_delivered_after_restart(
     hooked.kill(hooked.stack.processes["exports"].pid)  # SIGKILL: no drain, nothing flushed
     prompt = carol.create_prompt()  # committed, with its event, while nobody consumes events
     assert receiver.at("/after-crash") == []
-    hooked.stack.start_process("exports")
-    hooked.stack.wait_serving("exports", deadline=time.monotonic() + 60)
+    _start_exports(hooked)
     [request] = receiver.wait_for("/after-crash", 1)
     assert json.loads(request.body)["subject"] == f"prompts/{prompt['id']}"
     wait_until(
