@@ -5,6 +5,13 @@ advisory lock that lets one replica at a time run a pass that every replica sche
     ...
     await sweeper.stop()  # at shutdown: cancels the running pass or the wait, waits for it to end
 
+    worker = Periodic(take_one, every=2, name="erasure_pass", until_idle=True).start()
+    worker.wake()  # work was queued here: look now rather than at the end of the wait
+
+A pass makes no trace spans (services/common/trace_context.untraced): a background loop's look at its
+queue, every few seconds in every process, would otherwise be a trace each saying nothing happened.
+Work a pass finds opens a trace of its own (trace_context.linked_span), as an export job does.
+
     async with one_replica_at_a_time(database, "depot.exports.lifecycle") as held:
         if held:
             ...  # this replica's turn; the others skip it
@@ -20,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from sqlalchemy import text
 
 from services.common.database import Database
+from services.common.trace_context import untraced
 
 log = logging.getLogger("depot.background")
 
@@ -28,7 +36,10 @@ class Periodic:
     """Runs `work` now and then every `every` seconds after each pass ends (or first after one
     interval: `wait_first=True`), until `stop()`. A pass that raises is logged as `<name>_failed`
     and the next one runs as usual: an outage of the database or a store ends no loop. An interval
-    of 0 or less never starts the loop (the setting that turns the work off)."""
+    of 0 or less never starts the loop (the setting that turns the work off).
+
+    `until_idle`: `work` answers whether it found something, and while it does the next pass starts
+    at once (a queue is drained, then polled). `wake()` ends the current wait early."""
 
     def __init__(
         self,
@@ -37,11 +48,14 @@ class Periodic:
         every: float,
         name: str,
         wait_first: bool = False,
+        until_idle: bool = False,
     ) -> None:
         self._work = work
         self._every = every
         self._name = name
         self._wait_first = wait_first
+        self._until_idle = until_idle
+        self._woken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -54,6 +68,10 @@ class Periodic:
             self._task = asyncio.ensure_future(self._loop())
         return self
 
+    def wake(self) -> None:
+        """Starts the next pass now (or as soon as the one under way ends) rather than after the wait."""
+        self._woken.set()
+
     async def stop(self) -> None:
         """Cancels the loop (the pass under way, or the wait) and returns once it has ended."""
         task, self._task = self._task, None
@@ -64,13 +82,21 @@ class Periodic:
 
     async def _loop(self) -> None:
         if self._wait_first:
-            await asyncio.sleep(self._every)
+            await self._wait()
         while True:
+            self._woken.clear()  # before looking, so work queued meanwhile ends the next wait
             try:
-                await self._work()
+                with untraced():  # this task's context only: the pass's own traces are not affected
+                    found = await self._work()
             except Exception:
                 log.error(f"{self._name}_failed", exc_info=True)
-            await asyncio.sleep(self._every)
+                found = False
+            if not (self._until_idle and found):
+                await self._wait()
+
+    async def _wait(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), self._every)
 
 
 @contextlib.asynccontextmanager

@@ -37,13 +37,19 @@ def untraced() -> Iterator[None]:
 
 @contextmanager
 def linked_span(name: str, *, traceparent: str | None, attributes: Mapping[str, Any]) -> Iterator[Any]:
-    """A new trace's root span for deferred work, linked to the trace that asked for it."""
+    """A new trace's root span for deferred work, linked to the trace that asked for it (if any),
+    traced even inside untraced()."""
     requested = trace.get_current_span(propagate.extract({"traceparent": traceparent or ""}))
     span_context = requested.get_span_context()
     links = [trace.Link(span_context)] if span_context.is_valid else []
     tracer = trace.get_tracer(_TRACER)
-    span: AbstractContextManager[Any] = tracer.start_as_current_span(
-        name, context=context.Context(), links=links, attributes=dict(attributes)
-    )
-    with span as current:
-        yield current
+    # A fresh context: no parent, and none of an untraced() poll's silence (the work it found is traced).
+    token = context.attach(context.Context())
+    try:
+        span: AbstractContextManager[Any] = tracer.start_as_current_span(
+            name, links=links, attributes=dict(attributes)
+        )
+        with span as current:
+            yield current
+    finally:
+        context.detach(token)

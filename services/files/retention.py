@@ -17,6 +17,7 @@ from typing import Any
 
 from services.common.background import Periodic, one_replica_at_a_time
 from services.common.database import Database
+from services.common.trace_context import linked_span
 from services.files import quota
 from services.files.repository import FilesRepository
 
@@ -98,8 +99,9 @@ class FileRetention:
     async def run_once(self) -> bool:
         """One pass if this replica takes the lock; False when another replica holds it."""
         async with one_replica_at_a_time(self._database, LOCK_NAME) as held:
-            if held:
-                sweep = await self.sweep(dry_run=False)
+            if held:  # the others' look at the lock is no trace (Periodic); this pass's work is one
+                with linked_span("files.retention_pass", traceparent=None, attributes={}):
+                    sweep = await self.sweep(dry_run=False)
                 log.info(
                     "file_retention_pass",
                     extra={"removed_files": sweep.file_count, "removed_bytes": sweep.total_bytes},

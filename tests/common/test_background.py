@@ -103,3 +103,51 @@ def test_one_replica_at_a_time_holds_the_lock(database: SessionDatabase) -> None
             await second.close()
 
     asyncio.run(main())
+
+
+def test_until_idle_drains_at_once_and_wake_ends_the_wait() -> None:
+    async def main() -> None:
+        queued = 3
+        drained, taken_late = asyncio.Event(), asyncio.Event()
+
+        async def take_one() -> bool:
+            nonlocal queued
+            if queued == 0:
+                drained.set()
+                return False
+            queued -= 1
+            if drained.is_set():
+                taken_late.set()
+            return True
+
+        loop = Periodic(take_one, every=3600, name="test_pass", until_idle=True).start()
+        await asyncio.wait_for(drained.wait(), WAIT)  # three passes in a row, not an hour apart
+        queued = 1
+        loop.wake()  # within the hour's wait: the queued item is taken now
+        await asyncio.wait_for(taken_late.wait(), WAIT)
+        await loop.stop()
+
+    asyncio.run(main())
+
+
+def test_a_pass_makes_no_span_and_work_it_finds_is_a_trace_of_its_own() -> None:
+    from opentelemetry import context
+
+    from services.common.trace_context import linked_span
+
+    async def main() -> tuple[bool, bool]:
+        seen: list[bool] = []
+        done = asyncio.Event()
+
+        async def work() -> None:
+            seen.append(bool(context.get_value(context._SUPPRESS_INSTRUMENTATION_KEY)))
+            with linked_span("test.work", traceparent=None, attributes={}):
+                seen.append(bool(context.get_value(context._SUPPRESS_INSTRUMENTATION_KEY)))
+            done.set()
+
+        loop = Periodic(work, every=3600, name="test_pass").start()
+        await asyncio.wait_for(done.wait(), WAIT)
+        await loop.stop()
+        return seen[0], seen[1]
+
+    assert asyncio.run(main()) == (True, False)

@@ -26,6 +26,7 @@ from typing import Protocol, runtime_checkable
 from services.common.background import Periodic, one_replica_at_a_time
 from services.common.database import Database
 from services.common.stream_threads import close_iterator, in_own_thread
+from services.common.trace_context import linked_span
 from services.exports.blobstores import BlobEntry, BlobStore
 from services.exports.lifecycle.repository import LifecycleRepository
 
@@ -135,9 +136,10 @@ class Sweeper:
     async def run_once(self) -> bool:
         """One cleanup pass if no other replica is running one; returns whether this one ran it."""
         async with one_replica_at_a_time(self._database, LOCK_NAME) as held:
-            if held:
-                await self.remove_expired()
-                await self.sweep()
+            if held:  # the others' look at the lock is no trace (Periodic); this pass's work is one
+                with linked_span("export.lifecycle_pass", traceparent=None, attributes={}):
+                    await self.remove_expired()
+                    await self.sweep()
             return held
 
     def start(self) -> Sweeper:

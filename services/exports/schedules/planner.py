@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.common.trace_context import linked_span
 from services.exports.jobs.policy import stored_request
 from services.exports.schedules.cadence import window_end
 from services.exports.schedules.repository import SchedulesRepository, Units
@@ -55,12 +56,20 @@ class Planner:
         queued = 0
         async with self._units() as repo:
             now = await repo.now()
-            for schedule in await repo.claim_due(limit=BATCH):
-                try:  # one schedule that cannot be planned holds up none of the others
-                    async with repo.savepoint():
-                        queued += await self._plan(repo, schedule, now)
-                except Exception:
-                    log.error("schedule_plan_failed", exc_info=True, extra={"schedule_id": str(schedule.id)})
+            due = await repo.claim_due(limit=BATCH)
+            if not due:  # an idle look, no trace (Periodic); planning what is due is one
+                return 0
+            with linked_span(
+                "export.schedule_plan", traceparent=None, attributes={"depot.schedules": len(due)}
+            ):
+                for schedule in due:
+                    try:  # one schedule that cannot be planned holds up none of the others
+                        async with repo.savepoint():
+                            queued += await self._plan(repo, schedule, now)
+                    except Exception:
+                        log.error(
+                            "schedule_plan_failed", exc_info=True, extra={"schedule_id": str(schedule.id)}
+                        )
         return queued
 
     async def _plan(self, repo: SchedulesRepository, schedule: Any, now: datetime) -> int:

@@ -9,7 +9,6 @@ or after the poll interval (for those another replica queued).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -17,6 +16,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from services.common.background import Periodic
+from services.common.trace_context import linked_span
 from services.exports.webhooks import signing
 from services.exports.webhooks.repository import WebhooksUnitOfWork
 from services.exports.webhooks.rules import retry_delay
@@ -36,37 +37,21 @@ class Dispatcher:
         self._sender = sender
         self._settings = settings
         self._worker = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._wake = asyncio.Event()
         self._sending: set[asyncio.Task[None]] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self._claim, every=settings.poll_seconds, name="webhook_claim", until_idle=True)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
+        self._loop.start()
 
     def wake(self) -> None:
         """New deliveries were queued in this process."""
-        self._wake.set()
+        self._loop.wake()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*self._sending, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                claimed = await self._claim()
-            except Exception:
-                log.exception("webhook_claim_failed")
-                claimed = 0
-            if claimed == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
-                self._wake.clear()
 
     async def _claim(self) -> int:
         """Claims as many due deliveries as there are free slots and starts sending them."""
@@ -85,11 +70,15 @@ class Dispatcher:
         return len(rows)
 
     async def _send(self, row: Any) -> None:
+        """One claimed delivery, in a trace of its own (the claim that found it made none)."""
         try:
-            await self.attempt(row, worker=self._worker, counts=True)
+            with linked_span(
+                "webhook.delivery", traceparent=None, attributes={"depot.delivery_id": str(row.id)}
+            ):
+                await self.attempt(row, worker=self._worker, counts=True)
         except Exception:
             log.exception("webhook_delivery_failed", extra={"delivery_id": str(row.id)})
-        self._wake.set()  # the next delivery of its subject may be due now
+        self._loop.wake()  # the next delivery of its subject may be due now
 
     async def attempt(self, row: Any, *, worker: str, counts: bool) -> Outcome:
         """Sends one claimed delivery and records the outcome. A test delivery (`counts` false) is
