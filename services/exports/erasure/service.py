@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from services.common.auth import Principal
 from services.common.erasure import check_subject
 from services.common.errors import NotFound, PermissionDenied
+from services.common.ids import parse_id
 from services.exports.erasure.repository import ErasuresRepository
 from services.exports.erasure.worker import ErasureWorker, Part
 
@@ -44,12 +44,8 @@ class ErasureUseCases:
 
     async def get(self, *, principal: Principal, erasure_id: str) -> Any:
         """The erasure; while it runs only its user or an admin sees it, once done anyone with the id."""
-        try:
-            key = uuid.UUID(erasure_id)
-        except ValueError:
-            raise NotFound(f"no erasure {erasure_id[:64]!r}", field="id") from None
         async with self._uow() as repo:
-            erasure = await repo.get(erasure_id=key)
+            erasure = await repo.get(erasure_id=parse_id(erasure_id, "erasure", field="id"))
         running_for_another = erasure is not None and erasure.subject not in (None, principal.user_id)
         if erasure is None or (running_for_another and not principal.is_admin):
             raise NotFound(f"no erasure {erasure_id}", field="id")

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import orjson
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.common.ids import parse_id
 from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.exports.webhooks import rules, signing
 from services.exports.webhooks.repository import WebhooksUnitOfWork
@@ -76,7 +77,7 @@ class Webhooks:
     async def delete(self, *, owner: str, webhook_id: str) -> None:
         """Removes a subscription with its deliveries."""
         async with self._uow() as repo:
-            if not await repo.delete(owner=owner, webhook_id=_uuid(webhook_id)):
+            if not await repo.delete(owner=owner, webhook_id=parse_id(webhook_id, "webhook")):
                 raise NotFound(f"no webhook {webhook_id}")
 
     async def deliveries(self, *, owner: str, webhook_id: str, size: int, token: str) -> DeliveryLog:
@@ -129,15 +130,8 @@ class _Claimed:
     secret: str
 
 
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"no webhook {value[:80]!r}") from None
-
-
 async def _owned(repo: Any, owner: str, webhook_id: str) -> Any:
-    row = await repo.get(owner=owner, webhook_id=_uuid(webhook_id))
+    row = await repo.get(owner=owner, webhook_id=parse_id(webhook_id, "webhook"))
     if row is None:
         raise NotFound(f"no webhook {webhook_id}")
     return row
