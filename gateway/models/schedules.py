@@ -9,6 +9,12 @@ from pydantic import Field
 
 from depot.exports.v1 import schedules_pb2 as pb
 from gateway.models.common import Body, Choices, JsonObject, Out, Page, rfc3339
+from services.common.limits import (
+    MAX_DESTINATION_SECRET_CHARS,
+    MAX_ENDPOINT_URL_CHARS,
+    MAX_EVERY_CHARS,
+    MAX_SOURCE_CHARS,
+)
 
 MODES = Choices(pb.ScheduleMode, "SCHEDULE_MODE_")
 
@@ -19,13 +25,15 @@ class DestinationIn(Body):
     type: str = Field(default="blobstore", max_length=16, description="`blobstore` or `s3`.")
     bucket: str = Field(default="", max_length=63)
     endpoint_url: str = Field(
-        default="", max_length=512, description="Any S3-compatible endpoint; empty: AWS."
+        default="", max_length=MAX_ENDPOINT_URL_CHARS, description="Any S3-compatible endpoint; empty: AWS."
     )
     region: str = Field(default="", max_length=64)
     prefix: str = Field(default="", max_length=200, description="Prepended to every key written.")
-    access_key_id: str = Field(default="", max_length=1024, description="Stored encrypted, never returned.")
+    access_key_id: str = Field(
+        default="", max_length=MAX_DESTINATION_SECRET_CHARS, description="Stored encrypted, never returned."
+    )
     secret_access_key: str = Field(
-        default="", max_length=1024, description="Stored encrypted, never returned."
+        default="", max_length=MAX_DESTINATION_SECRET_CHARS, description="Stored encrypted, never returned."
     )
 
     def to_proto(self) -> pb.Destination:
@@ -35,11 +43,13 @@ class DestinationIn(Body):
 class ScheduleIn(Body):
     """A schedule: what to export (as `POST /exports`), how often, which rows, where to."""
 
-    source: str = Field(max_length=512, description="As for an export, e.g. `datasets/feedback`.")
+    source: str = Field(
+        max_length=MAX_SOURCE_CHARS, description="As for an export, e.g. `datasets/feedback`."
+    )
     format: str = Field(max_length=16)
     options: JsonObject = Field(default_factory=dict)
     every: str = Field(
-        max_length=255,
+        max_length=MAX_EVERY_CHARS,
         description="`hourly`, `daily`, `weekly` or a five-field cron expression, in UTC; at most one fire "
         "per DEPOT_SCHEDULE_MIN_INTERVAL_SECONDS.",
     )

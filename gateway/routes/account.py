@@ -19,10 +19,13 @@ from gateway.models.account import AccountOut, ErasureOut
 from gateway.responses import Json
 from gateway.routes.shared import ERRORS, upstream
 from gateway.upstream import Upstream
+from services.common.limits import MAX_SUBJECT_CHARS
 
 router = APIRouter(prefix="/api/v1", tags=["account"])
 ADMIN_ERRORS = {**ERRORS, 403: ERRORS[400]}
-USER_ID = Path(min_length=1, max_length=255, description="The user's id (their tokens' subject).")
+USER_ID = Path(
+    min_length=1, max_length=MAX_SUBJECT_CHARS, description="The user's id (their tokens' subject)."
+)
 
 
 def _erasures(gateway: Upstream) -> Any:

@@ -22,13 +22,11 @@ from typing import Any
 import jwt
 
 from services.common.errors import Unauthenticated
+from services.common.limits import MAX_SUBJECT_CHARS
 from services.common.settings import SERVICE_NAMES, Settings
 
 _SELF_KEYED_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
-# Every schema stores the subject as the owner of rows in a 255-character column; a longer one,
-# or one with control characters (PostgreSQL text cannot hold NUL), names no storable user.
-MAX_SUBJECT_CHARS = 255
 # Longer tokens are refused before anything is decoded (identity providers' tokens with many
 # claims stay well under it; gRPC refuses metadata over 8 KiB by default, with a misleading status).
 MAX_TOKEN_BYTES = 8 * 1024

@@ -20,10 +20,11 @@ from typing import Any
 import grpc
 from psycopg import sql
 
-from services.common.auth import MAX_SUBJECT_CHARS, Principal
+from services.common.auth import Principal
 from services.common.database import Database, Session
 from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.interceptors import current_principal
+from services.common.limits import MAX_SUBJECT_CHARS
 
 log = logging.getLogger("depot.erasure")
 

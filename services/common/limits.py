@@ -20,7 +20,18 @@ RISK_MIN, RISK_MAX = 0, 1  # a security scan's risk score
 MAX_LABEL_CHARS = 63  # a label's name: a lowercase letter, then lowercase letters, digits, _ or -
 LABEL_NAME_PATTERN = f"[a-z][a-z0-9_-]{{0,{MAX_LABEL_CHARS - 1}}}"
 
+# Accounts --------------------------------------------------------------------------------------
+# Every schema stores the subject as the owner of rows in a 255-character column; a longer one, or
+# one with control characters (PostgreSQL text cannot hold NUL), names no storable user (a token's
+# subject, the user id of an erasure).
+MAX_SUBJECT_CHARS = 255
+
 # Exports ---------------------------------------------------------------------------------------
 MAX_SOURCE_CHARS = 512  # an export's source, `datasets/temporal` or `prompts/{id}`
 SHARE_LINK_DEFAULT_SECONDS = 3600
 SHARE_LINK_MAX_SECONDS = 7 * 24 * 3600
+
+# Schedules -------------------------------------------------------------------------------------
+MAX_EVERY_CHARS = 255  # a schedule's `every`: hourly, daily, weekly or a cron expression
+MAX_ENDPOINT_URL_CHARS = 512  # an s3 destination's endpoint_url
+MAX_DESTINATION_SECRET_CHARS = 1024  # an s3 destination's access_key_id, and its secret_access_key

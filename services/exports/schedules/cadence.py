@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from cronsim import CronSim, CronSimError
 
 from services.common.errors import InvalidArgument, echo
+from services.common.limits import MAX_EVERY_CHARS
 
 SHORTHANDS = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 0"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -22,7 +23,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # consecutive fires are compared to find its shortest interval.
 HORIZON = timedelta(days=366 * 30)
 GAPS_CHECKED = 500
-MAX_EXPRESSION_CHARS = 255
 
 
 def cron_of(every: str, *, min_interval_seconds: float, now: datetime) -> str:
@@ -30,7 +30,7 @@ def cron_of(every: str, *, min_interval_seconds: float, now: datetime) -> str:
     more often than every `min_interval_seconds`."""
     every = every.strip()
     cron = SHORTHANDS.get(every.lower(), every)
-    if not cron or len(cron) > MAX_EXPRESSION_CHARS:
+    if not cron or len(cron) > MAX_EVERY_CHARS:
         raise InvalidArgument(
             "every must be hourly, daily, weekly or a five-field cron expression", field="every"
         )

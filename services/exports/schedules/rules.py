@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from services.common.errors import InvalidArgument, echo
+from services.common.limits import MAX_DESTINATION_SECRET_CHARS, MAX_ENDPOINT_URL_CHARS
 from services.exports.rules import ExportRequest, export_request
 from services.exports.schedules.cadence import cron_of
 
@@ -23,7 +24,6 @@ INCREMENTAL_DATASETS = ("multi-agent", "temporal", "feedback")
 BLOBSTORE, S3 = "blobstore", "s3"
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _PREFIX = re.compile(r"[A-Za-z0-9._-][A-Za-z0-9._/-]{0,199}")
-MAX_SECRET_CHARS = 1024
 # The run's window travels in its options: part of its cache key (every window its own export) and
 # what the render reads the changed rows by (services/exports/rules.changed_window).
 WINDOW_OPTIONS = ("window_start", "window_end", "incremental")
@@ -106,7 +106,7 @@ def check_destination(destination: dict[str, str]) -> tuple[dict[str, str], dict
             )
         prefix = prefix if prefix.endswith("/") else prefix + "/"
     secrets = {k: destination.get(k, "") for k in ("access_key_id", "secret_access_key")}
-    if not all(secrets.values()) or any(len(v) > MAX_SECRET_CHARS for v in secrets.values()):
+    if not all(secrets.values()) or any(len(v) > MAX_DESTINATION_SECRET_CHARS for v in secrets.values()):
         raise InvalidArgument(
             "an s3 destination needs its own access_key_id and secret_access_key (the deployment's "
             "credentials are never lent)",
@@ -126,7 +126,7 @@ def _check_endpoint(endpoint: str) -> None:
         or parts.password
         or parts.query
         or parts.fragment
-        or len(endpoint) > 512
+        or len(endpoint) > MAX_ENDPOINT_URL_CHARS
     ):
         raise InvalidArgument(
             f"destination.endpoint_url must be an http(s) URL without credentials, got {echo(endpoint)}",
