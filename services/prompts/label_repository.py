@@ -2,7 +2,9 @@
 
 Functions never commit: the handler's unit of work commits once. A label's writes run under the
 label's row lock (SELECT … FOR UPDATE), so concurrent moves of one label take turns and each
-records its move from the version the previous one left.
+records its move from the version the previous one left. Before it, a move takes the prompt's row
+lock in the mode an append takes it (FOR NO KEY UPDATE): every change of one prompt takes turns, so
+the events they write are placed in commit order (services/common/events).
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ LABEL_COLUMNS = (
 )
 _THIS_LABEL = and_(Label.prompt_id == bindparam("prompt_id"), Label.name == bindparam("name"))
 
-_OWNED_PROMPT = Query(
-    select(Prompt.id, Prompt.version_count, Prompt.best_version_no, Prompt.revision, Prompt.updated_at).where(
-        Prompt.id == bindparam("prompt_id"), Prompt.owner == bindparam("owner")
-    )
-)
+_SELECT_OWNED_PROMPT = select(
+    Prompt.id, Prompt.version_count, Prompt.best_version_no, Prompt.revision, Prompt.updated_at
+).where(Prompt.id == bindparam("prompt_id"), Prompt.owner == bindparam("owner"))
+_OWNED_PROMPT = Query(_SELECT_OWNED_PROMPT)
+_LOCK_OWNED_PROMPT = Query(_SELECT_OWNED_PROMPT.with_for_update(key_share=True))
 _GET_LABEL = Query(select(*LABEL_COLUMNS).where(_THIS_LABEL))
 _LOCK_LABEL = Query(select(*LABEL_COLUMNS).where(_THIS_LABEL).with_for_update())
 _INSERT_LABEL = Query(
@@ -211,6 +213,11 @@ class LabelsRepository:
     async def owned_prompt(self, *, owner: str, prompt_id: uuid.UUID) -> Any | None:
         """The owner's prompt (id, version_count, best_version_no, revision, updated_at), or None."""
         return (await self.session.execute(_OWNED_PROMPT, {"owner": owner, "prompt_id": prompt_id})).first()
+
+    async def lock_owned_prompt(self, *, owner: str, prompt_id: uuid.UUID) -> Any | None:
+        """As owned_prompt, with the prompt's row locked FOR NO KEY UPDATE until the transaction ends."""
+        params = {"owner": owner, "prompt_id": prompt_id}
+        return (await self.session.execute(_LOCK_OWNED_PROMPT, params)).first()
 
     async def get_label(self, *, prompt_id: uuid.UUID, name: str) -> Any | None:
         """The label, or None when it is not set."""

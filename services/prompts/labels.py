@@ -57,9 +57,12 @@ def check_name(name: str, *, settable: bool = False) -> str:
     return name
 
 
-async def owned_prompt(repo: LabelsRepository, *, owner: str, prompt_id: str) -> Any:
-    """The owner's prompt row, or NotFound (another user's prompt too)."""
-    row = await repo.owned_prompt(owner=owner, prompt_id=parse_id(prompt_id, "prompt"))
+async def owned_prompt(repo: LabelsRepository, *, owner: str, prompt_id: str, lock: bool = False) -> Any:
+    """The owner's prompt row, or NotFound (another user's prompt too). With `lock`, the row stays
+    locked as an append locks it, so the label change takes its turn among the prompt's changes and
+    its event is placed in commit order."""
+    read = repo.lock_owned_prompt if lock else repo.owned_prompt
+    row = await read(owner=owner, prompt_id=parse_id(prompt_id, "prompt"))
     if row is None:
         raise NotFound(f"no prompt with id {echo(prompt_id)}")
     return row
@@ -134,7 +137,7 @@ async def set_label(
 ) -> LabelView:
     """Points a label at a version under the label's row lock and records the move."""
     check_name(name, settable=True)
-    prompt = await owned_prompt(repo, owner=owner, prompt_id=prompt_id)
+    prompt = await owned_prompt(repo, owner=owner, prompt_id=prompt_id, lock=True)
     _check_version(prompt, version_no)
     current = await repo.lock_label(prompt_id=prompt.id, name=name)
     if current is None:
@@ -175,7 +178,7 @@ async def delete_label(
 ) -> None:
     """Deletes a label; its history ends with a move to nothing."""
     check_name(name, settable=True)
-    prompt = await owned_prompt(repo, owner=owner, prompt_id=prompt_id)
+    prompt = await owned_prompt(repo, owner=owner, prompt_id=prompt_id, lock=True)
     current = await repo.lock_label(prompt_id=prompt.id, name=name)
     if current is None:
         raise NotFound(f"prompt {prompt.id} has no label {name!r}")

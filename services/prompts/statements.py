@@ -344,9 +344,11 @@ UPSERT_FEEDBACK = Query(
             *(bindparam(name, type_=getattr(Feedback, name).type) for name in _FEEDBACK_VALUES),
         )
         .where(Prompt.owner == bindparam("owner"), Prompt.request_id == bindparam("request_id"))
-        # The prompt's key-share lock first, before the owner's revision row (the bump runs after the
-        # insert): a score write holds the prompt, then the owner; the same order cannot deadlock.
-        .with_for_update(read=True, key_share=True),
+        # The prompt's row lock in the mode an append takes it (FOR NO KEY UPDATE), before the event
+        # the insert's trigger writes: the changes of one prompt take turns, so their events are
+        # placed in commit order. Taken before the owner's revision row (the bump runs after the
+        # insert), as a score write holds the prompt, then the owner: the same order cannot deadlock.
+        .with_for_update(key_share=True),
     )
     .on_conflict_do_update(
         index_elements=[Feedback.owner, Feedback.request_id],
