@@ -13,12 +13,11 @@ resolve to a private or link-local address is refused too.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from services.common.addresses import Refused, allowed_addresses
 from services.common.errors import InvalidArgument, Unavailable
 from services.exports.blobstores import BlobStore
 from services.exports.rules import output_type
@@ -26,35 +25,22 @@ from services.exports.schedules.credentials import CredentialBox
 from services.exports.schedules.repository import Units
 from services.exports.schedules.rules import S3
 
-RESOLVE_TIMEOUT_SECONDS = 5.0
-
 
 class DeliveryFailed(Unavailable):
     default_reason = "DELIVERY_FAILED"
 
 
 async def check_endpoint(endpoint_url: str, *, allow_private: bool) -> None:
-    """InvalidArgument when the endpoint's host resolves to an address a destination may not be."""
+    """InvalidArgument when the endpoint's host resolves to an address a destination may not reach
+    (services/common/addresses.py: as a webhook's target)."""
     if not endpoint_url:
         return
     parts = urlsplit(endpoint_url)
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (TimeoutError, socket.gaierror, UnicodeError) as exc:
-        raise InvalidArgument(
-            f"destination.endpoint_url: {host} does not resolve ({exc})", field="destination"
-        ) from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if address.is_link_local or (not allow_private and not address.is_global):
-            raise InvalidArgument(
-                f"destination.endpoint_url: {host} resolves to {address}, which is not a public address",
-                field="destination",
-            )
+        await allowed_addresses(host, port, allow_private=allow_private, reaching="a destination")
+    except Refused as exc:
+        raise InvalidArgument(f"destination.endpoint_url: {exc}", field="destination") from None
 
 
 def delivery_key(
