@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -50,6 +51,8 @@ FILES_FLOW_CONTROL: list[tuple[str, object]] = [
     ("grpc.http2.lookahead_bytes", 256 * 1024),
 ]
 
+S = TypeVar("S")
+
 
 @dataclass
 class Upstream:
@@ -65,6 +68,15 @@ class Upstream:
     # same method on a channel whose retry policy includes it.
     keyed: dict[int, Any] = field(default_factory=dict)
     extra_channels: list[grpc.aio.Channel] = field(default_factory=list)
+    _stubs: dict[Any, Any] = field(default_factory=dict)
+
+    def stub(self, stub_type: Callable[[grpc.aio.Channel], S], service: str = "exports") -> S:
+        """A stub of another gRPC service served on `service`'s channel (the exports process serves
+        webhooks, schedules, erasures and imports beside ExportsService); made once."""
+        key = (stub_type, service)
+        if key not in self._stubs:
+            self._stubs[key] = stub_type(self.channels[service])
+        return self._stubs[key]  # type: ignore[no-any-return]
 
     @classmethod
     def connect(cls, settings: Settings) -> Upstream:

@@ -30,7 +30,7 @@ USER_ID = Path(
 
 def _erasures(gateway: Upstream) -> Any:
     """ErasureService on the exports service's channel."""
-    return erasure_pb2_grpc.ErasureServiceStub(gateway.channels["exports"])
+    return gateway.stub(erasure_pb2_grpc.ErasureServiceStub)
 
 
 def _accepted(message: pb.Erasure) -> Response:

@@ -29,7 +29,7 @@ BODY = {
 
 
 def _stub(request: Request) -> imports_pb2_grpc.ImportsServiceStub:
-    return imports_pb2_grpc.ImportsServiceStub(upstream(request).channels["exports"])
+    return upstream(request).stub(imports_pb2_grpc.ImportsServiceStub)
 
 
 async def _messages(header: pb.CreateImportHeader, body: AsyncIterator[bytes]) -> AsyncIterator[Any]:

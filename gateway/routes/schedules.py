@@ -19,11 +19,7 @@ CREATE_ERRORS = {**ERRORS, 403: {"model": ErrorOut}}
 
 def schedules(request: Request) -> schedules_pb2_grpc.ScheduleServiceStub:
     """ScheduleService, served by the exports service beside ExportsService."""
-    stub = getattr(request.app.state, "schedules", None)
-    if stub is None:
-        stub = schedules_pb2_grpc.ScheduleServiceStub(upstream(request).channels["exports"])
-        request.app.state.schedules = stub
-    return stub
+    return upstream(request).stub(schedules_pb2_grpc.ScheduleServiceStub)
 
 
 @router.post("/export-schedules", status_code=201, response_model=ScheduleOut, responses=CREATE_ERRORS)

@@ -26,11 +26,7 @@ CREATE_ERRORS = {**ERRORS, 412: ERRORS[400]}
 
 def webhooks(request: Request) -> webhooks_pb2_grpc.WebhooksServiceStub:
     """WebhooksService, served by the exports service beside ExportsService."""
-    stub = getattr(request.app.state, "webhooks", None)
-    if stub is None:
-        stub = webhooks_pb2_grpc.WebhooksServiceStub(upstream(request).channels["exports"])
-        request.app.state.webhooks = stub
-    return stub
+    return upstream(request).stub(webhooks_pb2_grpc.WebhooksServiceStub)
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated, responses=CREATE_ERRORS)
