@@ -34,7 +34,7 @@ def render_csv(report: Report, mode: CsvMode) -> Iterator[bytes]:
         return _encoded(_csv_text(report, first, mode))
     files = (
         (name, _encoded(_csv_text(report, table, mode)))
-        for name, table in _csv_names(chain([first, second], tables))
+        for name, table in file_names(chain([first, second], tables), "csv")
     )
     return render_zip(files)
 
@@ -114,13 +114,15 @@ def _encoded(pieces: Iterator[str]) -> Iterator[bytes]:
     return (piece.encode() for piece in pieces if piece)
 
 
-def _csv_names(tables: Iterable[Table]) -> Iterator[tuple[str, Table]]:
+def file_names(tables: Iterable[Table], extension: str) -> Iterator[tuple[str, Table]]:
+    """Each table with the name of its file in a zip: its name made safe, unique without regard to
+    case (`a.csv`, `a-2.csv`)."""
     used: set[str] = set()
     for table in tables:
         stem = _UNSAFE_FILE_NAME.sub("_", table.name).strip("._") or "table"
-        name, counter = f"{stem}.csv", 1
+        name, counter = f"{stem}.{extension}", 1
         while name.lower() in used:
             counter += 1
-            name = f"{stem}-{counter}.csv"
+            name = f"{stem}-{counter}.{extension}"
         used.add(name.lower())
         yield name, table
