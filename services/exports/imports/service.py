@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.common.background import Periodic
 from services.common.errors import DepotError, NotFound, Unavailable
 from services.common.ids import parse_id
-from services.common.trace_context import linked_span, untraced
+from services.common.trace_context import linked_span
 from services.exports.blobstores import BlobStore
 from services.exports.imports import rules
 from services.exports.imports.archive import ArchiveRefused, verify
@@ -67,8 +68,9 @@ class ImportsService:
     ) -> None:
         self._uow, self._blobs, self._restorer_for = unit_of_work, blobs, restorer_for
         self._settings, self._name = settings, worker_name
-        self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            self.run_once, every=settings.poll_seconds, name="import_claim", until_idle=True
+        )
         self._running: set[asyncio.Task[Any]] = set()
 
     async def create_import(
@@ -94,7 +96,7 @@ class ImportsService:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._blobs.delete, key)
             raise
-        self._wake.set()
+        self._loop.wake()
         return row
 
     async def get_import(self, *, owner: str, import_id: str) -> Any:
@@ -108,37 +110,24 @@ class ImportsService:
     # The worker -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._loop_task = asyncio.ensure_future(self._work())
+        self._loop.start()
 
     async def drain(self, timeout: float) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
+        await self._loop.stop()  # the import under way goes on (shielded); none more is claimed
         if self._running:
             await asyncio.wait(list(self._running), timeout=timeout)
 
-    async def _work(self) -> None:
-        while True:
-            try:
-                ran = await self.run_once()
-            except Exception:  # PostgreSQL away: try again after a pause
-                log.warning("import_claim_failed", exc_info=True)
-                ran = False
-            if not ran:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
-                self._wake.clear()
-
     async def run_once(self) -> bool:
-        """Claims and runs one import, if there is one; whether one ran."""
+        """Claims and runs one import, if there is one; whether one ran. Periodic repeats it: the claim
+        (an idle poll) is no trace, a claimed import gets a trace of its own."""
         settings = self._settings
-        with untraced():  # an idle poll is no trace; a claimed import gets a trace of its own
-            async with self._uow() as repo:
-                abandoned = await repo.fail_exhausted(max_attempts=settings.max_attempts)
-                row = await repo.claim(
-                    worker=self._name,
-                    lease_seconds=settings.lease_seconds,
-                    max_attempts=settings.max_attempts,
-                )
+        async with self._uow() as repo:
+            abandoned = await repo.fail_exhausted(max_attempts=settings.max_attempts)
+            row = await repo.claim(
+                worker=self._name,
+                lease_seconds=settings.lease_seconds,
+                max_attempts=settings.max_attempts,
+            )
         for key in abandoned:
             await _delete(self._blobs, key)
         if row is None:
