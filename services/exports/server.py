@@ -10,6 +10,7 @@ from depot.exports.v1 import exports_pb2, exports_pb2_grpc
 from services.common.auth import ServiceTokens
 from services.common.database import Database
 from services.common.events import EventRelay, EventStream, events_registration
+from services.common.events import types as event_types
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
 from services.exports.blobstores import BlobStore, open_blob_store
@@ -34,7 +35,7 @@ from services.exports.webhooks.wiring import build_webhooks
 NAME: Final = "exports"
 FULL_NAME = exports_pb2.DESCRIPTOR.services_by_name["ExportsService"].full_name
 # The outbox of schema exports (its triggers: migration 0005_events).
-EVENTS = EventStream(schema="exports", types=("export.completed", "export.failed"))
+EVENTS = EventStream(schema="exports", types=event_types.EXPORTS)
 # A share link is its own credential: this method needs no bearer token.
 SHARED_CONTENT_METHOD = f"/{FULL_NAME}/ReadSharedContent"
 

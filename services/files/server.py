@@ -5,6 +5,7 @@ from __future__ import annotations
 from depot.files.v1 import files_pb2, files_pb2_grpc
 from services.common.database import Database
 from services.common.events import EventRelay, EventStream, events_registration
+from services.common.events import types as event_types
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import ServiceName, Settings
 from services.files import erasure
@@ -14,7 +15,7 @@ from services.files.retention import FileRetention
 NAME: ServiceName = "files"
 FULL_NAME = files_pb2.DESCRIPTOR.services_by_name["FilesService"].full_name
 # The outbox of schema files (its triggers: migration 0004_events).
-EVENTS = EventStream(schema="files", types=("file.created", "file.deleted"))
+EVENTS = EventStream(schema="files", types=event_types.FILES)
 
 
 def retention_for(settings: Settings, database: Database) -> FileRetention | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from depot.prompts.v1 import dataset_windows_pb2, dataset_windows_pb2_grpc, prompts_pb2, prompts_pb2_grpc
 from services.common.database import Database
 from services.common.events import EventRelay, EventStream, events_registration
+from services.common.events import types as event_types
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
 from services.prompts import erasure
@@ -14,17 +15,7 @@ from services.prompts.window_handlers import DatasetWindowsHandlers
 NAME = "prompts"
 FULL_NAME = prompts_pb2.DESCRIPTOR.services_by_name["PromptsService"].full_name
 # The outbox of schema prompts (its triggers: migration 0006_events).
-EVENTS = EventStream(
-    schema="prompts",
-    types=(
-        "prompt.created",
-        "prompt.version_created",
-        "prompt.best_changed",
-        "prompt.label_moved",
-        "prompt.deleted",
-        "feedback.created",
-    ),
-)
+EVENTS = EventStream(schema="prompts", types=event_types.PROMPTS)
 
 
 def registrations(database: Database, settings: Settings) -> list[Registration]:

@@ -8,19 +8,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from services.common.errors import InvalidArgument, echo
+from services.common.events import types as event_types
 
-EVENT_TYPES = (
-    "prompt.created",
-    "prompt.version_created",
-    "prompt.best_changed",
-    "prompt.label_moved",
-    "prompt.deleted",
-    "feedback.created",
-    "file.created",
-    "file.deleted",
-    "export.completed",
-    "export.failed",
-)
+EVENT_TYPES = event_types.ALL
 TEST_EVENT = "webhook.test"
 MAX_URL_CHARS = 2048
 MAX_DESCRIPTION_CHARS = 256
