@@ -295,3 +295,38 @@ def test_one_replica_at_a_time_runs_the_cleanup(database: SessionDatabase, tmp_p
         assert await first.run_once() is True, "released after the pass"
 
     run(database, blobs, test)
+
+
+def test_the_sweep_takes_an_upload_no_import_points_at_after_the_grace_and_keeps_the_rest(
+    database: SessionDatabase,
+) -> None:
+    blobs = PostgresBlobStore(database.url)
+    owner = f"imports-{uuid.uuid4().hex[:8]}"
+    queued, ended, never = (f"imports/{uuid.uuid4()}" for _ in range(3))
+
+    async def test(subject: Sweeper) -> None:
+        for key in (queued, ended, never):
+            blobs.put(key, [b"an uploaded archive"])
+        # A queued job points at its upload; an ended one no longer does (its delete failed); the
+        # third is the upload of a request that died before its row committed.
+        [(queued_id,), (ended_id,)] = await sql(
+            subject,
+            "INSERT INTO exports.imports (owner, status, content_type, blob_key, size_bytes)"
+            " VALUES (%s, 'queued', 'application/zip', %s, 19), (%s, 'completed', 'application/zip', NULL, 19)"
+            " RETURNING id",
+            owner,
+            queued,
+            owner,
+        )
+        try:
+            await subject.sweep()
+            assert all(blobs.exists(k) for k in (queued, ended, never)), "younger than the grace: left alone"
+            swept = await subject.sweep(grace_seconds=0)
+            kept = {k: blobs.exists(k) for k in (queued, ended, never)}
+            assert kept == {queued: True, ended: False, never: False}
+            assert swept.blobs >= 2
+        finally:
+            await sql(subject, "DELETE FROM exports.imports WHERE id = ANY(%s)", [queued_id, ended_id])
+            blobs.delete(queued)
+
+    run(database, blobs, test)

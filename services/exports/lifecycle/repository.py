@@ -17,12 +17,15 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
+    column,
     delete,
     func,
     insert,
     or_,
     select,
+    table,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -32,6 +35,9 @@ from services.exports.models import Export, ShareLink
 from services.exports.repository import COLUMNS, UNEXPIRED, interval_of
 
 LINK_COLUMNS = tuple(ShareLink.__table__.c)
+# The import jobs' uploads (the imports room's table, migration 0008), named here rather than
+# imported: the rooms stay independent, and the sweep needs only this column.
+_IMPORTS = table("imports", column("blob_key", String), schema="exports")
 # Rows whose bytes are still being written.
 _IN_FLIGHT = or_(Export.status == "queued", Export.status == "processing")
 _LIVE_LINK = and_(ShareLink.revoked_at.is_(None), ShareLink.expires_at > func.now())
@@ -180,8 +186,12 @@ class LifecycleRepository:
         return (await self.session.execute(stmt)).all()
 
     async def referenced_keys(self, *, keys: Sequence[str]) -> set[str]:
-        """Which of `keys` a row points at."""
-        stmt = select(Export.blob_key).where(Export.blob_key == any_(cast(bindparam("keys"), ARRAY(String))))
+        """Which of `keys` a row points at: an export's bytes or an import job's upload."""
+        wanted = cast(bindparam("keys"), ARRAY(String))
+        stmt = union_all(
+            select(Export.blob_key).where(Export.blob_key == any_(wanted)),
+            select(_IMPORTS.c.blob_key).where(_IMPORTS.c.blob_key == any_(wanted)),
+        )
         return {row.blob_key for row in (await self.session.execute(stmt, {"keys": list(keys)})).all()}
 
     async def in_flight(self, *, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

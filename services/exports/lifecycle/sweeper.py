@@ -1,10 +1,13 @@
-"""The background cleanup: expiry of exports and the sweep of bytes no export points at.
+"""The background cleanup: expiry of exports and the sweep of bytes no export or import points at.
 
 DESIGN.md rule 3: bytes are stored before the row that points at them commits, so a crash between
 the two leaves bytes that no row points at. The sweep deletes those once they are older than a
 grace period, and never bytes a row points at or bytes of an export still queued or rendering
-(any segment of their key is its id, whatever the attempt). It also clears what crashed writers
-left inside the store: temporary files (local) and incomplete multipart uploads (S3).
+(any segment of their key is its id, whatever the attempt). Uploads to restore (`imports/<id>`,
+services/exports/imports) are stored before their job's row commits too, and are swept alike once
+no import row points at them (a request that died before its row, a job whose delete failed). It
+also clears what crashed writers left inside the store: temporary files (local) and incomplete
+multipart uploads (S3).
 
 Every exports process runs `run_once` each interval (a `Periodic` of services/common/background.py):
 whichever replica takes the advisory lock removes expired exports (rows first, then their bytes) and
@@ -32,7 +35,9 @@ from services.exports.lifecycle.repository import LifecycleRepository
 
 log = logging.getLogger("depot.exports")
 
-SWEPT_PREFIX = "exports/"  # every key the service writes (rendering.work.blob_key); nothing else is touched
+# Every key the service writes (rendering.work.blob_key, imports.service.blob_key); nothing else is
+# touched.
+SWEPT_PREFIXES = ("exports/", "imports/")
 LOCK_NAME = "depot.exports.lifecycle"
 BATCH = 500
 
@@ -90,15 +95,15 @@ class Sweeper:
                 return removed
 
     async def sweep(self, *, grace_seconds: float | None = None) -> Swept:
-        """Deletes bytes no export points at that are older than the grace period, and what crashed
-        writers left in the store; never bytes a row points at or bytes still being rendered."""
+        """Deletes bytes no export or import points at that are older than the grace period, and what
+        crashed writers left in the store; never bytes a row points at or bytes still being rendered."""
         grace = self._grace if grace_seconds is None else grace_seconds
         cutoff = datetime.now(UTC) - timedelta(seconds=grace)
         swept = Swept()
         listing = in_own_thread(_listed(self._blobs, BATCH), name="depot-sweep")
         async with contextlib.aclosing(listing) as batches:
             async for batch in batches:
-                old = [e.key for e in batch if e.key.startswith(SWEPT_PREFIX) and e.modified_at <= cutoff]
+                old = [e.key for e in batch if e.key.startswith(SWEPT_PREFIXES) and e.modified_at <= cutoff]
                 swept.blobs += await self._sweep_keys(old)
         swept.leftovers = await asyncio.to_thread(self._clear_leftovers, grace)
         if swept.blobs or swept.leftovers:
