@@ -73,6 +73,16 @@ def restart(system: System, service: str) -> None:
     system.start_replica(service, port)
 
 
+def reachable(user: User, *, seconds: float = 30) -> None:
+    """Waits until the gateway reaches every service again: its channel to a restarted one retries
+    a refused connection with backoff (up to 2 s) and answers 503 meanwhile."""
+    deadline = time.monotonic() + seconds
+    for path in ("/api/v1/prompts", "/api/v1/chats", "/api/v1/exports"):
+        while (reply := user.http.get(path)).status_code == 503:
+            assert time.monotonic() < deadline, reply.text
+            time.sleep(0.1)
+
+
 def deliveries(system: System, webhook_ids: list[str]) -> int:
     with psycopg.connect(system.database.url) as conn:
         row = conn.execute(
@@ -147,6 +157,7 @@ def test_an_erasure_stopped_by_a_service_outage_and_a_crash_is_finished_by_a_new
     local_system.start_replica("files", files_port)
     done = follow(alice, erasure_id)
     assert done["attempts"] >= 2 and done["last_error"] is None, done
+    reachable(alice)
     assert_erased(alice, mine)
     assert_intact(bob, theirs)
 

@@ -43,15 +43,24 @@ async def race_sequencers(url: str, owner: str, inserts: int) -> None:
 def test_sequencers_of_several_replicas_place_each_event_once_in_a_gapless_order(
     system: System, database: Database, alice: User
 ) -> None:
+    # Only the positions placed from here on: the stream is shared with the other tests, whose
+    # erasures delete their users' events and so leave holes in the older part of it.
+    with psycopg.connect(database.url) as conn:
+        [(start,)] = conn.execute("SELECT last_position FROM prompts.event_sequencer").fetchall()
     asyncio.run(race_sequencers(database.url, alice.id, inserts=300))
     sentinel = alice.create_prompt()["id"]
     events = watch(system, alice, until=subject_is(f"prompts/{sentinel}", "prompt.created"))
 
     assert len(events) == 301 and len({e.id for e in events}) == 301
     with psycopg.connect(database.url) as conn:
-        positions = [row[0] for row in conn.execute("SELECT position FROM prompts.events ORDER BY position")]
+        positions = [
+            row[0]
+            for row in conn.execute(
+                "SELECT position FROM prompts.events WHERE position > %s ORDER BY position", (start,)
+            )
+        ]
         [(head,)] = conn.execute("SELECT last_position FROM prompts.event_sequencer").fetchall()
-    assert positions == list(range(positions[0], head + 1)), "positions follow each other with no gap"
+    assert positions == list(range(start + 1, head + 1)), "positions follow each other with no gap"
 
 
 def test_thirty_idle_watchers_hold_no_pooled_connection_and_each_gets_the_next_event(
