@@ -116,7 +116,8 @@ def test_a_queued_exports_worker_span_links_to_the_request_that_queued_it(
     def is_the_job(span: ReceivedSpan) -> bool:
         return span.name == "export.job" and span.attributes.get("depot.export_id") == export_id
 
-    job_trace = _trace_of(collected, is_the_job, services={"depot-exports"})
+    # Wait for the prompts spans too: each process exports its spans on its own schedule.
+    job_trace = _trace_of(collected, is_the_job, services={"depot-exports", "depot-prompts"})
     [job] = [s for s in job_trace if is_the_job(s)]
     assert job.parent_span_id == "", "the job starts a trace of its own"
     assert len(job.links) == 1, job.links
