@@ -25,18 +25,24 @@ def render_csv(report: Report, mode: CsvMode) -> Iterator[bytes]:
     user can filter on them, and no field is dropped. A table without rows still has one row, of
     its fields. Every cell and header passes `spreadsheet_text` (formula neutralisation).
     """
+    return one_file_per_table(report, "csv", lambda table: _encoded(_csv_text(report, table, mode)))
+
+
+def one_file_per_table(
+    report: Report, extension: str, write: Callable[[Table], Iterator[bytes]]
+) -> Iterator[bytes]:
+    """`write(table)` of the report's only table, or a zip of `<table name>.<extension>` files: the
+    shape of every format that holds one table per file (csv, jsonl, parquet)."""
     tables = iter(report.tables)
     first = next(tables, None)
     if first is None:
         return iter(())
     second = next(tables, None)
     if second is None:
-        return _encoded(_csv_text(report, first, mode))
-    files = (
-        (name, _encoded(_csv_text(report, table, mode)))
-        for name, table in file_names(chain([first, second], tables), "csv")
+        return write(first)
+    return render_zip(
+        (name, write(table)) for name, table in file_names(chain([first, second], tables), extension)
     )
-    return render_zip(files)
 
 
 def render_zip(

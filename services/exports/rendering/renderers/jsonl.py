@@ -18,8 +18,8 @@ import orjson
 from services.exports.rendering.renderers.arrow_csv import arrow_schema, csv_batches
 from services.exports.rendering.renderers.cells import rfc3339
 from services.exports.rendering.renderers.chunks import byte_chunks
+from services.exports.rendering.renderers.csv_zip import one_file_per_table
 from services.exports.rendering.renderers.model import Report, Table
-from services.exports.rendering.renderers.table_files import one_file_per_table
 
 # Times go through cells.rfc3339 (six fraction digits always), not orjson's own form.
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_APPEND_NEWLINE

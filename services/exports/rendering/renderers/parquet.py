@@ -19,8 +19,8 @@ from typing import Any
 from services.exports.rendering.renderers.arrow_csv import arrow_schema, csv_batches
 from services.exports.rendering.renderers.cells import cell_to_text
 from services.exports.rendering.renderers.chunks import CHUNK_SIZE
+from services.exports.rendering.renderers.csv_zip import one_file_per_table
 from services.exports.rendering.renderers.model import Cell, Report, Table
-from services.exports.rendering.renderers.table_files import one_file_per_table
 
 # Rows become Arrow arrays BATCH_ROWS at a time (the Python objects held at once); batches are
 # written as one row group once it holds ROW_GROUP_ROWS rows or ROW_GROUP_BYTES of Arrow data.
