@@ -8,21 +8,28 @@ from pydantic import Field
 
 from depot.exports.v1 import webhooks_pb2 as pb
 from gateway.models.common import Body, Choices, Out, Page, optional_time, rfc3339
+from services.common.limits import (
+    MAX_WEBHOOK_DESCRIPTION_CHARS,
+    MAX_WEBHOOK_EVENT_TYPES,
+    MAX_WEBHOOK_URL_CHARS,
+)
 
 WEBHOOK_STATES = Choices(pb.WebhookState, "WEBHOOK_STATE_")
 DELIVERY_STATES = Choices(pb.DeliveryState, "DELIVERY_STATE_")
 
 
 class WebhookIn(Body):
-    url: str = Field(max_length=2048, description="An http(s) URL that resolves to public addresses.")
+    url: str = Field(
+        max_length=MAX_WEBHOOK_URL_CHARS, description="An http(s) URL that resolves to public addresses."
+    )
     events: list[str] = Field(
         min_length=1,
-        max_length=32,
+        max_length=MAX_WEBHOOK_EVENT_TYPES,
         description="Event types: `prompt.created`, `prompt.version_created`, `prompt.best_changed`, "
         "`prompt.label_moved`, `prompt.deleted`, `feedback.created`, `file.created`, `file.deleted`, "
         "`export.completed`, `export.failed`.",
     )
-    description: str = Field(default="", max_length=256)
+    description: str = Field(default="", max_length=MAX_WEBHOOK_DESCRIPTION_CHARS)
 
     def to_proto(self) -> pb.CreateWebhookRequest:
         return pb.CreateWebhookRequest(url=self.url, events=self.events, description=self.description)

@@ -35,3 +35,8 @@ SHARE_LINK_MAX_SECONDS = 7 * 24 * 3600
 MAX_EVERY_CHARS = 255  # a schedule's `every`: hourly, daily, weekly or a cron expression
 MAX_ENDPOINT_URL_CHARS = 512  # an s3 destination's endpoint_url
 MAX_DESTINATION_SECRET_CHARS = 1024  # an s3 destination's access_key_id, and its secret_access_key
+
+# Webhooks --------------------------------------------------------------------------------------
+MAX_WEBHOOK_URL_CHARS = 2048
+MAX_WEBHOOK_DESCRIPTION_CHARS = 256
+MAX_WEBHOOK_EVENT_TYPES = 32  # entries of a subscription's `events` (repeats included, then folded)

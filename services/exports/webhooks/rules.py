@@ -9,11 +9,14 @@ from urllib.parse import urlsplit
 
 from services.common.errors import InvalidArgument, echo
 from services.common.events import types as event_types
+from services.common.limits import (
+    MAX_WEBHOOK_DESCRIPTION_CHARS,
+    MAX_WEBHOOK_EVENT_TYPES,
+    MAX_WEBHOOK_URL_CHARS,
+)
 
 EVENT_TYPES = event_types.ALL
 TEST_EVENT = "webhook.test"
-MAX_URL_CHARS = 2048
-MAX_DESCRIPTION_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,8 @@ class Url:
 
 def parse_url(url: str, *, field: str = "url") -> Url:
     """The URL's parts, or InvalidArgument saying what is wrong with it."""
-    if len(url) > MAX_URL_CHARS:
-        raise InvalidArgument(f"{field} must be at most {MAX_URL_CHARS} characters", field=field)
+    if len(url) > MAX_WEBHOOK_URL_CHARS:
+        raise InvalidArgument(f"{field} must be at most {MAX_WEBHOOK_URL_CHARS} characters", field=field)
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise InvalidArgument(f"{field} must not contain spaces or control characters", field=field)
     try:
@@ -59,6 +62,8 @@ def event_types(requested: list[str]) -> list[str]:
     """The subscription's event types: one or more of the contract's, each once, in order."""
     if not requested:
         raise InvalidArgument(f"events must name one or more of {', '.join(EVENT_TYPES)}", field="events")
+    if len(requested) > MAX_WEBHOOK_EVENT_TYPES:
+        raise InvalidArgument(f"events must name at most {MAX_WEBHOOK_EVENT_TYPES} types", field="events")
     unknown = [t for t in requested if t not in EVENT_TYPES]
     if unknown:
         raise InvalidArgument(
@@ -68,9 +73,9 @@ def event_types(requested: list[str]) -> list[str]:
 
 
 def description(text: str) -> str:
-    if len(text) > MAX_DESCRIPTION_CHARS:
+    if len(text) > MAX_WEBHOOK_DESCRIPTION_CHARS:
         raise InvalidArgument(
-            f"description must be at most {MAX_DESCRIPTION_CHARS} characters, got {len(text)}",
+            f"description must be at most {MAX_WEBHOOK_DESCRIPTION_CHARS} characters, got {len(text)}",
             field="description",
         )
     return text
