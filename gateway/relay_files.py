@@ -22,24 +22,12 @@ from depot.files.v1 import files_pb2 as pb
 from gateway.errors import error_body, first_message
 from gateway.file_headers import RangeRequest, content_disposition, entity_tags, etag
 from gateway.responses import Json
+from gateway.upload_stream import header_then_chunks
 
 log = logging.getLogger("depot.gateway")
 
-MESSAGE_BYTES = 256 * 1024
 # A transfer's deadline: long enough for 25 MiB at modem speed, short enough to end a stuck one.
 TRANSFER_TIMEOUT_SECONDS = 900.0
-
-
-async def _upload_messages(header: pb.UploadFileHeader, body: AsyncIterator[bytes]) -> AsyncIterator[Any]:
-    yield pb.UploadFileRequest(header=header)
-    buffer = bytearray()
-    async for piece in body:
-        buffer += piece
-        if len(buffer) >= MESSAGE_BYTES:
-            yield pb.UploadFileRequest(chunk=bytes(buffer))
-            buffer.clear()
-    if buffer:
-        yield pb.UploadFileRequest(chunk=bytes(buffer))
 
 
 async def upload(
@@ -51,8 +39,14 @@ async def upload(
     at once; the server keeps reading and dropping the rest of the body, so the client still gets it.
     """
     return await stub.UploadFile(
-        _upload_messages(header, request.stream()), metadata=metadata, timeout=TRANSFER_TIMEOUT_SECONDS
+        header_then_chunks(pb.UploadFileRequest(header=header), request.stream(), _chunk),
+        metadata=metadata,
+        timeout=TRANSFER_TIMEOUT_SECONDS,
     )
+
+
+def _chunk(data: bytes) -> pb.UploadFileRequest:
+    return pb.UploadFileRequest(chunk=data)
 
 
 def download_request(

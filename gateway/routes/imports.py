@@ -3,9 +3,6 @@ raw body, streamed to the exports service as it arrives; GET /imports/{id} follo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request, Response
 
 from depot.exports.v1 import imports_pb2 as pb
@@ -15,9 +12,9 @@ from gateway.models import imports as m
 from gateway.models.common import ErrorOut
 from gateway.responses import Json
 from gateway.routes.shared import ERRORS, upstream
+from gateway.upload_stream import header_then_chunks
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
-MESSAGE_BYTES = 256 * 1024
 # An upload's deadline: a few GiB at a modest link's speed.
 TRANSFER_TIMEOUT_SECONDS = 3600.0
 BODY = {
@@ -32,16 +29,8 @@ def _stub(request: Request) -> imports_pb2_grpc.ImportsServiceStub:
     return upstream(request).stub(imports_pb2_grpc.ImportsServiceStub)
 
 
-async def _messages(header: pb.CreateImportHeader, body: AsyncIterator[bytes]) -> AsyncIterator[Any]:
-    yield pb.CreateImportRequest(header=header)
-    buffer = bytearray()
-    async for piece in body:
-        buffer += piece
-        if len(buffer) >= MESSAGE_BYTES:
-            yield pb.CreateImportRequest(chunk=bytes(buffer))
-            buffer.clear()
-    if buffer:
-        yield pb.CreateImportRequest(chunk=bytes(buffer))
+def _chunk(data: bytes) -> pb.CreateImportRequest:
+    return pb.CreateImportRequest(chunk=data)
 
 
 @router.post(
@@ -60,7 +49,9 @@ async def create_import(request: Request, token: str = Depends(bearer_token)) ->
         header.expected_size_bytes = int(length)
     up = upstream(request)
     reply = await _stub(request).CreateImport(
-        _messages(header, request.stream()), metadata=up.metadata(token), timeout=TRANSFER_TIMEOUT_SECONDS
+        header_then_chunks(pb.CreateImportRequest(header=header), request.stream(), _chunk),
+        metadata=up.metadata(token),
+        timeout=TRANSFER_TIMEOUT_SECONDS,
     )
     job = m.ImportOut.from_proto(reply.job)
     return Json(job, status_code=202, headers={"Location": m.import_path(job.id)})
