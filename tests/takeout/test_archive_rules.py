@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.common.errors import DepotError
+from services.exports.imports import archive
 from services.exports.imports.archive import ArchiveRefused, unsafe_name, verify
 from services.exports.rendering.takeout import compresses, entry_path
 from tests.takeout.support import build
@@ -76,3 +77,23 @@ def test_verify_checks_digests_once_the_shape_is_right(tmp_path: Path) -> None:
     assert [e.path for e in verify(path, max_expanded_bytes=1024)] == ["feedback.json"]
     with pytest.raises(ArchiveRefused, match="expands to"):
         verify(path, max_expanded_bytes=1)
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "message"),
+    [("MAX_ENTRIES", 2, "entries, more than 2"), ("MAX_DIRECTORY_BYTES", 100, "directory is")],
+)
+def test_a_directory_over_the_limits_is_refused_from_its_end_record_before_zipfile_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str, value: int, message: str
+) -> None:
+    path = tmp_path / "many.zip"
+    path.write_bytes(build([("feedback.json", b"[]"), ("security_scans.json", b"[]")]))
+    monkeypatch.setattr(archive, limit, value)
+
+    def unopened(*args: object, **kwargs: object) -> None:
+        raise AssertionError("zipfile read the central directory")
+
+    monkeypatch.setattr(archive.zipfile, "ZipFile", unopened)
+    with pytest.raises(ArchiveRefused) as refused:
+        verify(path, max_expanded_bytes=1024)
+    assert message in refused.value.problems[0][1]

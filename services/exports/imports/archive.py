@@ -27,6 +27,10 @@ from services.common.errors import InvalidArgument
 MANIFEST = "manifest.json"
 MANIFEST_MAX_BYTES = 64 * 1024 * 1024
 MAX_ENTRIES = 1_000_000
+# Opening a zip reads its whole central directory into memory and makes an object per entry, so the
+# end record's entry count and directory size are checked first: a 4 GiB upload of empty entries
+# would otherwise cost tens of GiB before the entry count could be looked at.
+MAX_DIRECTORY_BYTES = 256 * 1024 * 1024
 MAX_RATIO = 200
 RATIO_FLOOR = 1024 * 1024
 READ_BYTES = 1024 * 1024
@@ -93,6 +97,9 @@ def unsafe_name(name: str) -> str | None:
 def verify(path: Path, *, max_expanded_bytes: int) -> list[Entry]:
     """The archive's entries in manifest order once every check passed; ArchiveRefused otherwise."""
     problems = Problems()
+    too_large = _directory_too_large(path)
+    if too_large:
+        raise ArchiveRefused([("", too_large)])
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -111,6 +118,23 @@ def verify(path: Path, *, max_expanded_bytes: int) -> list[Entry]:
     if problems.items:
         raise ArchiveRefused(problems.items)
     return entries
+
+
+def _directory_too_large(path: Path) -> str | None:
+    """Why the archive's central directory is too large to open, read from its end record alone."""
+    try:
+        with path.open("rb") as fp:
+            end = zipfile._EndRecData(fp)  # the reader zipfile itself opens with (zip64 included)
+    except OSError:
+        return None  # ZipFile reports it
+    if not end:
+        return None  # no end record: ZipFile reports the body as no zip
+    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if entries > MAX_ENTRIES:
+        return f"the archive holds {entries} entries, more than {MAX_ENTRIES}"
+    if size > MAX_DIRECTORY_BYTES:
+        return f"the archive's directory is {size} bytes, more than {MAX_DIRECTORY_BYTES}"
+    return None
 
 
 def _checked_names(archive: zipfile.ZipFile, problems: Problems) -> dict[str, zipfile.ZipInfo]:
