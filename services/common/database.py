@@ -236,6 +236,18 @@ class Database:
 
         return unit_of_work
 
+    def reads(self, repository: Callable[[Session], R]) -> Callable[[], AbstractAsyncContextManager[R]]:
+        """A factory like `units_of_work` for a single statement (a lookup, or one UPDATE that counts):
+        `repository` on an autocommit connection, so the statement is its own transaction — one round
+        trip instead of BEGIN, statement, COMMIT. Never for two statements that must agree."""
+
+        @contextlib.asynccontextmanager
+        async def read() -> AsyncIterator[R]:
+            async with self.connection() as session:
+                yield repository(session)
+
+        return read
+
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Session]:
         """A pooled connection in autocommit for short reads: each statement is one round trip, with

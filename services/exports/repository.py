@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.common.database import Session
+from services.common.database import Query, Session
 from services.common.trace_context import current_traceparent
 from services.exports.models import Export, RenderEvent
 from services.exports.rules import RATE_WINDOW_SECONDS, ExportRequest
@@ -20,6 +20,10 @@ COLUMNS = tuple(Export.__table__.c)
 # An export past its expiry is gone to its owner at once, before the cleanup removes it.
 UNEXPIRED = or_(Export.expires_at.is_(None), Export.expires_at > func.now())
 
+
+_OWNED_EXPORT = Query(
+    select(*COLUMNS).where(Export.id == bindparam("id"), Export.owner == bindparam("owner"), UNEXPIRED)
+)
 
 # A job that ends holds no lease (the lease owner stays, as a record).
 JOB_ENDED: dict[str, Any] = {"lease_expires_at": None}
@@ -155,10 +159,9 @@ class ExportsRepository:
 
     async def get(self, *, export_id: uuid.UUID, owner: str | None = None) -> Any | None:
         """One export; scoped to `owner` unless None."""
-        stmt = select(*COLUMNS).where(Export.id == export_id)
-        if owner is not None:
-            stmt = stmt.where(Export.owner == owner, UNEXPIRED)
-        return (await self.session.execute(stmt)).first()
+        if owner is not None:  # every download and poll: built once
+            return (await self.session.execute(_OWNED_EXPORT, {"id": export_id, "owner": owner})).first()
+        return (await self.session.execute(select(*COLUMNS).where(Export.id == export_id))).first()
 
     async def count_hit(self, *, export_id: uuid.UUID) -> Any | None:
         """Counts one request answered by the stored export; returns the export as counted."""

@@ -58,6 +58,7 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
     listening = asyncio.ensure_future(signals.run())
     service = ExportsService(
         unit_of_work=database.units_of_work(ExportsRepository),
+        reads=database.reads(ExportsRepository),
         sources=sources,
         renderer=runner,
         blobs=blobs,
@@ -81,7 +82,9 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
     )
     lifecycle = database.units_of_work(LifecycleRepository)
     history = History(unit_of_work=lifecycle, exports=service)
-    downloads = Downloads(unit_of_work=lifecycle, blobs=blobs, exports=service)
+    downloads = Downloads(
+        unit_of_work=lifecycle, reads=database.reads(LifecycleRepository), blobs=blobs, exports=service
+    )
     sweeper = Sweeper(
         database=database,
         blobs=blobs,

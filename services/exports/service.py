@@ -60,6 +60,7 @@ class ExportsService:
         self,
         *,
         unit_of_work: UnitOfWork,
+        reads: UnitOfWork | None = None,
         sources: SourcePort,
         renderer: RenderPort,
         blobs: BlobStore,
@@ -71,6 +72,7 @@ class ExportsService:
         wait_max_seconds: float = 30.0,
     ) -> None:
         self._uow = unit_of_work
+        self._reads = reads or unit_of_work  # single-statement lookups (autocommit: one round trip)
         self._queue = queue  # which exports go to the job queue; None: every one renders here
         self._ended = ended or _Polling()
         self._wait_max = wait_max_seconds
@@ -233,7 +235,7 @@ class ExportsService:
 
     async def get_export(self, *, owner: str, export_id: str) -> Any:
         """One of the owner's exports."""
-        async with self._uow() as repo:
+        async with self._reads() as repo:
             row = await repo.get(export_id=parse_id(export_id, "export"), owner=owner)
         if row is None:
             raise NotFound(f"no export with id {export_id!r}")

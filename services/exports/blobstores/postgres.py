@@ -19,7 +19,8 @@ class PostgresBlobStore:
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"application_name": "depot-exports-blobs"},
+            # Autocommit: a read is one statement, its own snapshot; a put opens its own transaction.
+            kwargs={"application_name": "depot-exports-blobs", "autocommit": True},
             open=True,
             check=ConnectionPool.check_connection,
         )
@@ -56,17 +57,21 @@ class PostgresBlobStore:
             'SELECT "offset", data FROM {} WHERE key = %(key)s AND "offset" + size > %(start)s'
             ' AND (%(end)s::bigint IS NULL OR "offset" < %(end)s) ORDER BY seq'
         ).format(self._table)
-        with self._pool.connection() as conn, conn.transaction():
-            if not self._exists(conn, key):
-                raise BlobNotFound(f"no blob under key {key!r}")
+        with self._pool.connection() as conn:
             # Rows streamed one at a time (single-row mode: no cursor round trips, one chunk in memory)
             # and binary, so bytea arrives as raw bytes rather than hex text twice the size to parse.
+            # One statement in autocommit sees one snapshot; every blob has a row (an empty one too),
+            # so only a read that found none asks whether the key exists at all.
+            found = False
             with conn.cursor() as cur:
                 for offset, data in cur.stream(query, {"key": key, "start": start, "end": end}, binary=True):
+                    found = True
                     lo = max(start - offset, 0)
                     hi = len(data) if end is None else min(end - offset, len(data))
                     if hi > lo:
                         yield bytes(data[lo:hi]) if (lo, hi) != (0, len(data)) else bytes(data)
+            if not found and not self._exists(conn, key):
+                raise BlobNotFound(f"no blob under key {key!r}")
 
     def delete(self, key: str) -> None:
         check_key(key)

@@ -78,8 +78,17 @@ class Presigner(Protocol):
 class Downloads:
     """Download and share-link use cases, given their ports."""
 
-    def __init__(self, *, unit_of_work: LifecycleUnitOfWork, blobs: BlobStore, exports: ExportReader) -> None:
+    def __init__(
+        self,
+        *,
+        unit_of_work: LifecycleUnitOfWork,
+        blobs: BlobStore,
+        exports: ExportReader,
+        reads: LifecycleUnitOfWork | None = None,
+    ) -> None:
         self._uow = unit_of_work
+        # The lookups and the count a download makes are one statement each: autocommit, one round trip.
+        self._reads = reads or unit_of_work
         self._blobs = blobs
         self._exports = exports
 
@@ -106,7 +115,7 @@ class Downloads:
     ) -> Content:
         """The export behind a live link; an unknown, expired or revoked link is the same NotFound."""
         link = hash_token(token)
-        async with self._uow() as repo:
+        async with self._reads() as repo:
             row = await repo.export_of_link(token_hash=link) if token else None
         if row is None:
             raise NotFound(_NO_SUCH_LINK)
@@ -147,7 +156,7 @@ class Downloads:
         return Content(row, chunks, encoding, size, delivered=count)
 
     async def _count(self, row: Any, link: str | None, *, encoding: str, size: int, redirected: bool) -> None:
-        async with self._uow() as repo:
+        async with self._reads() as repo:
             await repo.count_download(export_id=row.id, token_hash=link)
         telemetry.downloaded(
             export_id=str(row.id),

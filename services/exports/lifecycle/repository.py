@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
-from services.common.database import Session
+from services.common.database import Query, Session
 from services.exports.models import Export, ShareLink
 from services.exports.repository import COLUMNS, UNEXPIRED, interval_of
 
@@ -42,6 +42,25 @@ _IMPORTS = table("imports", column("blob_key", String), schema="exports")
 _IN_FLIGHT = or_(Export.status == "queued", Export.status == "processing")
 _LIVE_LINK = and_(ShareLink.revoked_at.is_(None), ShareLink.expires_at > func.now())
 _COMPLETED = Export.status == "completed"
+
+
+_COUNT_DOWNLOAD = Query(
+    update(Export)
+    .where(Export.id == bindparam("export_id"))
+    .values(download_count=Export.download_count + 1, last_downloaded_at=func.now())
+)
+# The link's count rides along as a data-modifying CTE: PostgreSQL runs it whether or not it is read.
+_COUNT_LINK_DOWNLOAD = Query(
+    update(Export)
+    .where(Export.id == bindparam("export_id"))
+    .values(download_count=Export.download_count + 1, last_downloaded_at=func.now())
+    .add_cte(
+        update(ShareLink)
+        .where(ShareLink.token_hash == bindparam("token_hash"))
+        .values(download_count=ShareLink.download_count + 1, last_downloaded_at=func.now())
+        .cte("counted_link")
+    )
+)
 
 
 def _total(expression: Any, where: Any = None) -> Any:
@@ -84,17 +103,13 @@ class LifecycleRepository:
         return (await self.session.execute(stmt)).first()
 
     async def count_download(self, *, export_id: uuid.UUID, token_hash: str | None = None) -> None:
-        """Counts one download of an export (and of the link it went through) with its time."""
-        await self.session.execute(
-            update(Export)
-            .where(Export.id == export_id)
-            .values(download_count=Export.download_count + 1, last_downloaded_at=func.now())
-        )
-        if token_hash is not None:
+        """Counts one download of an export (and of the link it went through) with its time, in one
+        statement (so it is atomic on its own, and a download pays one round trip for it)."""
+        if token_hash is None:
+            await self.session.execute(_COUNT_DOWNLOAD, {"export_id": export_id})
+        else:
             await self.session.execute(
-                update(ShareLink)
-                .where(ShareLink.token_hash == token_hash)
-                .values(download_count=ShareLink.download_count + 1, last_downloaded_at=func.now())
+                _COUNT_LINK_DOWNLOAD, {"export_id": export_id, "token_hash": token_hash}
             )
 
     async def list_links(
