@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -30,6 +31,7 @@ def _serve(name: str) -> None:
         # uvicorn drains on SIGTERM and then re-raises the signal into the previous handler;
         # a no-op handler there makes a drained gateway exit 0 like the services do.
         signal.signal(signal.SIGTERM, lambda *_: None)
+        _freeze_startup_objects()
         uvicorn.run(
             app,
             host=settings.bind_host,
@@ -52,7 +54,17 @@ def _serve(name: str) -> None:
     import uvloop
 
     server = importlib.import_module(f"services.{name}.server")
+    _freeze_startup_objects()
     uvloop.run(server.serve(settings))
+
+
+def _freeze_startup_objects() -> None:
+    """Moves every object alive after the imports (modules, classes, descriptors, SQL metadata: about
+    100,000 of them) out of the collector's sight for good. Otherwise each full collection walks them
+    all — 50 to 180 ms a time on two cores, every few hundred requests — and a profile of the exports
+    service relaying a 12 MB download spent half its main thread's time there."""
+    gc.collect()  # what is garbage now is not frozen with the rest
+    gc.freeze()
 
 
 def _migrate(services: list[str]) -> None:
