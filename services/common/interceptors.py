@@ -176,6 +176,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         public: bool,
         client_streaming: bool = False,
     ) -> Callable[..., Awaitable[Any]]:
+        metrics = _MethodMetrics(self._metrics, method)
+
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started, code = time.perf_counter(), "OK"
             try:
@@ -194,13 +196,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     await _discard(request, limit=self._refused_stream_bytes)
                 await _abort(context, error)
             finally:
-                self._metrics.observe(method, code, time.perf_counter() - started)
+                metrics.observe(code, time.perf_counter() - started)
 
         return unary
 
     def _wrap_stream(
         self, method: str, behavior: Callable[..., AsyncIterator[Any]], *, public: bool
     ) -> Callable[..., AsyncIterator[Any]]:
+        metrics = _MethodMetrics(self._metrics, method)
+
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started, code = time.perf_counter(), "OK"
             try:
@@ -216,9 +220,26 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 code = error.code
                 await _abort(context, error)
             finally:
-                self._metrics.observe(method, code, time.perf_counter() - started)
+                metrics.observe(code, time.perf_counter() - started)
 
         return stream
+
+
+class _MethodMetrics:
+    """One method's series, looked up once per method and status rather than by their labels on
+    every call (prometheus_client's labels() takes a lock and builds a key each time)."""
+
+    def __init__(self, metrics: RpcMetrics, method: str) -> None:
+        self._metrics, self._method = metrics, method
+        self._duration = metrics.duration.labels(method=method)
+        self._requests: dict[str, Any] = {}
+
+    def observe(self, code: str, seconds: float) -> None:
+        requests = self._requests.get(code)
+        if requests is None:
+            requests = self._requests[code] = self._metrics.requests.labels(method=self._method, code=code)
+        requests.inc()
+        self._duration.observe(seconds)
 
 
 class _Undecodable:
