@@ -152,7 +152,8 @@ class Session:
                 await cursor.executemany(sql, values)
                 return Result([], cursor.rowcount)
             await cursor.execute(sql, values[0])
-            rows = await cursor.fetchall() if cursor.description else []
+            # A result with rows has a row number (`description` would build a Column per column).
+            rows = await cursor.fetchall() if cursor.rownumber is not None else []
             return Result(rows, cursor.rowcount)
 
 
