@@ -21,6 +21,7 @@ from services.prompts.statements import (
     ALL_REVISIONS,
     APPEND_VERSION,
     CREATE_PROMPT,
+    CREATE_UNSCORED_PROMPT,
     DELETE_PROMPT,
     FEEDBACK_COLUMNS,
     GET_ANY_PROMPT,
@@ -75,11 +76,11 @@ class PromptsRepository:
         best_version_no: int | None,
         request_hash: bytes,
         size_bytes: int,
-        versions: Sequence[dict[str, Any]],
-        scores: Sequence[dict[str, Any]],
+        versions: Sequence[Any],
     ) -> tuple[Any, list[Any]] | None:
-        """Creates a prompt with its versions and scores in one statement; returns (prompt, versions),
-        or None when the owner already has a prompt with this request_id."""
+        """Creates a prompt with its versions (rules.NewVersion, numbered 1, 2, … in order) and their
+        scores in one statement; returns (prompt, versions), or None when the owner already has a
+        prompt with this request_id."""
         params: dict[str, Any] = {
             "owner": owner,
             "request_id": request_id,
@@ -89,15 +90,18 @@ class PromptsRepository:
             "best_version_no": best_version_no,
             "request_hash": request_hash,
             "size_bytes": size_bytes,
-            "version_nos": [v["version_no"] for v in versions],
-            "texts": [v["text"] for v in versions],
-            "sources": [v["source"] for v in versions],
-            "explanations": [v["explanation"] for v in versions],
-            "parent_version_nos": [v["parent_version_no"] for v in versions],
-            "scored_version_nos": [s["version_no"] for s in scores],
-            **{c: [s[c] for s in scores] for c in SCORE_CRITERIA},
+            "version_nos": list(range(1, len(versions) + 1)),
+            "texts": [v.text for v in versions],
+            "sources": [v.source for v in versions],
+            "explanations": [v.explanation for v in versions],
+            "parent_version_nos": [v.parent_version_no for v in versions],
         }
-        rows = (await self.session.execute(CREATE_PROMPT, params)).all()
+        scored = [(no, v.scores) for no, v in enumerate(versions, start=1) if v.scores is not None]
+        if scored:
+            params["scored_version_nos"] = [no for no, _ in scored]
+            params.update({c: [getattr(s, c) for _, s in scored] for c in SCORE_CRITERIA})
+        statement = CREATE_PROMPT if scored else CREATE_UNSCORED_PROMPT
+        rows = (await self.session.execute(statement, params)).all()
         if not rows:
             return None
         prompt = rows[0]

@@ -53,19 +53,7 @@ async def create_prompt(
         best_version_no=rules.best_version(totals),
         request_hash=fingerprint,
         size_bytes=size,
-        versions=[
-            {
-                "version_no": no,
-                "text": v.text,
-                "source": v.source,
-                "explanation": v.explanation,
-                "parent_version_no": v.parent_version_no,
-            }
-            for no, v in enumerate(versions, start=1)
-        ],
-        scores=[
-            {"version_no": no, **v.scores.as_dict()} for no, v in enumerate(versions, start=1) if v.scores
-        ],
+        versions=versions,
     )
     if created is not None:
         return PromptView(*created), True

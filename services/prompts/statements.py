@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     select,
     table,
     text,
@@ -114,14 +115,16 @@ def _array(name: str, element: Any) -> Any:
 _VERSION_FIELDS = ("version_no", "text", "source", "explanation", "parent_version_no")
 
 
-def create_prompt_statement(*, count_scores: bool = True) -> Query:
+def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -> Query:
     """A prompt with its versions and their scores in ONE statement: the versions and scores arrive
     as arrays (unnested into rows), and each insert is a data-modifying CTE reading the prompt's id.
 
     One statement is atomic without BEGIN/COMMIT and makes one round trip; it also holds the
     owner's revision row lock (taken by the bump) only while it runs, so one user's concurrent
     creates do not queue behind each other's transactions. A request_id conflict inserts nothing
-    and returns no row.
+    and returns no row. Without `scored`, the statement of a create that carries no scores: no
+    insert into scores (whose statement trigger would fire for none), nothing to count, and six
+    parameters fewer; its rows' score columns are NULL, as a read's are for an unscored version.
     """
     prompt = (
         pg_insert(Prompt)
@@ -177,12 +180,17 @@ def create_prompt_statement(*, count_scores: bool = True) -> Query:
         .cte("scores")
     )
     owner_bump = _owner_bump()
-    rows = (
-        select(
-            *prompt.c,
-            *(versions.c[c.key].label(f"v_{c.key}") for c in VERSION_COLUMNS),
-            *(scores.c[c.key].label(f"s_{c.key}") for c in SCORE_COLUMNS),
+    version_columns = [versions.c[c.key].label(f"v_{c.key}") for c in VERSION_COLUMNS]
+    if not scored:
+        unscored = [null().label(f"s_{c.key}") for c in SCORE_COLUMNS]
+        return Query(
+            select(*prompt.c, *version_columns, *unscored)
+            .select_from(prompt.outerjoin(versions, true()))
+            .order_by(versions.c.version_no)
+            .add_cte(owner_bump)
         )
+    rows = (
+        select(*prompt.c, *version_columns, *(scores.c[c.key].label(f"s_{c.key}") for c in SCORE_COLUMNS))
         .select_from(
             prompt.outerjoin(versions, true()).outerjoin(scores, scores.c.version_no == versions.c.version_no)
         )
@@ -244,6 +252,7 @@ def _count_created_scores(prompt: Any, versions: Any, scores: Any, owner_bump: A
 
 
 CREATE_PROMPT = create_prompt_statement()
+CREATE_UNSCORED_PROMPT = create_prompt_statement(scored=False)
 # A created version as LIST_VERSIONS returns it: version columns, then score columns.
 CreatedVersion = namedtuple(  # type: ignore[misc]
     "CreatedVersion", [c.key for c in (*VERSION_COLUMNS, *SCORE_COLUMNS)]
