@@ -89,6 +89,8 @@ def problem(raw: bytes, *, max_depth: int = MAX_BODY_DEPTH) -> str | None:
             if nesting_depth(raw, limit=max_depth) > max_depth
             else f"the body is not valid JSON: {exc}"
         )
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return None  # too few containers to nest deeper (a bracket inside a string only adds to the count)
     return too_deep if nesting_depth(raw, limit=max_depth) > max_depth else None
 
 
