@@ -19,7 +19,7 @@ end-of-body one; a failure while reading it is then a normal JSON error too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -27,9 +27,60 @@ import grpc
 from fastapi import Request, Response
 from starlette.responses import StreamingResponse
 
+from depot.exports.v1 import exports_pb2 as pb
 from gateway.errors import first_message, from_grpc
 
 SMALL_CONTENT_BYTES = 64 * 1024
+_CHUNK_TAG = 0x12  # field 2 (`chunk` of both content responses), length-delimited
+
+
+class ContentStub:
+    """The two content streams of the exports service, each chunk handed over where gRPC put it.
+
+    Parsed by protobuf, a chunk is copied into the message and again when `.chunk` is read: two
+    copies of every byte of a download. Here a chunk message is recognised by its tag and its bytes
+    are a view of the received buffer; the metadata message is parsed as usual.
+    """
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.ReadExportContent = channel.unary_stream(
+            "/depot.exports.v1.ExportsService/ReadExportContent",
+            request_serializer=pb.ReadExportContentRequest.SerializeToString,
+            response_deserializer=_content_part(pb.ReadExportContentResponse),
+        )
+        self.ReadSharedContent = channel.unary_stream(
+            "/depot.exports.v1.ExportsService/ReadSharedContent",
+            request_serializer=pb.ReadSharedContentRequest.SerializeToString,
+            response_deserializer=_content_part(pb.ReadSharedContentResponse),
+        )
+
+
+def _content_part(message_type: Any) -> Callable[[bytes], Any]:
+    """A deserializer giving a chunk message's bytes as a memoryview, any other message parsed."""
+
+    def deserialize(data: bytes) -> Any:
+        if data[:1] == bytes((_CHUNK_TAG,)):
+            length, start = _varint(data, 1)
+            if start + length == len(data):  # the chunk is the whole message
+                return memoryview(data)[start:]
+        return message_type.FromString(data)
+
+    return deserialize
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """The base-128 varint at `at` and the index after it (at most 10 bytes, as protobuf reads)."""
+    value = shift = 0
+    for index in range(at, min(at + 10, len(data))):
+        value |= (data[index] & 0x7F) << shift
+        if data[index] < 0x80:
+            return value, index + 1
+        shift += 7
+    return -1, len(data)  # truncated: never equal to a length, so protobuf parses it (and fails)
+
+
+def _bytes_of(message: Any) -> Any:
+    return message if isinstance(message, memoryview) else message.chunk
 
 
 def content_disposition(filename: str) -> str:
@@ -69,7 +120,7 @@ async def relay(call: Any, request: Request) -> Response:
 
 async def _whole(call: Any, messages: AsyncIterator[Any]) -> bytes:
     try:
-        return b"".join([message.chunk async for message in messages])
+        return b"".join([_bytes_of(message) async for message in messages])
     except grpc.aio.AioRpcError as exc:
         raise from_grpc(exc) from None
     finally:
@@ -79,7 +130,7 @@ async def _whole(call: Any, messages: AsyncIterator[Any]) -> bytes:
 async def _chunks(call: Any, messages: AsyncIterator[Any]) -> AsyncIterator[bytes]:
     try:
         async for message in messages:
-            yield message.chunk
+            yield _bytes_of(message)
     finally:
         call.cancel()  # a client that went away stops the upstream stream too
 

@@ -14,7 +14,7 @@ from gateway.content_coding import accepted_codings
 from gateway.errors import ApiError
 from gateway.models import exports as m
 from gateway.models.common import ErrorOut
-from gateway.relay_exports import if_none_match, relay
+from gateway.relay_exports import ContentStub, if_none_match, relay
 from gateway.responses import Json
 from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
 from services.common.limits import MAX_SOURCE_CHARS
@@ -51,7 +51,7 @@ async def download(request: Request, token: str | None, export_id: str) -> Respo
     message = pb.ReadExportContentRequest(
         id=export_id, if_none_match=if_none_match(request), accept_encoding=accepted_codings(request)
     )
-    call = gateway.stream(gateway.exports.ReadExportContent, message, token)
+    call = gateway.stream(gateway.stub(ContentStub).ReadExportContent, message, token)
     return await relay(call, request)
 
 
@@ -196,5 +196,5 @@ async def shared_content(link_token: str, request: Request) -> Response:
         accept_encoding=accepted_codings(request),
         allow_redirect=True,  # on the S3 store: a fresh presigned URL each time
     )
-    call = gateway.stream(gateway.exports.ReadSharedContent, message, None)
+    call = gateway.stream(gateway.stub(ContentStub).ReadSharedContent, message, None)
     return await relay(call, request)
