@@ -136,7 +136,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, handler.unary_stream, public=public),
                 request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
+                response_serializer=_encoded_or(handler.response_serializer),
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
@@ -240,6 +240,19 @@ class _MethodMetrics:
             requests = self._requests[code] = self._metrics.requests.labels(method=self._method, code=code)
         requests.inc()
         self._duration.observe(seconds)
+
+
+def _encoded_or(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes] | None:
+    """The method's serializer, except that a response the handler already encoded (bytes) goes out
+    as it is: a download chunk encoded by hand is copied once, where protobuf copies it into the
+    message and again into its serialization (services/exports/messages.encoded_chunk)."""
+    if serializer is None:
+        return None
+
+    def serialize(response: Any) -> bytes:
+        return response if type(response) is bytes else serializer(response)
+
+    return serialize
 
 
 class _Undecodable:

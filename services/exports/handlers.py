@@ -159,18 +159,18 @@ async def _content(content: Content, response: Any) -> AsyncIterator[Any]:
         yield response(metadata=messages.content_metadata(content))
         if content.delivered is not None:
             await content.delivered()
-        yield response(chunk=whole)
+        yield messages.encoded_chunk(whole)
         return
     async with contextlib.aclosing(in_own_thread(content.chunks, name="depot-download")) as stream:
         last = await anext(stream, None)
         yield response(metadata=messages.content_metadata(content))
         async for chunk in stream:  # one chunk behind, so the last is known before it is sent
-            yield response(chunk=last)
+            yield messages.encoded_chunk(last)
             last = chunk
         if content.delivered is not None:
             await content.delivered()
         if last is not None:
-            yield response(chunk=last)
+            yield messages.encoded_chunk(last)
 
 
 def _read_whole(chunks: Iterator[bytes]) -> bytes:

@@ -72,6 +72,25 @@ def export_message(row: Any) -> pb.Export:
     return message
 
 
+# Field 2, length-delimited: `chunk` in ReadExportContentResponse and ReadSharedContentResponse alike.
+_CHUNK_TAG = b"\x12"
+
+
+def encoded_chunk(data: bytes) -> bytes:
+    """A content response holding `data` as its chunk, encoded as protobuf encodes it but with one
+    copy of the bytes (the interceptor sends bytes as they are): a download's chunks are megabytes."""
+    return b"".join((_CHUNK_TAG, _varint(len(data)), data))
+
+
+def _varint(value: int) -> bytes:
+    encoded = bytearray()
+    while value > 0x7F:
+        encoded.append(value & 0x7F | 0x80)
+        value >>= 7
+    encoded.append(value)
+    return bytes(encoded)
+
+
 def content_metadata(content: Content) -> pb.ContentMetadata:
     row = content.row
     return pb.ContentMetadata(
