@@ -17,6 +17,7 @@ from gateway.file_headers import byte_range, entity_tags, etag, if_range_tag
 from gateway.models import files as m
 from gateway.responses import Json
 from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
+from services.common.limits import MAX_FILE_TYPE_CHARS
 
 
 class AnyText(Convertor[str]):
@@ -95,7 +96,9 @@ async def put_file(
     filename: str,
     request: Request,
     token: str = Depends(bearer_token),
-    file_type: str = Query(default="", max_length=64, description="Inferred from the name when empty."),
+    file_type: str = Query(
+        default="", max_length=MAX_FILE_TYPE_CHARS, description="Inferred from the name when empty."
+    ),
     description: str | None = Query(default=None, description="Sets the description; absent keeps it."),
     metadata: str | None = Query(default=None, description="A JSON object; absent keeps the current one."),
 ) -> Response:

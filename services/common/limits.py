@@ -40,3 +40,6 @@ MAX_DESTINATION_SECRET_CHARS = 1024  # an s3 destination's access_key_id, and it
 MAX_WEBHOOK_URL_CHARS = 2048
 MAX_WEBHOOK_DESCRIPTION_CHARS = 256
 MAX_WEBHOOK_EVENT_TYPES = 32  # entries of a subscription's `events` (repeats included, then folded)
+
+# Chat files ------------------------------------------------------------------------------------
+MAX_FILE_TYPE_CHARS = 32  # a file's `file_type` label: a-z, 0-9, then also '_', '+', '.', '-'

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from services.common.json_values import check_json_value
+from services.common.limits import MAX_FILE_TYPE_CHARS
 
 # The filename rules live in names.py; the other rules call them from here.
 from services.files.names import MAX_FILENAME_BYTES as MAX_FILENAME_BYTES
@@ -40,7 +41,7 @@ MAX_METADATA_DEPTH = 32
 MAX_MEDIA_TYPE_CHARS = 255
 
 _CHAT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
-_FILE_TYPE = re.compile(r"[a-z0-9][a-z0-9_+.-]{0,31}")
+_FILE_TYPE = re.compile(rf"[a-z0-9][a-z0-9_+.-]{{0,{MAX_FILE_TYPE_CHARS - 1}}}")
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
 _MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=({_TOKEN}|\"[^\"\\\x00-\x1f\x7f]*\"))*")
 
@@ -113,7 +114,7 @@ def file_type_for(filename: str, media_type: str, given: str) -> str:
         value = given.strip().lower()
         if not _FILE_TYPE.fullmatch(value):
             raise InvalidArgument(
-                f"file_type must be 1 to 32 of a-z, 0-9, '_', '+', '.', '-', got {given[:100]!r}",
+                f"file_type must be 1 to {MAX_FILE_TYPE_CHARS} of a-z, 0-9, '_', '+', '.', '-', got {given[:100]!r}",
                 reason="INVALID_FILE_TYPE",
                 field="file_type",
             )

@@ -54,3 +54,18 @@ def test_a_value_one_past_a_bound_is_refused_naming_the_field(alice: User) -> No
     )
     assert risky.status_code == 400, risky.text
     assert "risk_score" in risky.text
+
+
+def test_a_files_type_label_is_documented_and_refused_at_the_services_bound(alice: User) -> None:
+    schema = alice.http.get("/openapi.json").json()
+    upload = schema["paths"]["/api/v1/chats/{chat_id}/files/{filename}"]["put"]
+    [file_type] = [p for p in upload["parameters"] if p["name"] == "file_type"]
+    assert file_type["schema"]["maxLength"] == limits.MAX_FILE_TYPE_CHARS
+    url = "/api/v1/chats/limits/files/notes.txt"
+    at_bound = alice.http.put(url, params={"file_type": "t" * limits.MAX_FILE_TYPE_CHARS}, content=b"n")
+    assert at_bound.status_code in (200, 201), at_bound.text
+    assert at_bound.json()["file_type"] == "t" * limits.MAX_FILE_TYPE_CHARS
+    past = alice.http.put(url, params={"file_type": "t" * (limits.MAX_FILE_TYPE_CHARS + 1)}, content=b"m")
+    assert past.status_code == 400, past.text
+    assert "file_type" in past.text
+    assert alice.http.get(url).content == b"n"  # the refused upload replaced nothing
