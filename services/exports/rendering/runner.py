@@ -1,21 +1,24 @@
 """Render jobs: source rows → renderer → blob store, in worker threads off the event loop.
 
-The renderers are synchronous and pull rows as they write, so a job runs whole in one worker
-thread: sync gRPC streams feed the renderer, the renderer's chunks go straight into the blob
-store, and memory holds a few chunks at a time whatever the number of rows. CSV of a dataset is
+The renderers are synchronous and pull rows as they write, so a job runs in a worker thread:
+sync gRPC streams feed the renderer, whose chunks (compressed) go to the blob store; reading
+and rendering run in a thread of their own while the worker's stores (read_ahead.py), and
+memory holds a few chunks at a time whatever the number of rows. CSV of a dataset is
 the fast path: PostgreSQL formats it (COPY in the prompts service) and the bytes pass through.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from services.exports.blobstores import BlobStore
+from services.exports.blobstores import STORE_CHUNK_BYTES, BlobStore
 from services.exports.rendering import compression
 from services.exports.rendering.fine_tune import fine_tune_request, training_table
+from services.exports.rendering.read_ahead import read_ahead
 from services.exports.rendering.renderers import FORMATS, Cell, RenderOptions, Report, render, render_zip
 from services.exports.rendering.reports import RenderStats, artifact_report, prompt_report
 from services.exports.rendering.sources import Sources
@@ -24,6 +27,11 @@ from services.exports.rendering.work import Rendering, RenderJob
 from services.exports.rules import DATA_FORMATS, DATASETS, FINE_TUNE, TABLE_FORMATS, changed_window
 
 assert {*TABLE_FORMATS, *DATA_FORMATS} == FORMATS, "the renderers and the rules disagree on formats"
+
+
+# How far rendering may run ahead of storing: a few stored chunks, so that neither waits on the
+# other's pauses, in memory that does not grow with the export.
+READ_AHEAD_BYTES = 4 * STORE_CHUNK_BYTES
 
 
 class RenderCancelled(Exception):
@@ -56,7 +64,10 @@ class RenderRunner:
         stats = job.progress
         chunks = _unless_cancelled(self.chunks(job, stats), job)
         content = compression.encode(chunks, job.request.media_type)
-        stored, _ = self._blobs.put(job.blob_key, content)
+        # The source is read, rendered and compressed in a thread of its own while this one stores.
+        ahead = read_ahead(content, max_bytes=READ_AHEAD_BYTES, name=f"depot-render-{job.export_id}")
+        with contextlib.closing(ahead):
+            stored, _ = self._blobs.put(job.blob_key, ahead)
         return Rendering(
             size=content.size,
             sha256=content.sha256,
