@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from google.protobuf import struct_pb2
 
 from depot.events.v1 import events_pb2 as pb
 from depot.events.v1 import events_pb2_grpc
@@ -22,7 +21,6 @@ from services.common.events.cursor import decode_cursor, encode_cursor
 from services.common.events.relay import WATCH_POLL_SECONDS, EventRelay
 from services.common.grpc_server import Registration
 from services.common.interceptors import current_principal
-from services.common.timestamps import timestamp
 from services.common.trace_context import untraced
 
 PAGE_SIZE = 100
@@ -58,7 +56,7 @@ class EventsServicer:
                 async with self._relay.database.connection() as session:
                     rows = (await session.execute(statement, {**params, "after": after})).all()
             for row in rows:
-                yield pb.WatchEventsResponse(event=self._message(row))
+                yield self._response(row)
                 after = row.position
             if len(rows) < PAGE_SIZE:
                 with contextlib.suppress(TimeoutError):
@@ -76,18 +74,19 @@ class EventsServicer:
             )
         return list(dict.fromkeys(types))
 
-    def _message(self, row: Any) -> pb.Event:
-        data = struct_pb2.Struct()
-        data.update(row.data)
-        return pb.Event(
-            id=str(row.id),
-            type=row.type,
-            create_time=timestamp(row.created_at),
-            subject=row.subject,
-            owner=row.owner,
-            data=data,
-            cursor=encode_cursor(self._stream.name, row.position),
-        )
+    def _response(self, row: Any) -> pb.WatchEventsResponse:
+        """The row as a response, its event filled in place: a message built apart and then set as
+        the response's event would be copied whole (with its Struct), more than the building itself."""
+        response = pb.WatchEventsResponse()
+        event = response.event
+        event.id = str(row.id)
+        event.type = row.type
+        event.create_time.FromDatetime(row.created_at)
+        event.subject = row.subject
+        event.owner = row.owner
+        event.data.update(row.data)
+        event.cursor = encode_cursor(self._stream.name, row.position)
+        return response
 
 
 def events_registration(relay: EventRelay) -> Registration:
