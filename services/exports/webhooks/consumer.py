@@ -1,9 +1,16 @@
 """Turning events into deliveries: one consumer per source service (prompts, files, exports) reads
 that service's EventsService.WatchEvents, as any internal caller does (a service token of the
-exports service with all_users), and for each event queues a delivery per matching subscription
-and moves the source's cursor past it, in one transaction. Until that commits the cursor stays
-before the event, so a crash anywhere in between means the event is read again (and queued once:
-deliveries are unique per subscription and event).
+exports service with all_users), and for each batch of events queues a delivery per matching
+subscription and moves the source's cursor past them, in one transaction. Until that commits the
+cursor stays before the events, so a crash anywhere in between means they are read again (and
+queued once: deliveries are unique per subscription and event).
+
+Most events match no subscription, and those cost little: one look per batch at which of its
+owners' types an active subscription wants (in the transaction that would queue them), no JSON
+body, and a stored cursor that may trail them. It is stored with every batch that matched, and
+otherwise once CURSOR_EVERY_EVENTS events or CURSOR_EVERY_SECONDS have gone by, and when the stream
+ends or the consumer stops; a crash before that re-reads at most those unmatched events, which
+queue nothing.
 
 Each source's consumer runs on one exports replica at a time: the one holding a PostgreSQL
 advisory lock for it, on a connection of its own, which PostgreSQL releases when that replica
@@ -15,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +50,14 @@ RECONNECT_SECONDS = 1.0
 UNSERVED_RETRY_SECONDS = 30.0
 # At most this many events are queued in one transaction.
 MAX_BATCH = 500
+# Once an event arrives, the rest of its burst (the relay places events every 50 ms) is awaited
+# this long, so a burst is one batch and one look at the subscriptions, not one per event.
+BATCH_LINGER_SECONDS = 0.005
+# How far the stored cursor may trail events that matched no subscription.
+CURSOR_EVERY_EVENTS = 2000
+CURSOR_EVERY_SECONDS = 1.0
+# How long storing the cursor on the way out may take (the database may be what went away).
+FINAL_STORE_SECONDS = 2.0
 
 
 def event_body(event: events_pb2.Event) -> str:
@@ -67,6 +83,7 @@ class Consumer:
         channel: grpc.aio.Channel,
         database_url: str,
         unit_of_work: WebhooksUnitOfWork,
+        reads: WebhooksUnitOfWork,
         tokens: ServiceTokens,
         queued: Callable[[], None],
     ) -> None:
@@ -74,6 +91,7 @@ class Consumer:
         self._stub = events_pb2_grpc.EventsServiceStub(channel)
         self._url = libpq_url(database_url)
         self._uow = unit_of_work
+        self._reads = reads  # single statements, each in autocommit
         self._tokens = tokens
         self._queued = queued
         self._task: asyncio.Task[None] | None = None
@@ -136,8 +154,8 @@ class Consumer:
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _follow(self) -> None:
-        """Reads the stream from the stored cursor. Whatever has arrived meanwhile is queued in one
-        transaction that also moves the cursor past it (a batch, so a burst costs one commit)."""
+        """Reads the stream from the stored cursor. Whatever has arrived meanwhile is handled as one
+        batch (a burst costs one transaction); see the module's docstring for when the cursor is stored."""
         async with self._uow() as repo:
             after = await repo.cursor(source=self.source)
         token = self._tokens.mint(user_id=CONSUMER_USER, admin=True)
@@ -145,27 +163,92 @@ class Consumer:
         call = self._stub.WatchEvents(request, metadata=(("authorization", f"Bearer {token}"),))
         arrived: asyncio.Queue[events_pb2.Event | None] = asyncio.Queue(maxsize=4 * MAX_BATCH)
         reader = asyncio.create_task(_read(call, arrived))
+        trail = _Trail()
         try:
             while True:
-                batch = [await arrived.get()]
+                try:
+                    first = await asyncio.wait_for(arrived.get(), trail.wait())
+                except TimeoutError:  # quiet since the last unmatched events: store how far they went
+                    await self._store(trail.cursor)
+                    trail.stored()
+                    continue
+                if first is not None and arrived.qsize() < MAX_BATCH:
+                    await asyncio.sleep(BATCH_LINGER_SECONDS)
+                batch = [first]
                 while len(batch) < MAX_BATCH and not arrived.empty():
                     batch.append(arrived.get_nowait())
                 events = [e for e in batch if e is not None]
                 if events:
-                    await self._queue(events)
+                    await self._queue(events, trail)
                 if batch[-1] is None:  # the stream ended: its error, if any, is the reader's
                     await reader
                     return
         finally:
             reader.cancel()
             call.cancel()
+            if trail.cursor:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(self._store(trail.cursor), FINAL_STORE_SECONDS)
 
-    async def _queue(self, events: list[events_pb2.Event]) -> None:
-        async with self._uow() as repo:
-            queued = await repo.fan_out(events=[_event(e) for e in events])
-            await repo.advance(source=self.source, cursor=events[-1].cursor)
+    async def _queue(self, events: list[events_pb2.Event], trail: _Trail) -> None:
+        """Queues the deliveries of the events some active subscription wants and stores the cursor
+        past the batch, in one transaction; a batch that matches none costs one read (and the
+        cursor's store when the trail is due). The trail takes a batch only once it is known to
+        queue nothing."""
+        cursor = events[-1].cursor
+        async with self._reads() as repo:
+            wanted = await repo.wanted(owners=list({e.owner for e in events}))
+        matched = [_event(e) for e in events if (e.owner, e.type) in wanted] if wanted else []
+        if not matched:
+            if trail.due(len(events)):
+                await self._store(cursor)
+                trail.stored()
+            else:
+                trail.passed(cursor, len(events))
+            return
+        async with self._uow() as repo:  # the fan-out judges each subscription again, as it stands now
+            queued = await repo.fan_out(events=matched)
+            await repo.advance(source=self.source, cursor=cursor)
+        trail.stored()
         if queued:
             self._queued()
+
+    async def _store(self, cursor: str) -> None:
+        async with self._reads() as repo:
+            await repo.advance(source=self.source, cursor=cursor)
+
+
+class _Trail:
+    """The cursor of the last event handled, while it is ahead of the stored one: how many events
+    and since when (monotonic) it has been ahead."""
+
+    def __init__(self) -> None:
+        self.cursor = ""
+        self._events = 0
+        self._since = 0.0
+
+    def passed(self, cursor: str, events: int) -> None:
+        if not self.cursor:
+            self._since = time.monotonic()
+        self.cursor, self._events = cursor, self._events + events
+
+    def due(self, more: int) -> bool:
+        """Whether `more` events past the trail take it to where the cursor is stored."""
+        if not self.cursor:
+            return more >= CURSOR_EVERY_EVENTS
+        return (
+            self._events + more >= CURSOR_EVERY_EVENTS
+            or time.monotonic() - self._since >= CURSOR_EVERY_SECONDS
+        )
+
+    def wait(self) -> float | None:
+        """How long the next event may be awaited before the cursor is due: None when it is stored."""
+        if not self.cursor:
+            return None
+        return max(0.0, self._since + CURSOR_EVERY_SECONDS - time.monotonic())
+
+    def stored(self) -> None:
+        self.cursor, self._events = "", 0
 
 
 async def _read(call: Any, arrived: asyncio.Queue[events_pb2.Event | None]) -> None:

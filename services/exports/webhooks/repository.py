@@ -28,7 +28,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Query, Session
 from services.exports.webhooks.models import Attempt, Cursor, Delivery, Webhook
@@ -66,6 +65,19 @@ FAN_OUT = Query(
        AND w.created_at <= e.created_at
      ORDER BY e.n, w.id
     ON CONFLICT (webhook_id, event_id) DO NOTHING
+    """
+    )
+)
+
+
+# The (owner, type) pairs some active subscription of these owners wants: a batch's events that
+# match none are neither turned into bodies nor sent to FAN_OUT.
+WANTED = Query(
+    text(
+        """
+    SELECT DISTINCT w.owner, t.type
+      FROM exports.webhooks w CROSS JOIN LATERAL unnest(w.events) AS t(type)
+     WHERE w.owner = ANY(CAST(:owners AS text[])) AND w.status = 'active'
     """
     )
 )
@@ -124,6 +136,16 @@ DELIVERED = Query(
 )
 
 
+ADVANCE = Query(
+    text(
+        """
+        INSERT INTO exports.webhook_cursors (source, cursor) VALUES (:source, :cursor)
+        ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = now()
+        """
+    )
+)
+
+
 def seconds(value: float) -> Any:
     return func.make_interval(0, 0, 0, 0, 0, 0, literal(value))
 
@@ -175,6 +197,11 @@ class WebhooksRepository:
         return (await self.session.execute(stmt)).first() is not None
 
     # Deliveries: queueing and reading --------------------------------------------------------
+
+    async def wanted(self, *, owners: Sequence[str]) -> set[tuple[str, str]]:
+        """The (owner, event type) pairs that an active subscription of one of `owners` wants."""
+        rows = (await self.session.execute(WANTED, {"owners": list(owners)})).all()
+        return {(row.owner, row.type) for row in rows}
 
     async def fan_out(self, *, events: Sequence[Event]) -> int:
         """Queues each event for every active subscription of its owner to its type that existed when
@@ -356,11 +383,7 @@ class WebhooksRepository:
 
     async def advance(self, *, source: str, cursor: str) -> None:
         """Records that every event of `source` up to `cursor` is queued."""
-        stmt = pg_insert(Cursor).values(source=source, cursor=cursor)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Cursor.source], set_={"cursor": stmt.excluded.cursor, "updated_at": func.now()}
-        )
-        await self.session.execute(stmt)
+        await self.session.execute(ADVANCE, {"source": source, "cursor": cursor})
 
 
 def _held(delivery_id: uuid.UUID, worker: str) -> Any:

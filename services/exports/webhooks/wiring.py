@@ -54,6 +54,7 @@ def build_webhooks(
             channel=channel,
             database_url=settings.database_url_for("exports"),
             unit_of_work=unit_of_work,
+            reads=database.reads(WebhooksRepository),
             tokens=tokens,
             queued=dispatcher.wake,
         )
