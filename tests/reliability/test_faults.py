@@ -29,13 +29,18 @@ CLIENT_DEADLINE = 20.0
 RPC_TIMEOUT = "12"
 OUTAGE_SECONDS = 4.0
 RECOVERY_DEADLINE = 40.0
-GRACE = 5.0  # DEPOT_GRACE_PERIOD_SECONDS of System.running
+GRACE = 5.0  # DEPOT_GRACE_PERIOD_SECONDS: in-flight calls finish within it
 VERSIONS_PER_CREATE = 3
 
 
 @pytest.fixture
 def faulty(own_database: Database, tmp_path: Path) -> Iterator[System]:
-    with System.running(own_database, tmp_path, DEPOT_RPC_TIMEOUT_SECONDS=RPC_TIMEOUT) as system:
+    with System.running(
+        own_database,
+        tmp_path,
+        DEPOT_RPC_TIMEOUT_SECONDS=RPC_TIMEOUT,
+        DEPOT_GRACE_PERIOD_SECONDS=str(GRACE),
+    ) as system:
         yield system
 
 
