@@ -15,10 +15,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from services.common.database import Session
+from services.prompts.copy_chunks import copy_chunks
 from services.prompts.datasets import DATASETS, EFFECTIVENESS, DatasetQuery
 
 ROWS_PER_FETCH = 2000
-CSV_CHUNK_BYTES = 256 * 1024
+CSV_CHUNK_BYTES = 1024 * 1024  # one gRPC message: a few thousand rows
 
 
 class AnalyticsRepository:
@@ -64,15 +65,9 @@ class AnalyticsRepository:
         definition depends on the request, as a window's does)."""
         definition = query or DATASETS[dataset]
         sql = definition.copy_sql(all_users=owner is None, csv_safe=csv_safe)
-        pg = self.connection
         # COPY hands over one row at a time; one gRPC message per row would cap the stream at a
         # few MB/s, so rows are gathered into chunks of about CSV_CHUNK_BYTES.
-        buffer = bytearray()
-        async with pg.cursor() as cur, cur.copy(sql, {**definition.params, "owner": owner}) as copy:
-            async for row in copy:
-                buffer += row
-                if len(buffer) >= CSV_CHUNK_BYTES:
-                    yield bytes(buffer)
-                    buffer.clear()
-        if buffer:
-            yield bytes(buffer)
+        async with self.connection.cursor() as cur:
+            params = {**definition.params, "owner": owner}
+            async for chunk in copy_chunks(cur, sql, params, chunk_bytes=CSV_CHUNK_BYTES):
+                yield chunk
