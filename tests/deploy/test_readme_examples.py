@@ -71,7 +71,7 @@ class Up:
 def depot_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     directory = tmp_path_factory.mktemp("depot-up")
     ports = {variable: str(free_port()) for variable in README_PORTS}
-    env = clean_environment(DEPOT_DATA_DIR=str(directory / "data"), DEPOT_GRACE_PERIOD_SECONDS="5", **ports)
+    env = clean_environment(DEPOT_DATA_DIR=str(directory / "data"), DEPOT_GRACE_PERIOD_SECONDS="2", **ports)
     log = directory / "up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -98,7 +98,7 @@ class Up:
 def depot_up(tmp_path: Path) -> Iterator[Up]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPOT_")}
     env |= {variable: str(free_port()) for variable in SERVICE_PORT_VARIABLES.values()}
-    env |= {"DEPOT_DATA_DIR": str(tmp_path / "data"), "DEPOT_GRACE_PERIOD_SECONDS": "5"}
+    env |= {"DEPOT_DATA_DIR": str(tmp_path / "data"), "DEPOT_GRACE_PERIOD_SECONDS": "2"}
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
