@@ -1,6 +1,7 @@
 """Issue 16, tracing: one trace across gateway → exports → prompts → PostgreSQL, exported over OTLP
-to a real OTLP/gRPC receiver started here, the trace id in the log lines, and a queued job's span
-linked to the request that queued it."""
+to a real OTLP/gRPC receiver started here, the trace id in the log lines, a queued job's span
+linked to the request that queued it, and no span of a background loop's polls (the job worker's,
+the events relay's, an events watcher's reads)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from services.common.tracing import tracing_wanted
+from tests.events.support import subject_is, watch
 from tests.exports.conftest import create_session, follow
 from tests.support.otlp import ReceivedSpan, Receiver, otlp_receiver
 from tests.support.system import System
@@ -154,6 +156,23 @@ def test_tracing_is_off_unless_the_otel_variables_ask_for_it(environ: dict[str, 
 def test_an_exporter_other_than_otlp_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER='zipkin'"):
         tracing_wanted({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_the_relay_and_a_watcher_send_no_span_of_their_polls(
+    traced_system: System, receiver: Receiver
+) -> None:
+    user = traced_system.client()
+    prompt_id = user.create_prompt()["id"]
+    watch(traced_system, user, until=subject_is(f"prompts/{prompt_id}", "prompt.created"))
+    time.sleep(3)  # sixty polls of the relay, and the watcher's reads, would each be a span
+    statements = [
+        str(s.attributes.get("db.statement") or s.attributes.get("db.query.text") or "")
+        for s in receiver.snapshot()
+        if s.service == "depot-prompts"
+    ]
+    assert statements, "the prompts service sent no SQL span at all (the create's)"
+    polls = [text for text in statements if "place_events" in text or "prompts.events" in text]
+    assert not polls, f"{len(polls)} spans of the relay or the watcher, e.g. {polls[0][:200]}"
 
 
 def test_an_idle_job_worker_sends_no_trace_of_its_polls(traced_system: System, receiver: Receiver) -> None:
