@@ -40,6 +40,7 @@ def faulty(own_database: Database, tmp_path: Path) -> Iterator[System]:
         tmp_path,
         DEPOT_RPC_TIMEOUT_SECONDS=RPC_TIMEOUT,
         DEPOT_GRACE_PERIOD_SECONDS=str(GRACE),
+        DEPOT_DRAIN_DELAY_SECONDS="1",  # NOT_SERVING is reported while calls are still taken
     ) as system:
         yield system
 

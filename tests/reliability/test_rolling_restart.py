@@ -39,6 +39,7 @@ def rolling(tmp_path: Path) -> Iterator[System]:
         tmp_path,
         replicas=2,
         DEPOT_GRACE_PERIOD_SECONDS=str(GRACE_SECONDS),
+        DEPOT_DRAIN_DELAY_SECONDS="1",  # clients move new calls away while the replica still takes them
         DEPOT_EXPORT_RATE_LIMIT_PER_MINUTE="1000",
     ) as system:
         yield system

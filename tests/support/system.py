@@ -106,8 +106,10 @@ class System:
             "DEPOT_FILES_PORT": str(free_port()),
             "DEPOT_EXPORTS_PORT": str(free_port()),
             # Each stop waits out the grace period while the exports process's own event streams
-            # are open; tests that drain in-flight work set the period they need.
+            # are open, after the drain delay; tests that stop a process under traffic set the
+            # periods they need (the fault and rolling restart tests).
             "DEPOT_GRACE_PERIOD_SECONDS": "2",
+            "DEPOT_DRAIN_DELAY_SECONDS": "0",
         }
         env = stack_environment(**{**defaults, **settings})
         stack = Stack(env=env, log_dir=directory, replicas=replicas, metrics=metrics)
