@@ -5,7 +5,8 @@ replica says NOT_SERVING, clients move their new calls to the other replica, run
 finish), start, SERVING. No answer outside 2xx/304/429, every acknowledged write is there
 afterwards exactly once, every download is byte-exact, and a download running on a stopped
 replica finishes. The short form (`make test`) runs 6 clients and restarts one replica of each
-service; `--long` (`make reliability`) runs 50 clients and restarts all six processes."""
+service, with a 5 s grace and an 8 MiB download across the stop; `--long` (`make reliability`) runs
+50 clients and restarts all six processes, with a 10 s grace and a 20 MiB download."""
 
 from __future__ import annotations
 
@@ -28,17 +29,20 @@ from depot.files.v1 import files_pb2, files_pb2_grpc
 from tests.reliability.conftest import Suite
 from tests.support.system import System, User
 
-GRACE_SECONDS = 10.0
-BIG_FILE = 20 * 1024 * 1024  # read slowly (about 5 s) across its files replica's stop
+# A file read slowly across its files replica's stop, within the grace period: 20 MiB (about 5 s)
+# within 10 s in the long run, 8 MiB (about 2 s) within 5 s in the short form. Every stop waits
+# out the grace while event streams are open, so the short form's is the shorter.
+GRACE_SECONDS = {True: 10.0, False: 5.0}  # long run → seconds
+BIG_FILE = {True: 20 * 1024 * 1024, False: 8 * 1024 * 1024}  # long run → bytes
 ACCEPTED = {200, 201, 204, 304, 429}
 
 
 @pytest.fixture
-def rolling(tmp_path: Path) -> Iterator[System]:
+def rolling(tmp_path: Path, long_run: bool) -> Iterator[System]:
     with System.on_own_database(
         tmp_path,
         replicas=2,
-        DEPOT_GRACE_PERIOD_SECONDS=str(GRACE_SECONDS),
+        DEPOT_GRACE_PERIOD_SECONDS=str(GRACE_SECONDS[long_run]),
         DEPOT_DRAIN_DELAY_SECONDS="1",  # clients move new calls away while the replica still takes them
         DEPOT_EXPORT_RATE_LIMIT_PER_MINUTE="1000",
     ) as system:
@@ -139,7 +143,7 @@ def download_across_a_stop(system: System, user: User, key: str, expected: bytes
         stream = files_pb2_grpc.FilesServiceStub(channel).DownloadFile(
             files_pb2.DownloadFileRequest(chat_id="big", filename="big.bin"),
             metadata=user.metadata,
-            timeout=GRACE_SECONDS + 60,
+            timeout=max(GRACE_SECONDS.values()) + 60,
         )
         parts = [next(stream), next(stream)]  # the header and the first bytes: in flight now
         with ThreadPoolExecutor(1) as restarter:
@@ -157,7 +161,7 @@ def test_restarting_every_replica_under_load_drops_no_call(
 ) -> None:
     stack = rolling.stack
     clients = [Client(rolling.client()) for _ in range(50 if long_run else 6)]
-    big = os.urandom(BIG_FILE)
+    big = os.urandom(BIG_FILE[long_run])
     owner = clients[0].user
     assert owner.http.put("/api/v1/chats/big/files/big.bin", content=big).status_code == 201
     stop = threading.Event()
