@@ -21,13 +21,17 @@ from psycopg.pq.abc import PGconn
 def _rows_up_to(pgconn: PGconn, limit: int) -> PQGen[tuple[bytes, bool]]:
     """Whole rows up to about `limit` bytes, and whether the COPY has ended (its final result
     consumed, and checked: copy_from raises the server's error)."""
-    buffer = bytearray()
-    while len(buffer) < limit:
+    # Each row is a buffer of its own that libpq allocated; joined once at the end, they are copied
+    # once (a growing bytearray copied them about five times over: 0.5 s of CPU per 516 MB).
+    rows: list[memoryview] = []
+    size = 0
+    while size < limit:
         row = yield from copy_from(pgconn)
         if not isinstance(row, memoryview):  # the final result: no more rows
-            return bytes(buffer), True
-        buffer += row
-    return bytes(buffer), False
+            return b"".join(rows), True
+        rows.append(row)
+        size += len(row)
+    return b"".join(rows), False
 
 
 async def copy_chunks(
