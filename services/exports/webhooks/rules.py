@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from services.common.errors import InvalidArgument, echo
-from services.common.events import types as event_types
+from services.common.events.types import ALL as EVENT_TYPES
 from services.common.limits import (
     MAX_WEBHOOK_DESCRIPTION_CHARS,
     MAX_WEBHOOK_EVENT_TYPES,
     MAX_WEBHOOK_URL_CHARS,
 )
 
-EVENT_TYPES = event_types.ALL
 TEST_EVENT = "webhook.test"
 
 
