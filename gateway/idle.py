@@ -10,15 +10,45 @@ is bounded by the HTTP protocol itself: gateway/http_protocol.py.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import orjson
 
 from gateway.errors import error_body
 from gateway.limits import ASGIApp, Message, Receive, Scope, Send
 
+T = TypeVar("T")
+
 
 class _Stalled(Exception):
     pass
+
+
+async def _within(seconds: float, step: Awaitable[T]) -> T:
+    """`step` awaited in the caller's own task, which is cancelled if it takes over `seconds`
+    (TimeoutError then). What asyncio.timeout does, leaner: this runs three times per request.
+    Awaiting in the caller's task, not a task of its own as asyncio.wait_for would, also spares
+    a trip through the event loop per receive and send."""
+    task = asyncio.current_task()
+    assert task is not None
+    cancelling = task.cancelling()
+    expired: list[bool] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.call_at(loop.time() + seconds, _expire, task, expired)
+    try:
+        return await step
+    except asyncio.CancelledError:
+        if expired and task.uncancel() <= cancelling:  # our cancellation, not someone else's
+            raise TimeoutError from None
+        raise
+    finally:
+        deadline.cancel()
+
+
+def _expire(task: asyncio.Task[Any], expired: list[bool]) -> None:
+    expired.append(True)
+    task.cancel()
 
 
 class IdleTimeout:
@@ -36,7 +66,7 @@ class IdleTimeout:
             if body_done:
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.seconds)
+                message = await _within(self.seconds, receive())
             except TimeoutError:
                 stalled = True
                 raise _Stalled from None
@@ -49,7 +79,7 @@ class IdleTimeout:
                 raise _Stalled
             started = started or message["type"] == "http.response.start"
             try:
-                await asyncio.wait_for(send(message), self.seconds)
+                await _within(self.seconds, send(message))
             except TimeoutError:
                 stalled = True
                 raise _Stalled from None
