@@ -31,7 +31,7 @@ async def create_prompt(body: m.PromptIn, request: Request, token: str = Depends
     """Creates a prompt with optional versions and scores in one transaction; a repeated request_id returns it."""
     gateway = upstream(request)
     reply = await gateway.call(gateway.prompts.CreatePrompt, body.to_proto(), token)
-    return Json(m.PromptOut.from_proto(reply.prompt), status_code=201 if reply.created else 200)
+    return Json(m.PromptOut.fields(reply.prompt), status_code=201 if reply.created else 200)
 
 
 @router.get("/prompts", response_model=m.PromptList, responses=ERRORS)
@@ -52,7 +52,7 @@ async def list_prompts(
         ),
         token,
     )
-    return Json(m.PromptList.from_proto(reply))
+    return Json(m.PromptList.fields(reply))
 
 
 @router.get("/prompts/{prompt_id}", response_model=m.PromptOut, responses=ERRORS)
@@ -60,7 +60,7 @@ async def get_prompt(prompt_id: str, request: Request, token: str = Depends(bear
     """A prompt with its versions, scores and best head."""
     gateway = upstream(request)
     reply = await gateway.call(gateway.prompts.GetPrompt, pb.GetPromptRequest(id=prompt_id), token)
-    return Json(m.PromptOut.from_proto(reply.prompt))
+    return Json(m.PromptOut.fields(reply.prompt))
 
 
 @router.delete("/prompts/{prompt_id}", status_code=204, responses=ERRORS)
