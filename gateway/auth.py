@@ -9,26 +9,34 @@ token gRPC could not carry (control bytes, non-ASCII, over 8 KiB) never becomes 
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
+from fastapi.security import HTTPBearer
 
 from gateway.errors import ApiError
 from services.common.auth import TokenVerifier
 from services.common.errors import Unauthenticated
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user id.")
+
+class BearerToken(HTTPBearer):
+    """HTTPBearer's security scheme (the OpenAPI document names it as before) whose dependency is the
+    verified token itself: one dependency per route to solve, not one on top of another."""
+
+    async def __call__(self, request: Request) -> str:  # type: ignore[override]
+        """The caller's verified token from `Authorization: Bearer …`; a token anywhere else does not count."""
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(
+                401, "UNAUTHENTICATED", "missing bearer token: send `Authorization: Bearer <token>`"
+            )
+        verifier: TokenVerifier = request.app.state.verifier
+        try:
+            verifier.verify(token)
+        except Unauthenticated as exc:
+            raise ApiError(401, "UNAUTHENTICATED", exc.message) from None
+        return token
 
 
-async def bearer_token(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> str:
-    """The caller's verified token from `Authorization: Bearer …`; a token anywhere else does not count."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
-        raise ApiError(401, "UNAUTHENTICATED", "missing bearer token: send `Authorization: Bearer <token>`")
-    token = credentials.credentials.strip()
-    verifier: TokenVerifier = request.app.state.verifier
-    try:
-        verifier.verify(token)
-    except Unauthenticated as exc:
-        raise ApiError(401, "UNAUTHENTICATED", exc.message) from None
-    return token
+bearer_token = BearerToken(
+    auto_error=False, scheme_name="HTTPBearer", description="A JWT whose `sub` is the user id."
+)
