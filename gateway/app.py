@@ -141,6 +141,8 @@ class RequestMetrics:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        # Each route and status's two series, looked up by their labels once rather than per request.
+        self.series: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -159,5 +161,9 @@ class RequestMetrics:
             await self.app(scope, receive, send_observed)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(route=route, status=str(status)).inc()
-            LATENCY.labels(route=route).observe(time.perf_counter() - started)
+            series = self.series.get((route, status))
+            if series is None:
+                series = REQUESTS.labels(route=route, status=str(status)), LATENCY.labels(route=route)
+                self.series[route, status] = series
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)

@@ -47,9 +47,12 @@ class BodyLimit:
         if limit is None:
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        declared, bounds_body = _declared_length(scope)
+        if declared is not None and declared > limit:
             await _refuse(send, limit)
+            return
+        if bounds_body:  # the server reads that many bytes of body and no more: nothing to count
+            await self.app(scope, receive, send)
             return
         seen = 0
         started = refused = False
@@ -76,6 +79,21 @@ class BodyLimit:
             await send(message)
 
         await self.app(scope, counting_receive, guarded_send)
+
+
+def _declared_length(scope: Scope) -> tuple[int | None, bool]:
+    """The length the (last) Content-Length declares, if in digits, and whether it alone bounds the
+    body: the only Content-Length, and no Transfer-Encoding beside it (otherwise the body is counted)."""
+    declared: int | None = None
+    lengths = 0
+    encoded = False
+    for key, value in scope.get("headers") or ():
+        if key == b"content-length":
+            lengths += 1
+            declared = int(value) if value.isdigit() else None
+        elif key == b"transfer-encoding":
+            encoded = True
+    return declared, declared is not None and lengths == 1 and not encoded
 
 
 async def _refuse(send: Send, limit: int) -> None:
