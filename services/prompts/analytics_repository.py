@@ -19,7 +19,7 @@ from services.prompts.copy_chunks import copy_chunks
 from services.prompts.datasets import DATASETS, EFFECTIVENESS, DatasetQuery
 
 ROWS_PER_FETCH = 2000
-CSV_CHUNK_BYTES = 1024 * 1024  # one gRPC message: a few thousand rows
+CSV_CHUNK_BYTES = 256 * 1024  # one gRPC message; 1 MiB cost the prompts service more CPU (0.4 s per 516 MB)
 
 
 class AnalyticsRepository:

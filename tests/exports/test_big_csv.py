@@ -14,7 +14,7 @@ from services.prompts.datasets import TEMPORAL
 from tests.exports.conftest import content, export_ok
 from tests.support.system import System, User
 
-VERSIONS = 20_000  # about 10 MB of CSV: ten gRPC messages, ten stored chunks, a read-ahead that fills
+VERSIONS = 20_000  # about 10 MB of CSV: forty gRPC messages, ten stored chunks, a read-ahead that fills
 
 
 def _copy_output(system: System, owner: str) -> bytes:
