@@ -194,9 +194,9 @@ def start_at_once(stack: Stack, *, timeout: float = 90.0) -> None:
 
 
 def stop_at_once(stack: Stack, *, timeout: float = 30.0) -> None:
-    """What `Stack.stop` does (the gateway first, then SIGTERM: each process drains), with the
-    services draining side by side rather than one after the other."""
-    stack.stop_process("gateway", timeout=timeout)
+    """SIGTERM to every process at once, each draining side by side. `Stack.stop` stops the gateway
+    first so that no new work reaches a draining service; a test's system is stopped once the
+    test is done, when no request is left to send, and the gateway's exit alone takes a second or two."""
     processes = list(stack.processes.items())
     for _, process in processes:
         if process.poll() is None:
