@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf.struct_pb2 import Struct
 from pydantic import BaseModel, ConfigDict, Field
 
 from depot.prompts.v1 import prompts_pb2 as pb
@@ -56,7 +57,16 @@ class ScoresIn(Body):
     context_use: float = Field(ge=SCORE_MIN, le=SCORE_MAX)
 
     def to_proto(self) -> pb.Scores:
-        return pb.Scores(**self.model_dump())
+        return self.into(pb.Scores())
+
+    def into(self, message: pb.Scores) -> pb.Scores:
+        message.clarity, message.specificity, message.actionability = (
+            self.clarity,
+            self.specificity,
+            self.actionability,
+        )
+        message.structure, message.context_use = self.structure, self.context_use
+        return message
 
 
 class NewVersionIn(Body):
@@ -72,17 +82,25 @@ class NewVersionIn(Body):
     config: JsonObject | None = Field(default=None, alias="model_config", description=MODEL_CONFIG)
 
     def to_proto(self) -> pb.NewVersion:
-        message = pb.NewVersion(
-            text=self.text, source=self.source, parent_version_no=self.parent_version_no or 0
-        )
-        for name, value in (("explanation", self.explanation), ("model_config", self.config)):
-            if value is None:
-                continue
-            try:
-                getattr(message, name).update(value)
-            except (OverflowError, ValueError) as exc:  # a number no double holds
-                raise ApiError(400, "INVALID_ARGUMENT", f"{name}: {exc}") from None
+        return self.into(pb.NewVersion())
+
+    def into(self, message: pb.NewVersion) -> pb.NewVersion:
+        """Fills `message` (one added to a request's repeated field in place: no copy of it)."""
+        message.text, message.source = self.text, self.source
+        if self.parent_version_no is not None:
+            message.parent_version_no = self.parent_version_no
+        if self.explanation is not None:
+            _struct(message.explanation, "explanation", self.explanation)
+        if self.config is not None:
+            _struct(message.model_config, "model_config", self.config)
         return message
+
+
+def _struct(struct: Struct, name: str, value: dict[str, Any]) -> None:
+    try:
+        struct.update(value)
+    except (OverflowError, ValueError) as exc:  # a number no double holds
+        raise ApiError(400, "INVALID_ARGUMENT", f"{name}: {exc}") from None
 
 
 class VersionIn(NewVersionIn):
@@ -95,10 +113,11 @@ class VersionIn(NewVersionIn):
     # A prompt's first versions carry no model config: append one, or restore a version that has one.
     config: None = Field(default=None, alias="model_config", description="Not taken at create.")
 
-    def to_proto(self) -> pb.NewVersion:
-        message = super().to_proto()
+    def into(self, message: pb.NewVersion) -> pb.NewVersion:
+        super().into(message)
         if self.scores is not None:
-            message.scores.CopyFrom(self.scores.to_proto())
+            message.scores.SetInParent()  # present even when every criterion is 0
+            self.scores.into(message.scores)
         return message
 
 
@@ -116,12 +135,14 @@ class PromptIn(Body):
     versions: list[VersionIn] = Field(default_factory=list, max_length=MAX_VERSIONS_PER_CREATE)
 
     def to_proto(self) -> pb.CreatePromptRequest:
-        return pb.CreatePromptRequest(
-            request_id=self.request_id or "",
-            agent_type=self.agent_type or "",
-            original_text=self.original_text,
-            versions=[v.to_proto() for v in self.versions],
-        )
+        message = pb.CreatePromptRequest(original_text=self.original_text)
+        if self.request_id is not None:
+            message.request_id = self.request_id
+        if self.agent_type is not None:
+            message.agent_type = self.agent_type
+        for version in self.versions:
+            version.into(message.versions.add())
+        return message
 
 
 class FeedbackIn(Body):
