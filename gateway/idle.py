@@ -34,7 +34,7 @@ async def _within(seconds: float, step: Awaitable[T]) -> T:
     assert task is not None
     cancelling = task.cancelling()
     expired: list[bool] = []
-    loop = asyncio.get_running_loop()
+    loop = task.get_loop()  # not get_running_loop(): it asks the kernel for the pid again
     deadline = loop.call_at(loop.time() + seconds, _expire, task, expired)
     try:
         return await step
