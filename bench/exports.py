@@ -22,6 +22,7 @@ from bench.figures import record
 from bench.stack import peak_rss_mib, running_system
 from services.common.settings import Settings
 from services.exports.blobstores import PostgresBlobStore
+from services.prompts import effectiveness
 from services.prompts.datasets import TEMPORAL
 from tests.support.system import System, User
 
@@ -59,6 +60,10 @@ def seed_versions(url: str, owner: str, rows: int) -> None:
         conn.execute("SET session_replication_role = replica")
         for statement in _SEED:
             conn.execute(statement, params)
+        conn.execute("SET session_replication_role = origin")
+        # The effectiveness counters those triggers would have kept (a shared test database is checked
+        # for drift by other tests).
+        effectiveness.rebuild_owner(conn, owner)
         conn.execute("ANALYZE prompts.prompts")
         conn.execute("ANALYZE prompts.versions")
         conn.execute("ANALYZE prompts.scores")

@@ -90,6 +90,24 @@ def repair(conn: psycopg.Connection[Any]) -> int:
     return wrong
 
 
+def rebuild_owner(conn: psycopg.Connection[Any], owner: str) -> None:
+    """Rebuilds one owner's counters from the full aggregate, every other owner's left as they are:
+    for rows written with the triggers off (a seed by SQL for a benchmark or a test)."""
+    with conn.transaction():
+        conn.execute("LOCK TABLE prompts.agent_stats, prompts.feedback_counts IN EXCLUSIVE MODE")
+        conn.execute("DELETE FROM prompts.agent_stats WHERE owner = %s", (owner,))
+        conn.execute("DELETE FROM prompts.feedback_counts WHERE owner = %s", (owner,))
+        conn.execute(
+            f"INSERT INTO prompts.agent_stats ({_STATS_COLUMNS}) SELECT * FROM ({RECOMPUTE}) r WHERE owner = %s",
+            (owner,),
+        )
+        conn.execute(
+            "INSERT INTO prompts.feedback_counts (owner, total)"
+            f" SELECT * FROM ({RECOMPUTE_FEEDBACK_COUNTS}) r WHERE owner = %s",
+            (owner,),
+        )
+
+
 def read(
     conn: psycopg.Connection[Any], *, owner: str | None, reference: bool = False
 ) -> list[dict[str, Any]]:

@@ -36,7 +36,9 @@ def _lease_owner(system: System, import_id: str) -> str | None:
 
 def test_an_import_whose_worker_is_killed_is_finished_by_another_replica(two_replicas: System) -> None:
     owner, receiver = two_replicas.client(), two_replicas.client()
-    made = account(owner, seed=3, prompts=120, file_bytes=2 * 1024 * 1024)
+    # Enough prompts that the restore outlasts a few heartbeats (every 2/3 s with a 2 s lease), which
+    # are when its progress is stored: 120 were restored in half a second, before the first one.
+    made = account(owner, seed=3, prompts=600, file_bytes=2 * 1024 * 1024)
     archive = takeout(owner)
     reply = restore(receiver, archive)
     assert reply.status_code == 202, reply.text
