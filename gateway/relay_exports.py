@@ -31,7 +31,7 @@ from depot.exports.v1 import exports_pb2 as pb
 from gateway.errors import first_message, from_grpc
 
 SMALL_CONTENT_BYTES = 64 * 1024
-_CHUNK_TAG = 0x12  # field 2 (`chunk` of both content responses), length-delimited
+_CHUNK_TAG = b"\x12"  # field 2 (`chunk` of both content responses), length-delimited
 
 
 class ContentStub:
@@ -59,7 +59,7 @@ def _content_part(message_type: Any) -> Callable[[bytes], Any]:
     """A deserializer giving a chunk message's bytes as a memoryview, any other message parsed."""
 
     def deserialize(data: bytes) -> Any:
-        if data[:1] == bytes((_CHUNK_TAG,)):
+        if data[:1] == _CHUNK_TAG:
             length, start = _varint(data, 1)
             if start + length == len(data):  # the chunk is the whole message
                 return memoryview(data)[start:]

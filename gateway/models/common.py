@@ -137,12 +137,11 @@ class Page(BaseModel, Generic[ItemT]):
 
     @classmethod
     def from_proto(cls, reply: Any) -> Self:
-        (item,) = get_args(cls.model_fields["items"].annotation)
-        return cls.page(reply, [item.fields(m) for m in getattr(reply, cls.repeated)])
+        return cls.model_validate(cls.fields(reply))
 
     @classmethod
     def fields(cls, reply: Any) -> dict[str, Any]:
-        """The page's JSON keys, for items whose `fields` are sent as they are (see Out)."""
+        """The page's JSON keys (sent as they are when the items' `fields` may be: see Out)."""
         (item,) = get_args(cls.model_fields["items"].annotation)
         items = [item.fields(m) for m in getattr(reply, cls.repeated)]
         return {"items": items, "next_page_token": reply.next_page_token}

@@ -119,13 +119,18 @@ def aio_channel(
 
 
 def sync_channel(
-    address: str, *, service: str, idempotent_methods: Iterable[str], max_message_bytes: int
+    address: str,
+    *,
+    service: str,
+    idempotent_methods: Iterable[str],
+    max_message_bytes: int,
+    extra_options: Iterable[tuple[str, object]] = (),
 ) -> grpc.Channel:
     """A blocking channel like `aio_channel` (for a command-line tool, or reads inside a thread)."""
     options = channel_options(
         service=service, idempotent_methods=idempotent_methods, max_message_bytes=max_message_bytes
     )
-    return grpc.insecure_channel(grpc_target(address), options=options)
+    return grpc.insecure_channel(grpc_target(address), options=[*options, *extra_options])
 
 
 @dataclass(frozen=True)
@@ -138,8 +143,15 @@ class ChannelPair:
 
     @classmethod
     def to(
-        cls, address: str, *, service: str, idempotent_methods: Iterable[str], max_message_bytes: int
+        cls,
+        address: str,
+        *,
+        service: str,
+        idempotent_methods: Iterable[str],
+        max_message_bytes: int,
+        sync_options: Iterable[tuple[str, object]] = (),
     ) -> ChannelPair:
+        """The pair; `sync_options` are added to the blocking channel's (a render's stream window)."""
         idempotent_methods = tuple(idempotent_methods)  # read twice
         aio = aio_channel(
             address,
@@ -152,6 +164,7 @@ class ChannelPair:
             service=service,
             idempotent_methods=idempotent_methods,
             max_message_bytes=max_message_bytes,
+            extra_options=sync_options,
         )
         return cls(aio, sync)
 

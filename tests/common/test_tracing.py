@@ -158,6 +158,15 @@ def test_an_exporter_other_than_otlp_is_refused_by_name() -> None:
         tracing_wanted({"OTEL_TRACES_EXPORTER": "zipkin"})
 
 
+def _sql_statements(receiver: Receiver, service: str) -> list[str]:
+    """The SQL text of every span `service` has sent so far."""
+    return [
+        str(s.attributes.get("db.statement") or s.attributes.get("db.query.text") or "")
+        for s in receiver.snapshot()
+        if s.service == service
+    ]
+
+
 def test_the_relay_and_a_watcher_send_no_span_of_their_polls(
     traced_system: System, receiver: Receiver
 ) -> None:
@@ -165,11 +174,7 @@ def test_the_relay_and_a_watcher_send_no_span_of_their_polls(
     prompt_id = user.create_prompt()["id"]
     watch(traced_system, user, until=subject_is(f"prompts/{prompt_id}", "prompt.created"))
     time.sleep(3)  # sixty polls of the relay, and the watcher's reads, would each be a span
-    statements = [
-        str(s.attributes.get("db.statement") or s.attributes.get("db.query.text") or "")
-        for s in receiver.snapshot()
-        if s.service == "depot-prompts"
-    ]
+    statements = _sql_statements(receiver, "depot-prompts")
     assert statements, "the prompts service sent no SQL span at all (the create's)"
     polls = [text for text in statements if "place_events" in text or "prompts.events" in text]
     assert not polls, f"{len(polls)} spans of the relay or the watcher, e.g. {polls[0][:200]}"
@@ -179,11 +184,7 @@ def test_an_idle_job_worker_sends_no_trace_of_its_polls(traced_system: System, r
     # The worker looks at the queue every 2 s (a claim: UPDATE … SET lease_owner … SKIP LOCKED);
     # none of the polls made while the module's tests ran, or in these few seconds, is a span.
     time.sleep(5)
-    statements = [
-        str(s.attributes.get("db.statement") or s.attributes.get("db.query.text") or "")
-        for s in receiver.snapshot()
-        if s.service == "depot-exports"
-    ]
+    statements = _sql_statements(receiver, "depot-exports")
     assert statements, "the exports service sent no SQL span at all"
     polls = [text for text in statements if "SKIP LOCKED" in text and "lease_owner" in text]
     assert not polls, f"{len(polls)} spans of the worker's polls, e.g. {polls[0][:200]}"

@@ -44,17 +44,15 @@ _LIVE_LINK = and_(ShareLink.revoked_at.is_(None), ShareLink.expires_at > func.no
 _COMPLETED = Export.status == "completed"
 
 
-_COUNT_DOWNLOAD = Query(
+_EXPORT_COUNTED = (
     update(Export)
     .where(Export.id == bindparam("export_id"))
     .values(download_count=Export.download_count + 1, last_downloaded_at=func.now())
 )
+_COUNT_DOWNLOAD = Query(_EXPORT_COUNTED)
 # The link's count rides along as a data-modifying CTE: PostgreSQL runs it whether or not it is read.
 _COUNT_LINK_DOWNLOAD = Query(
-    update(Export)
-    .where(Export.id == bindparam("export_id"))
-    .values(download_count=Export.download_count + 1, last_downloaded_at=func.now())
-    .add_cte(
+    _EXPORT_COUNTED.add_cte(
         update(ShareLink)
         .where(ShareLink.token_hash == bindparam("token_hash"))
         .values(download_count=ShareLink.download_count + 1, last_downloaded_at=func.now())

@@ -23,7 +23,7 @@ from depot.files.v1 import files_pb2, files_pb2_grpc
 from depot.prompts.v1 import dataset_windows_pb2, dataset_windows_pb2_grpc, prompts_pb2, prompts_pb2_grpc
 from services.common import errors
 from services.common.auth import ServiceTokens
-from services.common.channels import ChannelPair, aio_channel, channel_options, grpc_target, upstream_error
+from services.common.channels import ChannelPair, upstream_error
 from services.common.timestamps import datetime_of
 from services.exports.rendering.account import AccountReader
 from services.exports.rendering.renderers import Cell, ColumnType, Table
@@ -71,23 +71,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _render_streams_channels(address: str, max_message_bytes: int) -> ChannelPair:
-    """Channels to the prompts service as ChannelPair.to makes them, the blocking one (which the
-    render threads' streams use) with the wider stream window."""
-    options = channel_options(
-        service=PROMPTS_SERVICE, idempotent_methods=PROMPTS_IDEMPOTENT, max_message_bytes=max_message_bytes
-    )
-    return ChannelPair(
-        aio=aio_channel(
-            address,
-            service=PROMPTS_SERVICE,
-            idempotent_methods=PROMPTS_IDEMPOTENT,
-            max_message_bytes=max_message_bytes,
-        ),
-        sync=grpc.insecure_channel(grpc_target(address), options=[*options, *STREAM_WINDOW_OPTIONS]),
-    )
-
-
 class Sources:
     """Channels to the prompts and files services, and the reads an export needs."""
 
@@ -103,7 +86,13 @@ class Sources:
         self._timeout = stream_timeout
         self._tokens = tokens
         self._channels = [
-            _render_streams_channels(prompts_address, max_message_bytes),
+            ChannelPair.to(
+                prompts_address,
+                service=PROMPTS_SERVICE,
+                idempotent_methods=PROMPTS_IDEMPOTENT,
+                max_message_bytes=max_message_bytes,
+                sync_options=STREAM_WINDOW_OPTIONS,  # the render threads' streams use the blocking one
+            ),
             ChannelPair.to(
                 files_address,
                 service=FILES_SERVICE,
