@@ -30,11 +30,13 @@ def test_a_schedule_is_added_shown_with_its_runs_and_deleted(
     assert (schedule["every"], schedule["mode"], schedule["format"]) == ("hourly", "full", "csv")
     assert "this deployment's store" in page.inner_text("#schedule-table")
 
-    # The test's clock: the schedule began an hour ago, so the planner runs its first window.
+    # The test's clock: the schedule began two hours ago, so its first window ended an hour ago,
+    # further back than the planner's safety lag (300 s) at any minute of the hour. (One hour back
+    # made the window end on the hour: in the first five minutes of an hour nothing was due yet.)
     with psycopg.connect(database.url, autocommit=True) as conn:
         conn.execute(
-            "UPDATE exports.schedules SET next_window_start = date_trunc('hour', now()) - interval '1 hour',"
-            " created_at = date_trunc('hour', now()) - interval '1 hour', due_at = now() WHERE id = %s",
+            "UPDATE exports.schedules SET next_window_start = date_trunc('hour', now()) - interval '2 hours',"
+            " created_at = date_trunc('hour', now()) - interval '2 hours', due_at = now() WHERE id = %s",
             (schedule["id"],),
         )
     page.get_by_role("link", name="datasets/feedback").click()
