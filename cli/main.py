@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from cli.allocator import reuse_large_buffers
 from services.common.auth import mint_token
 from services.common.logs import configure_logging
 from services.common.settings import SERVICE_NAMES, Settings
@@ -31,7 +32,7 @@ def _serve(name: str) -> None:
         # uvicorn drains on SIGTERM and then re-raises the signal into the previous handler;
         # a no-op handler there makes a drained gateway exit 0 like the services do.
         signal.signal(signal.SIGTERM, lambda *_: None)
-        _freeze_startup_objects()
+        _prepare_to_serve()
         uvicorn.run(
             app,
             host=settings.bind_host,
@@ -54,15 +55,17 @@ def _serve(name: str) -> None:
     import uvloop
 
     server = importlib.import_module(f"services.{name}.server")
-    _freeze_startup_objects()
+    _prepare_to_serve()
     uvloop.run(server.serve(settings))
 
 
-def _freeze_startup_objects() -> None:
-    """Moves every object alive after the imports (modules, classes, descriptors, SQL metadata: about
-    100,000 of them) out of the collector's sight for good. Otherwise each full collection walks them
-    all — 50 to 180 ms a time on two cores, every few hundred requests — and a profile of the exports
-    service relaying a 12 MB download spent half its main thread's time there."""
+def _prepare_to_serve() -> None:
+    """Sets the allocator for streaming (cli/allocator.py), then moves every object alive after the
+    imports (modules, classes, descriptors, SQL metadata: about 100,000 of them) out of the
+    collector's sight for good. Otherwise each full collection walks them all — 50 to 180 ms a time
+    on two cores, every few hundred requests — and a profile of the exports service relaying a 12 MB
+    download spent half its main thread's time there."""
+    reuse_large_buffers()
     gc.collect()  # what is garbage now is not frozen with the rest
     gc.freeze()
 
