@@ -204,10 +204,14 @@ class Database:
             max_size=pool_size,
             open=False,
             timeout=POOL_TIMEOUT_SECONDS,
+            # Every pooled connection stays in autocommit: a unit of work is an explicit BEGIN/COMMIT
+            # (connection.transaction()), a single statement its own transaction, and nothing is
+            # switched back and forth per call.
             kwargs={
                 "application_name": application_name,
                 "connect_timeout": 5,
                 "row_factory": namedtuple_row,
+                "autocommit": True,
             },
             configure=_configure,
         )
@@ -254,11 +258,7 @@ class Database:
         """A pooled connection in autocommit for short reads: each statement is one round trip, with
         no BEGIN/COMMIT around it and no transaction held while the caller waits between reads."""
         async with self.pool.connection(timeout=pool_wait_seconds()) as connection:
-            await connection.set_autocommit(True)
-            try:
-                yield Session(connection)
-            finally:
-                await connection.set_autocommit(False)
+            yield Session(connection)
 
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Session]:

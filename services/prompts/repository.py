@@ -74,7 +74,7 @@ class PromptsRepository:
         agent_type: str | None,
         original_text: str,
         best_version_no: int | None,
-        request_hash: bytes,
+        request_hash: bytes | None,
         size_bytes: int,
         versions: Sequence[Any],
     ) -> tuple[Any, list[Any]] | None:

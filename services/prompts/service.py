@@ -43,7 +43,12 @@ async def create_prompt(
     rules.check_new_versions(versions)
     size = rules.prompt_size(original_text, versions)
     rules.check_prompt_size(size, limit=max_prompt_bytes)
-    fingerprint = rules.request_fingerprint(agent_type=kind, original_text=original_text, versions=versions)
+    # The fingerprint tells a retry from a reuse of its request_id; without one it is never read.
+    fingerprint = (
+        rules.request_fingerprint(agent_type=kind, original_text=original_text, versions=versions)
+        if request is not None
+        else None
+    )
     totals = {no: v.scores.total for no, v in enumerate(versions, start=1) if v.scores is not None}
     created = await repo.create_prompt(
         owner=owner,
