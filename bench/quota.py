@@ -46,7 +46,7 @@ def main() -> None:
             for mode in order:
                 rates[mode].append(_batch(clients[mode], payload, f"{mode}-{batch}"))
         on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
-        statements = accounting_seconds(system.database.url, limited.id)
+        statements = accounting_seconds(system.database.url, limited.id, SMALL)
         share = statements * on
         cost = 1 - on / off
         print(f"4 KiB uploads, {BATCHES} alternating batches of {UPLOADS} per mode:")

@@ -97,7 +97,7 @@ class FilesHandlers(files_pb2_grpc.FilesServiceServicer):
             expected_size=optional(header, "expected_size_bytes"),
             limit=self._max_file_bytes,
         )
-        if upload.expected_size is not None:
+        if upload.expected_size is not None and upload.expected_size > quota.PRECHECK_ABOVE_BYTES:
             await self._precheck_quota(upload)
         with Spool() as spool:
             await service.receive(

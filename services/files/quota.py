@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from services.common.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.files.repository import FilesRepository
 
+# Uploads announcing at most this many bytes are not prechecked: what the check spares them (taking
+# in and spooling their bytes) costs less than its round trip, which every small upload would pay;
+# charge() refuses them at commit all the same, with the same error.
+PRECHECK_ABOVE_BYTES = 512 * 1024
+
 
 @dataclass(frozen=True)
 class Standing:
@@ -49,7 +54,8 @@ async def charge(repo: FilesRepository, *, owner: str, delta: int, default_quota
 async def precheck(
     repo: FilesRepository, *, owner: str, chat_id: str, filename: str, expected_bytes: int, default_quota: int
 ) -> None:
-    """Refuses an upload whose announced size cannot fit before its bytes are taken in.
+    """Refuses an upload whose announced size (over PRECHECK_ABOVE_BYTES) cannot fit before its
+    bytes are taken in.
 
     One read without locks: the exact check is charge() at commit; this only spares receiving
     bytes that would be refused anyway.

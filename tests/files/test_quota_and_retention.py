@@ -89,7 +89,9 @@ def test_twenty_uploads_racing_to_the_quota_edge_never_take_usage_above_it(user:
 
 def test_an_upload_over_the_quota_is_413_with_the_quota_and_the_usage(user: User) -> None:
     stored(user, "c", "big.bin", b"b" * 60_000)
-    reply = put(user, "c", "more.bin", b"m" * 50_000)  # announced: refused before its bytes are taken
+    reply = put(user, "c", "more.bin", b"m" * 50_000)  # announced, small: refused when counted at commit
+    assert _quota_error(reply) == {"quota_bytes": str(QUOTA), "used_bytes": "60000"}
+    reply = put(user, "c", "huge.bin", b"h" * 600_000)  # announced, over 512 KiB: refused before its bytes
     assert _quota_error(reply) == {"quota_bytes": str(QUOTA), "used_bytes": "60000"}
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: refused when the bytes are counted at commit
