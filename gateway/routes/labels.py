@@ -34,6 +34,7 @@ from gateway.responses import Json
 from gateway.routes.shared import ERRORS, PageSize, PageToken, upstream
 from services.common.json_values import struct_dict
 from services.common.limits import LABEL_NAME_PATTERN, MAX_LABEL_CHARS
+from services.common.timestamps import timestamp
 
 router = APIRouter(prefix="/api/v1", tags=["labels"])
 WRITE_ERRORS = {**ERRORS, 403: ERRORS[400], 412: ERRORS[400]}
@@ -177,7 +178,7 @@ async def get_version(
     message = lpb.GetVersionRequest(prompt_id=prompt_id, version=version_ref(version))
     moment = parse_as_of(as_of)
     if moment is not None:
-        message.as_of.FromDatetime(moment)
+        message.as_of.CopyFrom(timestamp(moment))
     gateway = upstream(request)
     reply = await gateway.call(gateway.prompts.GetVersion, message, token)
     body = _version_json(reply.version)

@@ -21,6 +21,7 @@ from services.common.events.cursor import decode_cursor, encode_cursor
 from services.common.events.relay import WATCH_POLL_SECONDS, EventRelay
 from services.common.grpc_server import Registration
 from services.common.interceptors import current_principal
+from services.common.timestamps import timestamp
 from services.common.trace_context import untraced
 
 PAGE_SIZE = 100
@@ -81,7 +82,7 @@ class EventsServicer:
         event = response.event
         event.id = str(row.id)
         event.type = row.type
-        event.create_time.FromDatetime(row.created_at)
+        event.create_time.CopyFrom(timestamp(row.created_at))
         event.subject = row.subject
         event.owner = row.owner
         event.data.update(row.data)

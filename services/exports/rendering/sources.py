@@ -24,7 +24,7 @@ from depot.prompts.v1 import dataset_windows_pb2, dataset_windows_pb2_grpc, prom
 from services.common import errors
 from services.common.auth import ServiceTokens
 from services.common.channels import ChannelPair, upstream_error
-from services.common.timestamps import datetime_of
+from services.common.timestamps import datetime_of, timestamp
 from services.exports.rendering.account import AccountReader
 from services.exports.rendering.renderers import Cell, ColumnType, Table
 from services.exports.rendering.reports import RenderStats, cell_value, counted
@@ -294,8 +294,8 @@ Window = tuple[datetime, datetime]
 
 def _window_request(request: prompts_pb2.StreamDatasetsRequest, window: Window) -> Any:
     message = dataset_windows_pb2.StreamDatasetWindowRequest(datasets=request)
-    message.changed_since.FromDatetime(window[0])
-    message.changed_before.FromDatetime(window[1])
+    message.changed_since.CopyFrom(timestamp(window[0]))
+    message.changed_before.CopyFrom(timestamp(window[1]))
     return message
 
 
