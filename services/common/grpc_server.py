@@ -32,13 +32,16 @@ class Registration:
 
     `public_methods` names methods (e.g. `/pkg.Service/Method`) that need no bearer token because
     they carry their own credential, such as a share link; the interceptor's deadlines, error
-    mapping and metrics apply to them as to every other method.
+    mapping and metrics apply to them as to every other method. `end_calls`, when set, ends the
+    servicer's open-ended calls (streams that last as long as their client) as the server stops,
+    so the grace period is left to calls that finish by themselves.
     """
 
     add: Callable[[Any, grpc.aio.Server], None]
     servicer: object
     full_name: str
     public_methods: tuple[str, ...] = ()
+    end_calls: Callable[[], None] | None = None
 
 
 class GrpcServer:
@@ -80,6 +83,7 @@ class GrpcServer:
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         self._names = [r.full_name for r in registrations]
+        self._call_enders = [r.end_calls for r in registrations if r.end_calls is not None]
         for registration in registrations:
             registration.add(registration.servicer, self._server)
         reflection.enable_server_reflection(
@@ -98,7 +102,8 @@ class GrpcServer:
     async def stop(self) -> None:
         """Reports NOT_SERVING first and keeps taking calls for the drain delay, so clients (whose
         round-robin follows each replica's health) move new calls to other replicas before this one
-        refuses them; then lets in-flight calls finish within the grace period."""
+        refuses them; then ends the open-ended calls (event watches) and lets the other in-flight
+        calls finish within the grace period."""
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         log.info(
             "server_draining",
@@ -109,6 +114,8 @@ class GrpcServer:
             },
         )
         await asyncio.sleep(self._settings.drain_delay_seconds)
+        for end_calls in self._call_enders:
+            end_calls()
         await self._server.stop(self._settings.grace_period_seconds)
         log.info("server_stopped", extra={"service": self._name})
 

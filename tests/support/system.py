@@ -105,9 +105,9 @@ class System:
             "DEPOT_PROMPTS_PORT": str(free_port()),
             "DEPOT_FILES_PORT": str(free_port()),
             "DEPOT_EXPORTS_PORT": str(free_port()),
-            # Each stop waits out the grace period while the exports process's own event streams
-            # are open, after the drain delay; tests that stop a process under traffic set the
-            # periods they need (the fault and rolling restart tests).
+            # A stop waits for the calls in flight up to the grace period (event watches end at
+            # once), after the drain delay; tests that stop a process under traffic set the periods
+            # they need (the fault and rolling restart tests).
             "DEPOT_GRACE_PERIOD_SECONDS": "2",
             "DEPOT_DRAIN_DELAY_SECONDS": "0",
         }

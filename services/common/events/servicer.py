@@ -3,6 +3,11 @@
 A watcher reads a page (PAGE_SIZE events) at a time on a pooled connection it gives back before
 sending, so it holds no connection and no transaction while a slow client reads, and its memory is
 one page whatever the backlog. Once it has caught up it waits for the relay's wake-up (or WATCH_POLL_SECONDS) and reads again. A client that goes away cancels the call, which ends the loop.
+
+A watch lasts as long as its client, so a stopping server ends them (`end_watches`, the server's
+drain hook): each open watch ends with UNAVAILABLE after the page it is sending, and new ones are
+refused the same way; the watcher resumes from its last cursor on another replica or after the
+restart, and the server is not held for its whole grace period by calls that never finish.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import grpc
 
 from depot.events.v1 import events_pb2 as pb
 from depot.events.v1 import events_pb2_grpc
-from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.errors import InvalidArgument, PermissionDenied, Unavailable
 from services.common.events.cursor import decode_cursor, encode_cursor
 from services.common.events.relay import WATCH_POLL_SECONDS, EventRelay
 from services.common.grpc_server import Registration
@@ -35,10 +40,17 @@ class EventsServicer:
     def __init__(self, relay: EventRelay) -> None:
         self._relay = relay
         self._stream = relay.stream
+        self._ending = False
+
+    def end_watches(self) -> None:
+        """Ends the open watches and refuses new ones (the server is stopping)."""
+        self._ending = True
+        self._relay.positioned.fire()  # wakes the watches that wait for new events
 
     async def WatchEvents(
         self, request: pb.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchEventsResponse]:
+        self._refuse_when_ending()
         principal = current_principal()
         if request.all_users and not principal.is_admin:
             raise PermissionDenied("all_users is for admins", field="all_users")
@@ -59,9 +71,17 @@ class EventsServicer:
             for row in rows:
                 yield self._response(row)
                 after = row.position
+            self._refuse_when_ending()
             if len(rows) < PAGE_SIZE:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), WATCH_POLL_SECONDS)
+
+    def _refuse_when_ending(self) -> None:
+        if self._ending:
+            raise Unavailable(
+                "the server is stopping; watch again with the cursor of the last event received",
+                reason="SERVER_STOPPING",
+            )
 
     def _checked_types(self, types: Any) -> list[str]:
         if len(types) > MAX_TYPES:
@@ -92,4 +112,10 @@ class EventsServicer:
 
 def events_registration(relay: EventRelay) -> Registration:
     """The EventsService registration a service adds to its server for its own stream."""
-    return Registration(events_pb2_grpc.add_EventsServiceServicer_to_server, EventsServicer(relay), FULL_NAME)
+    servicer = EventsServicer(relay)
+    return Registration(
+        events_pb2_grpc.add_EventsServiceServicer_to_server,
+        servicer,
+        FULL_NAME,
+        end_calls=servicer.end_watches,
+    )

@@ -62,7 +62,8 @@ class EventsServiceServicer:
         ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
         long-lived watcher reconnects with its cursor from time to time, as after any failure.
         Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
-        or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin.
+        or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin;
+        UNAVAILABLE with reason SERVER_STOPPING when the server stops (watch again with the cursor).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -46,7 +46,8 @@ class EventsServiceStub:
     ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
     long-lived watcher reconnects with its cursor from time to time, as after any failure.
     Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
-    or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin.
+    or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin;
+    UNAVAILABLE with reason SERVER_STOPPING when the server stops (watch again with the cursor).
     """
 
 @_typing.type_check_only
@@ -67,7 +68,8 @@ class EventsServiceAsyncStub(EventsServiceStub):
     ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
     long-lived watcher reconnects with its cursor from time to time, as after any failure.
     Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
-    or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin.
+    or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin;
+    UNAVAILABLE with reason SERVER_STOPPING when the server stops (watch again with the cursor).
     """
 
 class EventsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -91,7 +93,8 @@ class EventsServiceServicer(metaclass=_abc_1.ABCMeta):
         ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
         long-lived watcher reconnects with its cursor from time to time, as after any failure.
         Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
-        or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin.
+        or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin;
+        UNAVAILABLE with reason SERVER_STOPPING when the server stops (watch again with the cursor).
         """
 
 def add_EventsServiceServicer_to_server(servicer: EventsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
