@@ -10,9 +10,9 @@ download takes about a third less CPU in each (per 10 MB: exports 12-13 -> 8-9 m
 8-9 ms), and the cached figure of `bench exports` went from 442 to 572-610 MB/s.
 
 The cost is memory kept for reuse: each heap holds at most TRIM_THRESHOLD_BYTES free above what it
-uses before returning it, and there are at most ARENAS heaps (glibc's default is eight per core, one
-for each thread that allocated while the others' were busy), so no process keeps more than 64 MiB it
-does not use.
+uses before returning it. glibc keeps a heap for each thread that allocated while the others' were
+busy (up to eight per core); capping their number (M_ARENA_MAX 4) was tried and dropped: it made the
+threads of gRPC's event engine share heaps and locks, for no measured gain.
 """
 
 from __future__ import annotations
@@ -25,15 +25,12 @@ log = logging.getLogger("depot")
 # mallopt's parameters (malloc.h).
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-M_ARENA_MAX = -8
 # Buffers up to this size come from the heaps and are reused (setting it also stops glibc from moving
 # the threshold by itself); a stream's buffers (stored chunks and messages of 1 MiB at most) are well
 # under it.
 MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
 # Free memory at the top of a heap goes back to the kernel only beyond this.
 TRIM_THRESHOLD_BYTES = 16 * 1024 * 1024
-# Heaps in all: the threads that allocate at once are the event loop, gRPC's and libpq's.
-ARENAS = 4
 
 
 def reuse_large_buffers() -> bool:
@@ -44,11 +41,7 @@ def reuse_large_buffers() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    settings = (
-        (M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
-        (M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES),
-        (M_ARENA_MAX, ARENAS),
-    )
+    settings = ((M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES), (M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
     done = all([mallopt(parameter, value) == 1 for parameter, value in settings])
     if not done:
         log.warning("allocator_not_set")
