@@ -226,7 +226,10 @@ def quota_cost(system: System, payload: bytes) -> None:
     small = _median_seconds(lambda: client.put(f"s{next(names)}.bin", small_payload), rounds=SMALL_UPLOADS)
     big_accounting = accounting_seconds(system.database.url, user.id, len(payload))
     small_accounting = accounting_seconds(system.database.url, user.id, SMALL)
-    print("quota accounting (over 512 KiB the size check, then the usage upsert under the user's row lock):")
+    print(
+        f"quota accounting (over {PRECHECK_ABOVE_BYTES // 1024} KiB the size check, then the usage upsert"
+        " under the user's row lock):"
+    )
     print(
         f"  the statements alone, median {big_accounting * 1000:.3f} ms (20 MiB),"
         f" {small_accounting * 1000:.3f} ms (4 KiB)"

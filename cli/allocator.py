@@ -42,7 +42,7 @@ def reuse_large_buffers() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     settings = ((M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES), (M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
-    done = all([mallopt(parameter, value) == 1 for parameter, value in settings])
+    done = all([mallopt(parameter, value) == 1 for parameter, value in settings])  # a list: each one is set
     if not done:
         log.warning("allocator_not_set")
     return done

@@ -63,9 +63,9 @@ def _serve(name: str) -> None:
 def _prepare_to_serve() -> None:
     """Sets the allocator for streaming (cli/allocator.py) and faulthandler, then moves every object
     alive after the imports (modules, classes, descriptors, SQL metadata: about 100,000 of them) out
-    of the collector's sight for good. Otherwise each full collection walks them all — 50 to 180 ms a time
-    on two cores, every few hundred requests — and a profile of the exports service relaying a 12 MB
-    download spent half its main thread's time there."""
+    of the collector's sight for good. Otherwise each full collection walks them all — 50 to 180 ms
+    a time on two cores, every few hundred requests — and a profile of the exports service relaying a
+    12 MB download spent half its main thread's time there."""
     reuse_large_buffers()
     # A crash in C code (gRPC's, libpq's) leaves the Python threads' stacks in the process's log.
     faulthandler.enable()
