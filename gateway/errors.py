@@ -8,10 +8,10 @@ from typing import Any
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from google.rpc import error_details_pb2, status_pb2
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.responses import Json
+from services.common.channels import error_infos
 
 log = logging.getLogger("depot.gateway")
 
@@ -54,25 +54,10 @@ def error_body(code: str, message: str, details: list[dict[str, Any]] | None = N
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
-def _error_infos(error: grpc.aio.AioRpcError) -> list[dict[str, Any]]:
-    for key, value in error.trailing_metadata() or ():
-        if key == "grpc-status-details-bin" and isinstance(value, bytes):
-            status = status_pb2.Status.FromString(value)
-            infos = []
-            for detail in status.details:
-                info = error_details_pb2.ErrorInfo()
-                if detail.Unpack(info):
-                    infos.append(
-                        {"reason": info.reason, "domain": info.domain, "metadata": dict(info.metadata)}
-                    )
-            return infos
-    return []
-
-
 def from_grpc(error: grpc.aio.AioRpcError) -> ApiError:
     """The HTTP rendering of a failed gRPC call; unknown codes become a bare 500."""
     code = error.code()
-    details = _error_infos(error)
+    details = error_infos(error)
     status = HTTP_STATUS.get(code, 500)
     headers: dict[str, str] = {}
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 from services.common import errors
 
@@ -194,3 +195,18 @@ def upstream_error(exc: grpc.RpcError, service: str) -> errors.DepotError:
     if kind is None:
         return errors.DepotError(f"the {service} service failed: {code.name}")
     return kind(exc.details() or code.name)
+
+
+def error_infos(exc: grpc.RpcError) -> list[dict[str, Any]]:
+    """The ErrorInfo details (reason, domain, metadata) a failed call's status carries, in order."""
+    for key, value in exc.trailing_metadata() or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            infos = []
+            for detail in status_pb2.Status.FromString(value).details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    infos.append(
+                        {"reason": info.reason, "domain": info.domain, "metadata": dict(info.metadata)}
+                    )
+            return infos
+    return []

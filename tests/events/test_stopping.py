@@ -4,10 +4,12 @@ exports service's webhook consumers watch every service) took the full grace per
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
@@ -66,3 +68,20 @@ def test_a_stopping_service_ends_its_watches_with_unavailable_and_stops_well_wit
         status.details[0].Unpack(info)
         assert info.reason == "SERVER_STOPPING"
         system.stack.processes.pop("prompts")  # stopped here; the system stops the rest
+
+        # The exports service's webhook consumer, which watched prompts too, notes the end as the
+        # expected one it is (resumed from its cursor), not as a broken stream.
+        deadline = time.monotonic() + 10
+        while not (ended_logs := _logged(tmp_path / "exports.log", "webhook_stream_ended")):
+            assert time.monotonic() < deadline, "the webhook consumer logged no end of its prompts stream"
+            time.sleep(0.1)
+        assert [(e["level"], e["source"], e["code"]) for e in ended_logs] == [
+            ("info", "prompts", "UNAVAILABLE")
+        ]
+        assert _logged(tmp_path / "exports.log", "webhook_stream_broken") == []
+
+
+def _logged(log: Path, event: str) -> list[dict[str, Any]]:
+    """The entries of a service's JSON log with this event name."""
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return [entry for entry in entries if entry.get("event") == event]

@@ -32,6 +32,7 @@ import psycopg
 
 from depot.events.v1 import events_pb2, events_pb2_grpc
 from services.common.auth import ServiceTokens
+from services.common.channels import error_infos
 from services.common.database import libpq_url
 from services.common.json_values import struct_dict
 from services.common.timestamps import datetime_of
@@ -143,8 +144,12 @@ class Consumer:
                 if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                     await asyncio.sleep(UNSERVED_RETRY_SECONDS)
                     continue
-                log.warning(
-                    "webhook_stream_broken",
+                # A source that stops ends its watches on purpose (SERVER_STOPPING): an expected
+                # end, resumed from the stored cursor like any other, and no warning.
+                stopping = any(info["reason"] == "SERVER_STOPPING" for info in error_infos(exc))
+                log.log(
+                    logging.INFO if stopping else logging.WARNING,
+                    "webhook_stream_ended" if stopping else "webhook_stream_broken",
                     extra={
                         "source": self.source,
                         "code": exc.code().name,
