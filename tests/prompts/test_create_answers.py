@@ -38,3 +38,28 @@ def test_a_create_answers_with_the_prompt_a_read_returns(alice: User, name: str)
     assert created == read, f"created {created}\nread    {read}"
     scored = [v["scores"] is not None for v in created["versions"]]
     assert scored == [name.startswith("scored") and i == 0 for i in range(len(scored))], scored
+
+
+# Every class of character a text may hold (NUL is refused, see test_bad_input): ASCII controls,
+# quotes and backslashes that JSON escapes, Latin, CJK, a separator JSON allows raw and JavaScript
+# does not, an emoji beyond the BMP, a character of DEL; keys of the explanation alike.
+TRICKY = '\t\n\r\x01\x1f "quoted" \\back\\slash\\ /é ß 日本語 \u2028\u2029 \U0001f600 \x7f'
+
+
+def test_texts_and_explanations_are_stored_exactly_as_sent(alice: User) -> None:
+    explanation = {TRICKY: [TRICKY, 1.5, -0.0001, 1e21, True, None, {"nested": TRICKY}]}
+    body = {
+        "original_text": TRICKY,
+        "versions": [
+            {"text": TRICKY, "source": TRICKY.strip(), "explanation": explanation, "scores": SCORES},
+            {"text": TRICKY * 200, "source": "structure", "parent_version_no": 1},
+        ],
+    }
+    reply = alice.http.post("/api/v1/prompts", json=body)
+    assert reply.status_code == 201, reply.text
+    read = alice.http.get(f"/api/v1/prompts/{reply.json()['id']}").json()
+    assert read["original_text"] == TRICKY
+    first, second = read["versions"]
+    assert (first["text"], first["source"], first["explanation"]) == (TRICKY, TRICKY.strip(), explanation)
+    assert (second["text"], second["parent_version_no"]) == (TRICKY * 200, 1)
+    assert first["scores"] == {**SCORES, "total": sum(SCORES.values())}, first["scores"]
