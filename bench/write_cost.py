@@ -27,7 +27,7 @@ from bench.figures import record
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
 from services.common.database import Query
-from services.prompts.rules import NewVersion, ScoreSet
+from services.prompts.rules import NewPrompt, NewVersion, ScoreSet
 from services.prompts.statements import CREATE_PROMPT, create_prompt_params, create_prompt_statement
 from tests.support.system import System
 
@@ -83,14 +83,16 @@ def _params(scored: int) -> dict[str, Any]:
         for source in SOURCES[: max(scored, 1)]
     ]
     return create_prompt_params(
-        owner=f"bench-{uuid.uuid4()}",
-        request_id=None,
-        agent_type=None,
-        original_text="Rewrite this product description for a younger audience",
-        best_version_no=1 if scored else None,
-        request_hash=b"0" * 32,
-        size_bytes=300,
-        versions=versions,
+        NewPrompt(
+            owner=f"bench-{uuid.uuid4()}",
+            request_id=None,
+            agent_type=None,
+            original_text="Rewrite this product description for a younger audience",
+            best_version_no=1 if scored else None,
+            request_hash=b"0" * 32,
+            size_bytes=300,
+            versions=versions,
+        )
     )
 
 

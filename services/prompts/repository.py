@@ -66,37 +66,15 @@ class PromptsRepository:
         query = list_query(table, columns, tuple(sorted(given)), after is not None)
         return (await self.session.execute(query, params)).all()
 
-    async def create_prompt(
-        self,
-        *,
-        owner: str,
-        request_id: str | None,
-        agent_type: str | None,
-        original_text: str,
-        best_version_no: int | None,
-        request_hash: bytes | None,
-        size_bytes: int,
-        versions: Sequence[Any],
-    ) -> tuple[Any, list[Any]] | None:
-        """Creates a prompt with its versions (rules.NewVersion, numbered 1, 2, … in order) and their
-        scores in one statement; returns (prompt, versions), or None when the owner already has a
-        prompt with this request_id."""
-        params = create_prompt_params(
-            owner=owner,
-            request_id=request_id,
-            agent_type=agent_type,
-            original_text=original_text,
-            best_version_no=best_version_no,
-            request_hash=request_hash,
-            size_bytes=size_bytes,
-            versions=versions,
-        )
-        scored = any(v.scores is not None for v in versions)
+    async def create_prompt(self, prompt: Any) -> tuple[Any, list[Any]] | None:
+        """Creates a prompt (rules.NewPrompt) with its versions and their scores in one statement;
+        returns (prompt, versions), or None when the owner already has a prompt with this request_id."""
+        scored = any(v.scores is not None for v in prompt.versions)
         statement = CREATE_PROMPT if scored else CREATE_UNSCORED_PROMPT
+        params = create_prompt_params(prompt)
         rows = (await self.session.execute(statement, params)).all()
         if not rows:
             return None
-        prompt = rows[0]
         created = [
             CreatedVersion(
                 *(getattr(r, f"v_{c.key}") for c in VERSION_COLUMNS),
@@ -105,7 +83,7 @@ class PromptsRepository:
             for r in rows
             if r.v_version_no is not None
         ]
-        return prompt, created
+        return rows[0], created
 
     async def get_prompt(self, *, owner: str, prompt_id: uuid.UUID) -> Any | None:
         """The owner's prompt, or None (another user's prompt is None too)."""

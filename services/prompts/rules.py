@@ -63,6 +63,20 @@ class NewVersion:
         return VERSION_OVERHEAD_BYTES + _utf8_len(self.text) + _utf8_len(self.source) + self.explanation_bytes
 
 
+@dataclass(frozen=True)
+class NewPrompt:
+    """A checked prompt about to be created, with its versions (numbered 1, 2, … in order)."""
+
+    owner: str
+    request_id: str | None
+    agent_type: str | None
+    original_text: str
+    best_version_no: int | None
+    request_hash: bytes | None
+    size_bytes: int
+    versions: Sequence[NewVersion]
+
+
 def require_text(value: str, field: str, *, limit: int = MAX_TEXT_CHARS) -> str:
     """A non-blank text of at most `limit` characters."""
     if not value or not value.strip():

@@ -51,14 +51,16 @@ async def create_prompt(
     )
     totals = {no: v.scores.total for no, v in enumerate(versions, start=1) if v.scores is not None}
     created = await repo.create_prompt(
-        owner=owner,
-        request_id=request,
-        agent_type=kind,
-        original_text=original_text,
-        best_version_no=rules.best_version(totals),
-        request_hash=fingerprint,
-        size_bytes=size,
-        versions=versions,
+        rules.NewPrompt(
+            owner=owner,
+            request_id=request,
+            agent_type=kind,
+            original_text=original_text,
+            best_version_no=rules.best_version(totals),
+            request_hash=fingerprint,
+            size_bytes=size,
+            versions=versions,
+        )
     )
     if created is not None:
         return PromptView(*created), True

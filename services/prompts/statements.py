@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 from collections import namedtuple
-from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -255,28 +254,19 @@ CREATE_PROMPT = create_prompt_statement()
 CREATE_UNSCORED_PROMPT = create_prompt_statement(scored=False)
 
 
-def create_prompt_params(
-    *,
-    owner: str,
-    request_id: str | None,
-    agent_type: str | None,
-    original_text: str,
-    best_version_no: int | None,
-    request_hash: bytes | None,
-    size_bytes: int,
-    versions: Sequence[Any],
-) -> dict[str, Any]:
-    """The parameters of a create statement for `versions` (rules.NewVersion), numbered 1, 2, … in
-    order (CREATE_UNSCORED_PROMPT leaves out the scores, for versions that carry none)."""
-    params: dict[str, Any] = {
-        "owner": owner,
-        "request_id": request_id,
-        "agent_type": agent_type,
-        "original_text": original_text,
+def create_prompt_params(prompt: Any) -> dict[str, Any]:
+    """The parameters of a create statement for a rules.NewPrompt (CREATE_UNSCORED_PROMPT leaves
+    out the scores, for versions that carry none)."""
+    versions = prompt.versions
+    return {
+        "owner": prompt.owner,
+        "request_id": prompt.request_id,
+        "agent_type": prompt.agent_type,
+        "original_text": prompt.original_text,
         "version_count": len(versions),
-        "best_version_no": best_version_no,
-        "request_hash": request_hash,
-        "size_bytes": size_bytes,
+        "best_version_no": prompt.best_version_no,
+        "request_hash": prompt.request_hash,
+        "size_bytes": prompt.size_bytes,
         "versions": _jsonb(
             [
                 {
@@ -289,13 +279,14 @@ def create_prompt_params(
                 for no, v in enumerate(versions, start=1)
             ]
         ),
+        "scores": _jsonb(
+            [
+                {"version_no": no, **v.scores.as_dict()}
+                for no, v in enumerate(versions, start=1)
+                if v.scores is not None
+            ]
+        ),
     }
-    scored = [
-        {"version_no": no, **v.scores.as_dict()}
-        for no, v in enumerate(versions, start=1)
-        if v.scores is not None
-    ]
-    return {**params, "scores": _jsonb(scored)}
 
 
 _UTF8_JSON = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))

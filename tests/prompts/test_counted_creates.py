@@ -9,7 +9,7 @@ import psycopg
 
 from services.prompts import effectiveness
 from services.prompts.models import SCORE_CRITERIA
-from services.prompts.rules import NewVersion, ScoreSet
+from services.prompts.rules import NewPrompt, NewVersion, ScoreSet
 from services.prompts.statements import CREATE_PROMPT, create_prompt_params
 from tests.support.system import System
 
@@ -27,14 +27,16 @@ def _create(conn: psycopg.Connection, owner: str) -> uuid.UUID:
     params = {
         **defaults,
         **create_prompt_params(
-            owner=owner,
-            request_id=None,
-            agent_type=None,
-            original_text="Explain the invoice",
-            best_version_no=2,
-            request_hash=b"h",
-            size_bytes=60,
-            versions=versions,
+            NewPrompt(
+                owner=owner,
+                request_id=None,
+                agent_type=None,
+                original_text="Explain the invoice",
+                best_version_no=2,
+                request_hash=b"h",
+                size_bytes=60,
+                versions=versions,
+            )
         ),
     }
     return conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
