@@ -20,7 +20,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb, JsonbDumper
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql import ClauseElement
@@ -126,6 +126,9 @@ class Result:
         return self.one()[0]
 
 
+_TRANSACTION_LOCK = Query(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"))
+
+
 class Session:
     """One connection inside one transaction; repositories run their statements here."""
 
@@ -155,6 +158,12 @@ class Session:
             # A result with rows has a row number (`description` would build a Column per column).
             rows = await cursor.fetchall() if cursor.rownumber is not None else []
             return Result(rows, cursor.rowcount)
+
+    async def lock(self, name: str) -> None:
+        """Waits for the lock `name` and holds it until the transaction ends, across replicas: for a
+        decision taken on what the transaction read (a count checked against a cap before an
+        insert), which two transactions must not both take on the same reading."""
+        await self.execute(_TRANSACTION_LOCK, {"name": name})
 
 
 class _DictAsJsonb(JsonbDumper):

@@ -86,10 +86,7 @@ class ExportsRepository:
 
     async def lock_owner(self, *, owner: str) -> None:
         """Serialises the render decisions of one owner until the transaction ends (every replica)."""
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended('depot.exports.render:' || :owner, 0))"),
-            {"owner": owner},
-        )
+        await self.session.lock(f"depot.exports.render:{owner}")
 
     async def recent_renders(self, *, owner: str) -> tuple[int, datetime | None]:
         """How many renders the owner started within the rate window, and when the oldest started."""

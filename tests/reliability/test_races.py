@@ -3,6 +3,8 @@
 - 50 concurrent first-time downloads of one export: one row, one stored blob, one sha256 for all.
 - 50 concurrent PUTs of one chat file name: one row, exactly one 201, no 5xx.
 - A create retried after a client-side deadline with the same request_id: no duplicate.
+- 50 concurrent creates of a webhook (of an export schedule) with room for 3 under the per-user cap:
+  exactly 3 made.
 
 CI runs each once; `--long` repeats each 20 times.
 """
@@ -109,6 +111,53 @@ def test_concurrent_puts_of_one_file_name_make_one_file(system: System, long_run
         user.http.close()
     suite.trials(repeats(long_run))
     suite.figure("puts/trial", CONCURRENCY)
+
+
+# Per-user caps (services/exports/{webhooks,schedules}/settings.py, 50 each by default): routes and
+# bodies that create one more of a kind, and the reason a create past the cap is refused with.
+CAPPED = {
+    "webhooks": (
+        "/api/v1/webhooks",
+        {"url": "https://52.216.8.1/hook", "events": ["prompt.created"]},
+        412,
+        "WEBHOOK_LIMIT",
+    ),
+    "export-schedules": (
+        "/api/v1/export-schedules",
+        {"source": "datasets/feedback", "format": "csv", "every": "daily", "mode": "incremental"},
+        413,
+        "TOO_MANY_SCHEDULES",
+    ),
+}
+CAP = 50
+ROOM = 3  # creates the cap still allows when the concurrent ones start
+
+
+@pytest.mark.parametrize("kind", list(CAPPED))
+def test_concurrent_creates_never_pass_a_per_user_cap(
+    system: System, long_run: bool, suite: Suite, kind: str
+) -> None:
+    """Each create counts the user's rows and inserts when there is room, the count taken under the
+    user's lock of that kind (tests/exports/test_owner_caps.py shows a second count waiting). The
+    window between count and insert is short: without the lock, a 50 ms pause put in it let every
+    one of the 50 creates through; with the lock, exactly the room left."""
+    route, body, refused_status, reason = CAPPED[kind]
+    for _ in range(repeats(long_run)):
+        user = system.client()
+        for _ in range(CAP - ROOM):
+            reply = user.http.post(route, json=body)
+            assert reply.status_code == 201, reply.text
+        with pooled(user) as http:
+            replies = all_at_once(CONCURRENCY, lambda _, http=http: http.post(route, json=body))
+        statuses = sorted(r.status_code for r in replies)
+        assert statuses == [201] * ROOM + [refused_status] * (CONCURRENCY - ROOM), statuses
+        refused = [r.json()["error"]["details"][0]["reason"] for r in replies if r.status_code != 201]
+        assert set(refused) == {reason}, refused
+        listed = user.http.get(route, params={"page_size": 100}).json()["items"]
+        assert len(listed) == CAP, len(listed)
+        user.http.close()
+    suite.trials(repeats(long_run))
+    suite.figure(f"{kind} creates at the cap/trial", CONCURRENCY)
 
 
 def big_create(request_id: str) -> pb.CreatePromptRequest:

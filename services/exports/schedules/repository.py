@@ -47,6 +47,13 @@ class SchedulesRepository:
         stmt = select(*COLUMNS).where(Schedule.id == schedule_id, Schedule.owner == owner)
         return (await self.session.execute(stmt)).first()
 
+    async def count(self, *, owner: str) -> int:
+        """How many schedules the owner has, counted under the owner's lock of them (held until the
+        transaction ends), so that concurrent creates cannot all find room for one more."""
+        await self.session.lock(f"depot.exports.schedules:{owner}")
+        stmt = select(func.count()).select_from(Schedule).where(Schedule.owner == owner)
+        return int((await self.session.execute(stmt)).scalar_one())
+
     async def list(
         self, *, owner: str, limit: int, after: tuple[datetime, uuid.UUID] | None
     ) -> Sequence[Any]:

@@ -55,8 +55,7 @@ class SchedulesService:
             spec.destination.get("endpoint_url", ""), allow_private=self._settings.allow_private_endpoints
         )
         async with self._units() as repo:
-            existing = await repo.list(owner=caller.user_id, limit=self._settings.max_per_user, after=None)
-            if len(existing) >= self._settings.max_per_user:
+            if await repo.count(owner=caller.user_id) >= self._settings.max_per_user:
                 raise ResourceExhausted(
                     f"at most {self._settings.max_per_user} schedules per user; delete one first",
                     reason="TOO_MANY_SCHEDULES",

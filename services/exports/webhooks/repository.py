@@ -159,7 +159,9 @@ class WebhooksRepository:
     # Subscriptions --------------------------------------------------------------------------
 
     async def count(self, *, owner: str) -> int:
-        """How many subscriptions the owner has."""
+        """How many subscriptions the owner has, counted under the owner's lock of them (held until
+        the transaction ends), so that concurrent creates cannot all find room for one more."""
+        await self.session.lock(f"depot.exports.webhooks:{owner}")
         stmt = select(func.count()).select_from(Webhook).where(Webhook.owner == owner)
         return int((await self.session.execute(stmt)).scalar_one())
 
