@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sqlalchemy import text
 
-from services.common.database import Database
+from services.common.database import Database, Session
 from services.common.trace_context import untraced
 
 log = logging.getLogger("depot.background")
@@ -113,3 +113,18 @@ async def one_replica_at_a_time(database: Database, name: str) -> AsyncIterator[
         finally:
             if held:
                 await session.execute(text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), params)
+
+
+async def delete_in_batches(
+    database: Database, delete: Callable[[Session], Awaitable[int]], *, batch: int
+) -> int:
+    """Runs `delete` (which removes at most `batch` rows and answers how many) in a transaction of
+    its own, again until a pass removes fewer than `batch`, so a long sweep never holds one long
+    transaction or its locks; returns how many rows went."""
+    removed = 0
+    while True:
+        async with database.begin() as session:
+            count = await delete(session)
+        removed += count
+        if count < batch:
+            return removed

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from services.common.background import Periodic, one_replica_at_a_time
-from services.common.database import Database
+from services.common.background import Periodic, delete_in_batches, one_replica_at_a_time
+from services.common.database import Database, Session
 from services.common.events.stream import EventStream
 from services.common.settings import Settings
 from services.common.trace_context import linked_span, untraced
@@ -124,24 +124,24 @@ class EventRelay:
     async def sweep_once(self) -> int:
         """Deletes the events older than the retention (one replica at a time); returns how many."""
         before = datetime.now(UTC) - timedelta(days=self.retention_days)
-        removed = 0
         async with one_replica_at_a_time(self.database, f"depot.events.{self.stream.name}") as held:
             if not held:  # another replica's turn; this look at the lock is no trace (Periodic)
                 return 0
             with linked_span(
                 "events.retention_pass", traceparent=None, attributes={"depot.stream": self.stream.name}
             ):
-                while True:
-                    async with self.database.begin() as session:
-                        result = await session.execute(
-                            self.stream.statements["sweep"], {"before": before, "batch": SWEEP_BATCH}
-                        )
-                    removed += result.rowcount
-                    if result.rowcount < SWEEP_BATCH:
-                        break
+                removed = await delete_in_batches(
+                    self.database,
+                    lambda session: self._sweep_batch(session, before),
+                    batch=SWEEP_BATCH,
+                )
         if removed:
             log.info("events_swept", extra={"stream": self.stream.name, "events": removed})
         return removed
+
+    async def _sweep_batch(self, session: Session, before: datetime) -> int:
+        params = {"before": before, "batch": SWEEP_BATCH}
+        return (await session.execute(self.stream.statements["sweep"], params)).rowcount
 
     async def _sequence(self) -> None:
         with untraced():  # twenty polls a second are no trace (this task's context only)

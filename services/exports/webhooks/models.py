@@ -81,6 +81,8 @@ class Delivery(Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_webhook_deliveries_webhook_id_created_at_id", "webhook_id", "created_at", "id"),
+        # Retention (retention.py): ended deliveries, oldest first.
+        Index("ix_webhook_deliveries_ended_at", "ended_at", postgresql_where=text("status <> 'pending'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -115,6 +115,17 @@ CLAIM = Query(
         """
     )
 )
+# Oldest first, a batch at a time (retention.py); attempts go with their delivery (ON DELETE CASCADE).
+DELETE_ENDED = Query(
+    text(
+        """
+        DELETE FROM exports.webhook_deliveries
+         WHERE id IN (SELECT id FROM exports.webhook_deliveries
+                       WHERE status <> 'pending' AND ended_at < :before
+                       ORDER BY ended_at LIMIT :batch)
+        """
+    )
+)
 DELIVERED = Query(
     text(
         """
@@ -270,6 +281,10 @@ class WebhooksRepository:
         return (await self.session.execute(stmt)).all()
 
     # Deliveries: sending -------------------------------------------------------------------
+
+    async def delete_ended(self, *, before: datetime, batch: int) -> int:
+        """Deletes up to `batch` deliveries that ended before `before`, oldest first; answers how many."""
+        return (await self.session.execute(DELETE_ENDED, {"before": before, "batch": batch})).rowcount
 
     async def claim(self, *, worker: str, limit: int, lease_seconds: float) -> Sequence[Any]:
         """Takes up to `limit` due deliveries of active subscriptions, each the earliest pending one of

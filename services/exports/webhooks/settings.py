@@ -33,5 +33,10 @@ class WebhookSettings(BaseSettings):
     # Replicas that missed the local wake-up look for due deliveries this often.
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
     max_per_user: int = Field(default=50, ge=1, le=10000)
+    # The delivery log: a delivery that ended (delivered or failed) longer ago than this is deleted
+    # with its attempts, by one replica at a time, every retention interval; 0 keeps them all.
+    # Pending deliveries stay whatever their age.
+    retention_days: int = Field(default=30, ge=0, le=3650)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0, le=86400)
     # false: this process serves the API only, and neither consumes events nor sends deliveries.
     worker: bool = True

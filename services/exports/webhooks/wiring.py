@@ -16,6 +16,7 @@ from services.exports.webhooks.consumer import Consumer
 from services.exports.webhooks.delivery import Dispatcher
 from services.exports.webhooks.handlers import WebhooksHandlers
 from services.exports.webhooks.repository import WebhooksRepository
+from services.exports.webhooks.retention import DeliveryRetention
 from services.exports.webhooks.sender import Sender
 from services.exports.webhooks.service import Webhooks
 from services.exports.webhooks.settings import WebhookSettings
@@ -60,13 +61,15 @@ def build_webhooks(
         )
         for source, channel in channels.items()
     ]
+    retention = DeliveryRetention(database, hooks)
     if hooks.worker:
         dispatcher.start()
+        retention.start()
         for consumer in consumers:
             consumer.start()
 
     async def close() -> None:
-        await asyncio.gather(*(c.stop() for c in consumers), dispatcher.stop())
+        await asyncio.gather(*(c.stop() for c in consumers), dispatcher.stop(), retention.stop())
         await sender.close()
         await asyncio.gather(*(channel.close() for channel in channels.values()))
 
