@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from pydantic import BaseModel, ConfigDict, Field
 
 from depot.exports.v1 import exports_pb2 as pb
 from depot.prompts.v1 import prompts_pb2 as prompts_pb
 from gateway.models.common import Choices, JsonObject, Out, Page, optional_time, rfc3339
+from services.common.json_values import struct_dict
 from services.common.limits import (
     MAX_NAME_CHARS,
     MAX_SOURCE_CHARS,
@@ -199,7 +200,7 @@ class ExportOut(Out):
             "id": message.id,
             "source": message.source,
             "format": message.format,
-            "options": json_format.MessageToDict(message.options),
+            "options": struct_dict(message.options),
             "status": STATES.name(message.state),
             "source_revision": message.source_revision,
             "size_bytes": message.size_bytes,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from pydantic import Field
 
 from depot.exports.v1 import schedules_pb2 as pb
 from gateway.models.common import Body, Choices, JsonObject, Out, Page, rfc3339
+from services.common.json_values import struct_dict
 from services.common.limits import (
     MAX_DESTINATION_SECRET_CHARS,
     MAX_ENDPOINT_URL_CHARS,
@@ -111,7 +112,7 @@ class ScheduleOut(Out):
             "id": message.id,
             "source": message.source,
             "format": message.format,
-            "options": json_format.MessageToDict(message.options),
+            "options": struct_dict(message.options),
             "every": message.every,
             "mode": MODES.name(message.mode),
             "destination": DestinationOut.fields(message.destination),

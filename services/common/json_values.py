@@ -156,10 +156,13 @@ def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
 
     Unlike json_format.MessageToDict it never raises: a NaN or an infinity (a double may hold them)
     stays a float, so the check names it and its path instead of the conversion failing as a 500.
-    Whole numbers within ±2^53 become integers again. Protobuf's parser bounds a Struct's nesting
-    (about 33 levels), so the recursion is shallow.
+    Whole numbers within ±2^53 become integers again. Keys come in sorted order: a Struct's map
+    iterates in an order that differs between processes (and between two parses of the same bytes),
+    so an answer, a signed webhook body or an export built from it would change from one read to the
+    next. Protobuf's parser bounds a Struct's nesting (about 33 levels), so the recursion is shallow.
     """
-    return {key: _plain(value) for key, value in struct.fields.items()}
+    fields = struct.fields
+    return {key: _plain(fields[key]) for key in sorted(fields)}
 
 
 def _plain(value: struct_pb2.Value) -> Any:

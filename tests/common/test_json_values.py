@@ -6,12 +6,14 @@ import time
 from typing import Any
 
 import pytest
+from google.protobuf import struct_pb2
 
 from services.common.json_values import (
     MAX_DEPTH,
     MAX_SAFE_INTEGER,
     JsonValueError,
     check_json_value,
+    struct_dict,
     with_integers,
 )
 
@@ -99,3 +101,18 @@ def test_whole_doubles_come_back_as_integers() -> None:
     assert restored == {"a": 3, "b": [2.5, 0, 1e300, MAX_SAFE_INTEGER], "c": {"d": True, "e": "3.0"}}
     assert type(restored["a"]) is int and type(restored["b"][0]) is float and type(restored["b"][2]) is float
     assert restored["c"]["d"] is True
+
+
+def test_a_struct_reads_with_its_keys_sorted_at_every_level() -> None:
+    # A Struct's map iterates in an order of its own (it differs between processes, and between two
+    # parses of the same bytes): answers built from it must not change from one read to the next.
+    keys = [f"key-{n:02d}-{'xyz'[n % 3]}" for n in range(40)][::-1]
+    value = {key: {inner: [n, {inner: n}] for inner in keys[:7]} for n, key in enumerate(keys)}
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    for _ in range(3):
+        parsed = struct_pb2.Struct.FromString(struct.SerializeToString())
+        read = struct_dict(parsed)
+        assert read == value
+        assert list(read) == sorted(keys)
+        assert all(list(inner) == sorted(keys[:7]) for inner in read.values())

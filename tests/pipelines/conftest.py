@@ -31,7 +31,9 @@ def json_lines(data: bytes) -> list[dict[str, Any]]:
     """JSON Lines parsed by `json`, one object per line, every line ended by a newline."""
     text = data.decode()
     assert text == "" or text.endswith("\n"), "every line ends with a newline"
-    rows = [json.loads(line) for line in text.splitlines()]
+    # JSON Lines ends a line with "\n" only: str.splitlines() would also cut at U+2028, U+2029 or
+    # U+0085, which a JSON string holds as they are.
+    rows = [json.loads(line) for line in text.split("\n")[:-1]]
     assert all(isinstance(row, dict) for row in rows)
     return rows
 

@@ -63,3 +63,13 @@ def test_texts_and_explanations_are_stored_exactly_as_sent(alice: User) -> None:
     assert (first["text"], first["source"], first["explanation"]) == (TRICKY, TRICKY.strip(), explanation)
     assert (second["text"], second["parent_version_no"]) == (TRICKY * 200, 1)
     assert first["scores"] == {**SCORES, "total": sum(SCORES.values())}, first["scores"]
+
+
+def test_an_explanation_reads_with_its_keys_in_one_order_every_time(alice: User) -> None:
+    keys = [f"{word}-{n}" for n, word in enumerate(["zeta", "alpha", "mid", "omega", "beta"] * 6)]
+    explanation = {key: {inner: n for n, inner in enumerate(reversed(keys[:9]))} for key in keys}
+    created = alice.create_prompt(versions=[{"text": "v1", "source": "syntax", "explanation": explanation}])
+    for _ in range(3):
+        read = alice.http.get(f"/api/v1/prompts/{created['id']}").json()["versions"][0]["explanation"]
+        assert read == explanation
+        assert list(read) == sorted(keys) and all(list(inner) == sorted(keys[:9]) for inner in read.values())
