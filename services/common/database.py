@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from psycopg.types.json import Jsonb, JsonbDumper
+from psycopg.types.json import Jsonb, JsonbDumper, set_json_dumps
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import MetaData, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
@@ -166,15 +167,24 @@ class Session:
         await self.execute(_TRANSACTION_LOCK, {"name": name})
 
 
+def _json_text(value: Any) -> bytes:
+    """A jsonb parameter's JSON as UTF-8: json's default escapes every non-ASCII character, which
+    doubles a CJK text's bytes and makes PostgreSQL decode each escape (a create with a
+    55,000-character Japanese text: 554 µs a statement instead of 1,479). A lone surrogate passes as
+    the invalid UTF-8 it is, for PostgreSQL to refuse as it refused its escape."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
 class _DictAsJsonb(JsonbDumper):
     """Python dicts go to PostgreSQL as jsonb (SQLAlchemy's JSONB type did this before)."""
 
     def dump(self, obj: Any) -> Any:
-        return super().dump(Jsonb(obj))
+        return super().dump(Jsonb(obj, dumps=_json_text))
 
 
 async def _configure(connection: psycopg.AsyncConnection[Any]) -> None:
     connection.adapters.register_dumper(dict, _DictAsJsonb)
+    set_json_dumps(_json_text, connection)  # Jsonb(...) parameters too
 
 
 # How long a call waits for a pooled connection (the database down, or every connection busy)
