@@ -33,6 +33,9 @@ CACHED_ROWS = BIG_ROWS // 5  # about 100 MB of CSV
 VERSIONS_PER_PROMPT = 100
 ROUNDS = 3
 CACHED_ROUNDS = 9
+# One COPY and one export swing by a tenth from run to run on shared cores (58..70 % across runs):
+# the CSV figure is the median of a few rounds, each its own COPY and its own render.
+CSV_ROUNDS = int(os.environ.get("BENCH_CSV_ROUNDS", "3"))
 
 _SEED = [
     """INSERT INTO prompts.prompts (owner, request_id, agent_type, original_text, version_count, best_version_no)
@@ -146,41 +149,73 @@ def download(user: User, export_id: object, encoding: str = "identity") -> int:
     return received
 
 
+def one_more_version(user: User, url: str) -> None:
+    """A write of the user's through the API (a version appended to one of their prompts): their data
+    changed, so the next export of it is a new render, not the stored one."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT id FROM prompts.prompts WHERE owner = %s LIMIT 1", (user.id,)).fetchone()
+    assert row is not None
+    reply = user.http.post(
+        f"/api/v1/prompts/{row[0]}/versions", json={"text": "one more version", "source": "syntax"}
+    )
+    assert reply.status_code == 201, reply.text
+
+
+class CsvRound:
+    """One COPY of the dataset and one export of the same data, rendered and downloaded."""
+
+    def __init__(self, system: System, big: User) -> None:
+        self.size, self.psql_seconds, self.psycopg_seconds = copy_to_stdout(system.database.url, big.id)
+        self.body, self.render = timed(lambda: create_csv(big))
+        received, self.transfer = timed(lambda: download(big, self.body["id"]))  # type: ignore[index]
+        assert received == self.body["size_bytes"] == self.size, (received, self.body, self.size)
+        self.copy_seconds = min(s for s in (self.psql_seconds, self.psycopg_seconds) if s == s)
+        self.total = self.render + self.transfer
+        self.ratio = self.copy_seconds / self.total
+
+    def line(self) -> str:
+        return (
+            f"  COPY {self.size / MB / self.copy_seconds:6.1f} MB/s ({self.copy_seconds:.2f} s)"
+            f"   through the gateway {self.size / MB / self.total:6.1f} MB/s = {self.ratio:.0%} of COPY"
+            f"   [render+store {self.render:.1f} s = {self.size / MB / self.render:.0f} MB/s,"
+            f" download {self.transfer:.1f} s = {self.size / MB / self.transfer:.0f} MB/s]"
+        )
+
+
 def big_csv(system: System, small: User, big: User) -> None:
     pids = {name: system.stack.processes[name].pid for name in ("exports", "gateway")}
     created, small_render = timed(lambda: create_csv(small))
     download(small, created["id"])  # type: ignore[index]
     baseline = {name: peak_rss_mib(pid) for name, pid in pids.items()}
 
-    size, psql_seconds, psycopg_seconds = copy_to_stdout(system.database.url, big.id)
-    body, render = timed(lambda: create_csv(big))
-    received, transfer = timed(lambda: download(big, body["id"]))  # type: ignore[index]
-    assert received == body["size_bytes"] == size, (received, body["size_bytes"], size)  # type: ignore[index]
-    compressed, gzip_transfer = timed(lambda: download(big, body["id"], "gzip"))  # type: ignore[index]
+    print(
+        f"CSV of the temporal dataset, {BIG_ROWS:,} versions, against COPY … TO STDOUT CSV of the same"
+        f" query (the faster of psql and psycopg), {CSV_ROUNDS} rounds, one more version between rounds:"
+    )
+    rounds: list[CsvRound] = []
+    for number in range(CSV_ROUNDS):
+        if number:
+            one_more_version(big, system.database.url)
+        rounds.append(CsvRound(system, big))
+        print(rounds[-1].line())
+    last = rounds[-1]
+    compressed, gzip_transfer = timed(lambda: download(big, last.body["id"], "gzip"))  # type: ignore[index]
     peak = {name: peak_rss_mib(pid) for name, pid in pids.items()}
-
-    total = render + transfer
-    copy_seconds = min(s for s in (psql_seconds, psycopg_seconds) if s == s)
-    print(f"CSV of the temporal dataset, {BIG_ROWS:,} versions, {size / MB:.0f} MB:")
+    middle = sorted(rounds, key=lambda r: r.ratio)[len(rounds) // 2]
     print(
-        f"  COPY … TO STDOUT CSV   psql {size / MB / psql_seconds:6.1f} MB/s   psycopg {size / MB / psycopg_seconds:6.1f} MB/s"
-    )
-    print(
-        f"  through the gateway    {size / MB / total:6.1f} MB/s = {copy_seconds / total:.0%} of COPY (goal >= 60 %)"
-        f"   [render+store {render:.1f} s = {size / MB / render:.0f} MB/s, download {transfer:.1f} s"
-        f" = {size / MB / transfer:.0f} MB/s]"
-    )
-    print(
-        f"  stored gzip: {compressed / MB:.0f} MB ({compressed / size:.0%}); a client that accepts gzip"
+        f"  stored gzip: {compressed / MB:.0f} MB ({compressed / last.size:.0%}); a client that accepts gzip"
         f" downloads it in {gzip_transfer:.1f} s"
     )
-    print(f"  receipt: {body['receipt']}")
+    print(f"  receipt: {last.body['receipt']}")
     record(
         f"CSV of {BIG_ROWS:,} versions through the gateway vs psycopg COPY",
-        value=f"{size / MB / total:.0f} MB/s",
-        ratio=f"{copy_seconds / total:.0%} of COPY ({size / MB / copy_seconds:.0f} MB/s)",
+        value=f"{middle.size / MB / middle.total:.0f} MB/s",
+        ratio=(
+            f"{middle.ratio:.0%} of COPY ({middle.size / MB / middle.copy_seconds:.0f} MB/s), median of"
+            f" {len(rounds)} rounds, {min(r.ratio for r in rounds):.0%}..{max(r.ratio for r in rounds):.0%}"
+        ),
         goal=">= 60 %",
-        met=copy_seconds / total >= 0.60,
+        met=middle.ratio >= 0.60,
     )
     print(f"peak RSS (VmHWM): {SMALL_ROWS:,}-row export ({small_render:.2f} s) vs the {BIG_ROWS:,}-row one:")
     for name in pids:
