@@ -19,6 +19,7 @@ STATES = {
 
 class ImportCountsOut(BaseModel):
     prompts: int
+    labels: int
     feedback: int
     security_scans: int
     files: int
@@ -53,6 +54,7 @@ class ImportOut(Out):
             "size_bytes": message.size_bytes,
             "counts": {
                 "prompts": counts.prompts,
+                "labels": counts.labels,
                 "feedback": counts.feedback,
                 "security_scans": counts.security_scans,
                 "files": counts.files,

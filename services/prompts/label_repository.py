@@ -18,8 +18,9 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, true, upda
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.common.database import Query, Session
-from services.prompts.models import Label, LabelMove, OwnerRevision, Prompt, Score, Version
+from services.prompts.models import Label, LabelMove, Prompt, Score, Version
 from services.prompts.rules import VERSION_OVERHEAD_BYTES
+from services.prompts.statements import owner_bump
 
 RESTORED_SOURCE = "restore"
 
@@ -51,6 +52,7 @@ _INSERT_LABEL = Query(
     )
     .on_conflict_do_nothing(index_elements=[Label.prompt_id, Label.name])
     .returning(*LABEL_COLUMNS)
+    .add_cte(owner_bump())
 )
 _UPDATE_LABEL = Query(
     update(Label)
@@ -63,8 +65,9 @@ _UPDATE_LABEL = Query(
         updated_by=bindparam("by"),
     )
     .returning(*LABEL_COLUMNS)
+    .add_cte(owner_bump())
 )
-_DELETE_LABEL = Query(delete(Label).where(_THIS_LABEL))
+_DELETE_LABEL = Query(delete(Label).where(_THIS_LABEL).add_cte(owner_bump()))
 # clock_timestamp(), not now(): a move waits for the label's lock, so the time it is recorded at
 # follows the order the moves took (their ids), which `as_of` relies on.
 _RECORD_MOVE = Query(
@@ -161,15 +164,7 @@ def _restore_version() -> Query:
         .returning(Prompt.id, Prompt.version_count, Prompt.revision)
         .cte("claimed")
     )
-    bump = (
-        pg_insert(OwnerRevision)
-        .values(owner=bindparam("owner"), revision=1)
-        .on_conflict_do_update(
-            index_elements=[OwnerRevision.owner], set_={"revision": OwnerRevision.revision + 1}
-        )
-        .returning(OwnerRevision.revision)
-        .cte("owner_bump")
-    )
+    bump = owner_bump()
     inserted = (
         insert(Version)
         .from_select(
@@ -228,10 +223,12 @@ class LabelsRepository:
         return (await self.session.execute(_LOCK_LABEL, {"prompt_id": prompt_id, "name": name})).first()
 
     async def insert_label(
-        self, *, prompt_id: uuid.UUID, name: str, version_no: int, protected: bool, by: str
+        self, *, owner: str, prompt_id: uuid.UUID, name: str, version_no: int, protected: bool, by: str
     ) -> Any | None:
-        """Creates the label; None when a concurrent call created it first."""
+        """Creates the label (a write of the owner's: their revision moves); None when a concurrent
+        call created it first."""
         params = {
+            "owner": owner,
             "prompt_id": prompt_id,
             "name": name,
             "version_no": version_no,
@@ -241,10 +238,11 @@ class LabelsRepository:
         return (await self.session.execute(_INSERT_LABEL, params)).first()
 
     async def update_label(
-        self, *, prompt_id: uuid.UUID, name: str, version_no: int, protected: bool, by: str
+        self, *, owner: str, prompt_id: uuid.UUID, name: str, version_no: int, protected: bool, by: str
     ) -> Any:
-        """Points the (locked) label at a version with a new revision."""
+        """Points the (locked) label at a version with a new revision (the owner's moves too)."""
         params = {
+            "owner": owner,
             "prompt_id": prompt_id,
             "name": name,
             "version_no": version_no,
@@ -253,9 +251,9 @@ class LabelsRepository:
         }
         return (await self.session.execute(_UPDATE_LABEL, params)).one()
 
-    async def delete_label(self, *, prompt_id: uuid.UUID, name: str) -> None:
-        """Deletes the (locked) label."""
-        await self.session.execute(_DELETE_LABEL, {"prompt_id": prompt_id, "name": name})
+    async def delete_label(self, *, owner: str, prompt_id: uuid.UUID, name: str) -> None:
+        """Deletes the (locked) label (the owner's revision moves)."""
+        await self.session.execute(_DELETE_LABEL, {"owner": owner, "prompt_id": prompt_id, "name": name})
 
     async def record_move(
         self,

@@ -5,6 +5,7 @@ label, never set. Every other label is a row moved under its row lock, each move
 label's history in the same transaction; that history answers "which version was `production` at
 this moment" (`as_of`). A label move leaves the prompt's revision alone: the revision is the key of
 the prompt's exports, which show versions and scores, not labels; a label has its own revision.
+Every label write does move the owner's revision, the key of the account's takeout, which holds them.
 Plain Python over the repository: no grpc, no commits.
 """
 
@@ -144,7 +145,12 @@ async def set_label(
         _check_revision(None, expected_revision, name)
         _check_may_write(protected=bool(protected), is_admin=is_admin, name=name)
         created = await repo.insert_label(
-            prompt_id=prompt.id, name=name, version_no=version_no, protected=bool(protected), by=owner
+            owner=owner,
+            prompt_id=prompt.id,
+            name=name,
+            version_no=version_no,
+            protected=bool(protected),
+            by=owner,
         )
         if created is not None:
             await repo.record_move(
@@ -160,7 +166,7 @@ async def set_label(
     if current.version_no == version_no and current.protected == wanted:
         return _view(current)  # nothing changes: no move, no new revision
     updated = await repo.update_label(
-        prompt_id=prompt.id, name=name, version_no=version_no, protected=wanted, by=owner
+        owner=owner, prompt_id=prompt.id, name=name, version_no=version_no, protected=wanted, by=owner
     )
     if current.version_no != version_no:
         await repo.record_move(
@@ -184,7 +190,7 @@ async def delete_label(
         raise NotFound(f"prompt {prompt.id} has no label {name!r}")
     _check_revision(current, expected_revision, name)
     _check_may_write(protected=current.protected, is_admin=is_admin, name=name)
-    await repo.delete_label(prompt_id=prompt.id, name=name)
+    await repo.delete_label(owner=owner, prompt_id=prompt.id, name=name)
     await repo.record_move(
         prompt_id=prompt.id, name=name, from_version_no=current.version_no, to_version_no=None, by=owner
     )

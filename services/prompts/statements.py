@@ -91,7 +91,7 @@ SCAN_COLUMNS = (
 )
 
 
-def _owner_bump() -> Any:
+def owner_bump() -> Any:
     """A CTE counting one more write of the owner (the revision of the owner's datasets)."""
     return (
         pg_insert(OwnerRevision)
@@ -177,7 +177,7 @@ def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -
         .returning(Score.version_no, *SCORE_COLUMNS)
         .cte("scores")
     )
-    owner_bump = _owner_bump()
+    bump = owner_bump()
     version_columns = [versions.c[c.key].label(f"v_{c.key}") for c in VERSION_COLUMNS]
     if not scored:
         unscored = [null().label(f"s_{c.key}") for c in SCORE_COLUMNS]
@@ -185,7 +185,7 @@ def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -
             select(*prompt.c, *version_columns, *unscored)
             .select_from(prompt.outerjoin(versions, true()))
             .order_by(versions.c.version_no)
-            .add_cte(owner_bump)
+            .add_cte(bump)
         )
     rows = (
         select(*prompt.c, *version_columns, *(scores.c[c.key].label(f"s_{c.key}") for c in SCORE_COLUMNS))
@@ -193,10 +193,10 @@ def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -
             prompt.outerjoin(versions, true()).outerjoin(scores, scores.c.version_no == versions.c.version_no)
         )
         .order_by(versions.c.version_no)
-        .add_cte(owner_bump)
+        .add_cte(bump)
     )
     if count_scores:  # (without: the bare create, what the benchmark weighs the counters against)
-        rows = rows.add_cte(_count_created_scores(prompt, versions, scores, owner_bump))
+        rows = rows.add_cte(_count_created_scores(prompt, versions, scores, bump))
     return Query(rows)
 
 
@@ -308,7 +308,7 @@ LIST_VERSIONS = Query(
     .where(Version.prompt_id == bindparam("prompt_id"))
     .order_by(Version.version_no)
 )
-DELETE_PROMPT = Query(delete(Prompt).where(_OWNED_PROMPT).returning(Prompt.id).add_cte(_owner_bump()))
+DELETE_PROMPT = Query(delete(Prompt).where(_OWNED_PROMPT).returning(Prompt.id).add_cte(owner_bump()))
 LOCK_PROMPT = Query(select(Prompt.id, Prompt.version_count).where(_OWNED_PROMPT).with_for_update())
 
 
@@ -346,7 +346,7 @@ def _append_version() -> Query:
         )
         .returning(*VERSION_COLUMNS, select(claimed.c.revision).scalar_subquery().label("revision"))
         .add_cte(claimed)
-        .add_cte(_owner_bump())
+        .add_cte(owner_bump())
     )
     return Query(inserted)
 
@@ -374,7 +374,7 @@ REFRESH_BEST_HEAD = Query(
         updated_at=func.now(),
     )
     .returning(Prompt.best_version_no, Prompt.revision)
-    .add_cte(_owner_bump())
+    .add_cte(owner_bump())
 )
 _FEEDBACK_VALUES = ("user_choice", "judge_winner", "agent_winner", "judge_correct")
 UPSERT_FEEDBACK = Query(
@@ -399,7 +399,7 @@ UPSERT_FEEDBACK = Query(
         set_={**{c: literal_column(f"excluded.{c}") for c in _FEEDBACK_VALUES}, "updated_at": func.now()},
     )
     .returning(*FEEDBACK_COLUMNS, literal_column("(xmax = 0)").label("inserted"))
-    .add_cte(_owner_bump())
+    .add_cte(owner_bump())
 )
 INSERT_SCAN = Query(
     insert(SecurityScan)
@@ -410,7 +410,7 @@ INSERT_SCAN = Query(
         label=bindparam("label"),
     )
     .returning(*SCAN_COLUMNS)
-    .add_cte(_owner_bump())
+    .add_cte(owner_bump())
 )
 OWNER_REVISION = Query(select(OwnerRevision.revision).where(OwnerRevision.owner == bindparam("owner")))
 ALL_REVISIONS = Query(select(func.coalesce(func.sum(OwnerRevision.revision), 0), func.count()))

@@ -1,5 +1,5 @@
 """Generated accounts for the round-trip property: many prompts with branching lineage, scored and
-unscored, unicode everywhere, feedback, repeated scans, files from 0 bytes to a few MiB."""
+unscored, labelled, unicode everywhere, feedback, repeated scans, files from 0 bytes to a few MiB."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 from tests.support.system import User
-from tests.takeout.support import SCORE_NAMES, put_file
+from tests.takeout.support import SCORE_NAMES, put_file, set_label
 
 ALPHABETS = [
     "abcdefghijklmnopqrstuvwxyz ",
@@ -19,6 +19,7 @@ ALPHABETS = [
     "e\u0301a\u0308 ",  # combining marks
     '"\\<>&{{ }}=+-@\t\n',  # quoting, templates, formula-looking characters
 ]
+LABEL_NAMES = ["production", "staging", "canary_2"]
 
 
 def text(rng: random.Random, low: int = 1, high: int = 60) -> str:
@@ -29,7 +30,7 @@ def text(rng: random.Random, low: int = 1, high: int = 60) -> str:
 def account(user: User, *, seed: int, prompts: int, file_bytes: int) -> dict[str, int]:
     """Fills `user`'s account; returns how many of each kind it made."""
     rng = random.Random(seed)
-    made = {"prompts": 0, "feedback": 0, "security_scans": 0, "files": 0, "artifacts": 0}
+    made = {"prompts": 0, "labels": 0, "feedback": 0, "security_scans": 0, "files": 0, "artifacts": 0}
     for n in range(prompts):
         versions: list[dict[str, Any]] = []
         for k in range(1, rng.randint(0, 6) + 1):
@@ -50,8 +51,11 @@ def account(user: User, *, seed: int, prompts: int, file_bytes: int) -> dict[str
         if rng.random() < 0.7:
             body["request_id"] = f"req-{seed}-{n}"
             body["agent_type"] = rng.choice(["writer", "coder", "ünï"])
-        user.create_prompt(**body)
+        created = user.create_prompt(**body)
         made["prompts"] += 1
+        for name in rng.sample(LABEL_NAMES, rng.randint(0, 2)) if versions else []:
+            set_label(user, created["id"], name, rng.randint(1, len(versions)))
+            made["labels"] += 1
         if "request_id" in body and rng.random() < 0.4:
             choice = rng.choice(["original", "single", "multi"])
             reply = user.http.post(

@@ -27,9 +27,27 @@ def put_file(user: User, chat_id: str, filename: str, data: bytes, **params: str
     assert reply.status_code in (200, 201), reply.text
 
 
+def set_label(user: User, prompt_id: str, name: str, version_no: int, **extra: bool) -> dict[str, Any]:
+    reply = user.http.put(
+        f"/api/v1/prompts/{prompt_id}/labels/{name}", json={"version_no": version_no, **extra}
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def prompt_documents(archive: bytes) -> dict[str, dict[str, Any]]:
+    """The archive's prompt documents by original text."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        documents = [
+            json.loads(z.read(e["path"])) for e in manifest_of(archive)["entries"] if e["kind"] == "prompt"
+        ]
+    return {doc["fields"]["original_text"]: doc for doc in documents}
+
+
 def small_account(user: User) -> None:
-    """Two prompts (one branching and scored), feedback, a scan, two chats with files and an artifact."""
-    user.create_prompt(
+    """Two prompts (one branching and scored, with two labels), feedback, a scan, two chats with
+    files and an artifact."""
+    branching = user.create_prompt(
         request_id="req-a",
         agent_type="writer",
         original_text="Write a haiku about ünïcode ✓",
@@ -44,6 +62,8 @@ def small_account(user: User) -> None:
             {"text": "v3", "source": "domain", "parent_version_no": 1, "explanation": {"why": "shorter"}},
         ],
     )
+    set_label(user, branching["id"], "production", 3)
+    set_label(user, branching["id"], "candidate", 2)
     user.create_prompt(original_text="no request id, no versions")
     reply = user.http.post(
         "/api/v1/feedback",

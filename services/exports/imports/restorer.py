@@ -6,6 +6,9 @@ call), so every rule of theirs holds and each prompt is one transaction there:
   explanations and scores, so the best head follows. Its key is the prompt's request_id; a prompt
   that had none gets `takeout-<its old id>`, so a second restore finds it. The same body again is
   "already present" (skipped); another prompt under that request_id is listed as an error.
+- labels: SetLabel for each of a prompt's labels it does not have yet (one it has is left where
+  it points). The restore acts as the owner, never as an admin, and only an admin protects a
+  label: a protected one is set unprotected and listed in errors, for an admin to protect again.
 - feedback: SubmitFeedback, only for request_ids with no feedback yet (never replaced).
 - security scans: RecordSecurityScan for each scan not yet present (same text, score and label,
   counted as a multiset, so two identical scans restore as two, and a second restore adds none).
@@ -33,7 +36,7 @@ import grpc
 from google.protobuf import struct_pb2
 
 from depot.files.v1 import files_pb2
-from depot.prompts.v1 import prompts_pb2
+from depot.prompts.v1 import labels_pb2, prompts_pb2
 from services.common import errors
 from services.common.cells import cell_of, cell_value
 from services.exports.imports.archive import Entry, read_entry
@@ -43,7 +46,7 @@ SCORE_FIELDS = ("clarity", "specificity", "actionability", "structure", "context
 DOCUMENT_MAX_BYTES = 256 * 1024 * 1024  # one prompt json, feedback.json, files.json…
 UPLOAD_MESSAGE_BYTES = 256 * 1024
 PROMPTS_AT_ONCE = 4
-COUNTED = ("prompts", "feedback", "security_scans", "files", "artifacts")
+COUNTED = ("prompts", "labels", "feedback", "security_scans", "files", "artifacts")
 
 
 @dataclass
@@ -93,7 +96,7 @@ class Restorer:
 
     def restore_prompt_json(self, data: bytes, progress: Progress) -> None:
         """A single prompt session's json export."""
-        self._guarded("", progress, lambda: self._prompt(_json(data), progress))
+        self._guarded("", progress, lambda: self._prompt(_json(data), progress, ""))
 
     def restore_archive(self, archive: zipfile.ZipFile, entries: list[Entry], progress: Progress) -> None:
         """A verified takeout: prompts first (feedback names them), then the rest."""
@@ -105,7 +108,9 @@ class Restorer:
         with ThreadPoolExecutor(max_workers=PROMPTS_AT_ONCE, thread_name_prefix="depot-restore") as pool:
             list(
                 pool.map(
-                    lambda e: self._guarded(e.path, progress, lambda: self._prompt(read(e), progress)),
+                    lambda e: self._guarded(
+                        e.path, progress, lambda: self._prompt(read(e), progress, e.path)
+                    ),
                     by_kind.get("prompt", []),
                 )
             )
@@ -147,8 +152,9 @@ class Restorer:
 
     # Prompts ---------------------------------------------------------------------------------
 
-    def _prompt(self, document: Any, progress: Progress) -> None:
+    def _prompt(self, document: Any, progress: Progress, path: str) -> None:
         request = prompt_request(document)
+        labels = prompt_labels(document)
         try:
             reply = self._call(self._prompts.CreatePrompt, request)
         except grpc.RpcError as exc:
@@ -159,6 +165,26 @@ class Restorer:
             progress.add("prompts")
         else:
             progress.add("skipped")
+        if labels:
+            self._labels(reply.prompt.id, labels, progress, path)
+
+    def _labels(self, prompt_id: str, labels: list[LabelSpec], progress: Progress, path: str) -> None:
+        listed = self._call(self._prompts.ListLabels, labels_pb2.ListLabelsRequest(prompt_id=prompt_id))
+        present = {label.name for label in listed.labels}
+        for label in labels:
+            if label.name in present:
+                progress.add("skipped")
+                continue
+            where = f"{path}#labels/{label.name}"
+            # Never protected: the restore is not an admin (see the module's note).
+            request = labels_pb2.SetLabelRequest(
+                prompt_id=prompt_id, label=label.name, version_no=label.version_no
+            )
+            if self._guarded(where, progress, self._call, self._prompts.SetLabel, request) is None:
+                continue
+            if label.protected:
+                progress.error(where, "restored unprotected: only an admin protects a label")
+            progress.add("labels")
 
     def _feedback(self, items: Any, progress: Progress) -> None:
         present = {f.request_id for f in self._reader.feedback()}
@@ -295,6 +321,30 @@ def prompt_request(document: Any) -> prompts_pb2.CreatePromptRequest:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise EntryError(f"a prompt field is missing or of the wrong type ({exc})") from None
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """A label as a takeout's prompt document lists it."""
+
+    name: str
+    version_no: int
+    protected: bool
+
+
+def prompt_labels(document: Any) -> list[LabelSpec]:
+    """The labels of a prompt document (a takeout's; a single export has none); EntryError when
+    they are not a list of {name, version_no, protected}. SetLabel checks the name and version."""
+    labels = document.get("labels", [])
+    if not isinstance(labels, list):
+        raise EntryError("labels must be a list")
+    try:
+        return [
+            LabelSpec(str(label["name"]), int(label["version_no"]), label.get("protected") is True)
+            for label in labels
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise EntryError(f"a label needs a name and a version_no ({exc!r})") from None
 
 
 def _new_version(version: dict[str, Any]) -> prompts_pb2.NewVersion:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from depot.files.v1 import files_pb2
-from depot.prompts.v1 import prompts_pb2
+from depot.prompts.v1 import labels_pb2, prompts_pb2
 from services.common.channels import upstream_error
 
 PAGE_SIZE = 500
@@ -25,6 +26,14 @@ PAGE_SIZE = 500
 # would otherwise leave the zip writer waiting), on a few threads of their own.
 PROMPTS_AHEAD, PROMPT_READERS = 16, 4
 Metadata = Callable[[], tuple[tuple[str, str], ...]]
+
+
+@dataclass(frozen=True)
+class AccountPrompt:
+    """A prompt whole (versions and scores) and the labels its owner set on it (no built-ins)."""
+
+    prompt: Any
+    labels: Sequence[Any]
 
 
 def enum_word(enum: Any, value: int, prefix: str) -> str:
@@ -58,20 +67,26 @@ class AccountReader:
         request = prompts_pb2.ListPromptsRequest(page_size=PAGE_SIZE)
         return (p.id for p in self._pages(self._prompts.ListPrompts, request, "prompts", "prompts"))
 
-    def prompt(self, prompt_id: str) -> Any | None:
-        """One prompt with its versions and scores; None when it was deleted meanwhile."""
+    def prompt(self, prompt_id: str) -> AccountPrompt | None:
+        """One prompt with its versions, scores and labels; None when it was deleted meanwhile."""
         try:
-            request = prompts_pb2.GetPromptRequest(id=prompt_id)
-            return self._prompts.GetPrompt(request, metadata=self._metadata(), timeout=self._timeout).prompt
+            metadata = self._metadata()
+            prompt = self._prompts.GetPrompt(
+                prompts_pb2.GetPromptRequest(id=prompt_id), metadata=metadata, timeout=self._timeout
+            ).prompt
+            labels = self._prompts.ListLabels(
+                labels_pb2.ListLabelsRequest(prompt_id=prompt_id), metadata=metadata, timeout=self._timeout
+            ).labels
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise upstream_error(exc, "prompts") from None
+        return AccountPrompt(prompt, [label for label in labels if not label.builtin])
 
-    def prompts(self) -> Iterator[Any]:
+    def prompts(self) -> Iterator[AccountPrompt]:
         """Every prompt of the owner, whole, in list order; the next few are read meanwhile."""
         with ThreadPoolExecutor(max_workers=PROMPT_READERS, thread_name_prefix="depot-takeout") as pool:
-            ahead: deque[Future[Any]] = deque()
+            ahead: deque[Future[AccountPrompt | None]] = deque()
             for prompt_id in self.prompt_ids():
                 ahead.append(pool.submit(self.prompt, prompt_id))
                 if len(ahead) >= PROMPTS_AHEAD:

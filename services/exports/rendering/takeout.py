@@ -1,7 +1,8 @@
 """The takeout: source `account` in format `zip`, everything of one user in one streamed archive.
 
     manifest.json                          {version, owner, created_at, entries, receipt}
-    prompts/<id>.json                      the json rendering of prompts/<id> with include_workflow
+    prompts/<id>.json                      the json rendering of prompts/<id> with include_workflow,
+                                           and its labels: [{name, version_no, protected}]
     feedback.json, security_scans.json     arrays, newest first (as the lists answer)
     chats/<chat_id>/files/<filename>       the bytes, exactly
     chats/<chat_id>/files.json             their metadata
@@ -27,10 +28,11 @@ from depot.prompts.v1 import prompts_pb2
 from services.common import errors
 from services.common.cells import cell_value
 from services.common.timestamps import datetime_of
-from services.exports.rendering.account import AccountReader, enum_word
+from services.exports.rendering.account import AccountPrompt, AccountReader, enum_word
 from services.exports.rendering.renderers import RENDERER_VERSION, render_zip
 from services.exports.rendering.renderers.chunks import byte_chunks
 from services.exports.rendering.renderers.formats import render
+from services.exports.rendering.renderers.model import Report, Table
 from services.exports.rendering.reports import RenderStats, prompt_report
 
 MANIFEST_VERSION = 1
@@ -102,13 +104,11 @@ def render_account(
 def _entries(
     reader: AccountReader, manifest: Manifest, revision: str, stats: RenderStats
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
-    for prompt in reader.prompts():
-        report = prompt_report(
-            prompt, include_workflow=True, stats=RenderStats(), read_time=manifest.created_at
-        )
+    for taken in reader.prompts():
         manifest.counts["prompts"] += 1
         stats.row_count += 1
-        yield manifest.entry(entry_path("prompts", f"{prompt.id}.json"), "prompt", render(report, "json"))
+        path = entry_path("prompts", f"{taken.prompt.id}.json")
+        yield manifest.entry(path, "prompt", render(_prompt_document(taken, manifest.created_at), "json"))
     yield manifest.entry(FEEDBACK, "feedback", _json_array(_feedback(reader, manifest)))
     yield manifest.entry(SECURITY_SCANS, "security_scans", _json_array(_scans(reader, manifest)))
     for chat in list(reader.chats()):
@@ -120,6 +120,17 @@ def _entries(
         "counts": manifest.counts,
     }
     yield MANIFEST, iter([manifest.document(receipt)])
+
+
+LABEL_COLUMNS = ["name", "version_no", "protected"]
+
+
+def _prompt_document(taken: AccountPrompt, read_time: datetime) -> Report:
+    """The prompt's json export with its workflow, and then its labels (a restore sets them again)."""
+    report = prompt_report(taken.prompt, include_workflow=True, stats=RenderStats(), read_time=read_time)
+    labels = [(label.name, label.version_no, label.protected) for label in taken.labels]
+    report.tables = [*report.tables, Table("labels", LABEL_COLUMNS, labels)]
+    return report
 
 
 def _json_array(items: Iterator[dict[str, Any]]) -> Iterator[bytes]:

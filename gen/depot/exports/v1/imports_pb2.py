@@ -25,31 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64\x65pot/exports/v1/imports.proto\x12\x10\x64\x65pot.exports.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"k\n\x0cImportCounts\x12\x0f\n\x07prompts\x18\x01 \x01(\x03\x12\x10\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x02 \x01(\x03\x12\x16\n\x0esecurity_scans\x18\x03 \x01(\x03\x12\r\n\x05\x66iles\x18\x04 \x01(\x03\x12\x11\n\tartifacts\x18\x05 \x01(\x03\",\n\x0bImportError\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xcd\x02\n\x06Import\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.depot.exports.v1.ImportState\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12.\n\x06\x63ounts\x18\x06 \x01(\x0b\x32\x1e.depot.exports.v1.ImportCounts\x12\x0f\n\x07skipped\x18\x07 \x01(\x03\x12-\n\x06\x65rrors\x18\x08 \x03(\x0b\x32\x1d.depot.exports.v1.ImportError\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x12\x43reateImportHeader\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12 \n\x13\x65xpected_size_bytes\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x16\n\x14_expected_size_bytes\"f\n\x13\x43reateImportRequest\x12\x36\n\x06header\x18\x01 \x01(\x0b\x32$.depot.exports.v1.CreateImportHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"=\n\x14\x43reateImportResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.depot.exports.v1.Import\"\x1e\n\x10GetImportRequest\x12\n\n\x02id\x18\x01 \x01(\t\":\n\x11GetImportResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.depot.exports.v1.Import*\x96\x01\n\x0bImportState\x12\x1c\n\x18IMPORT_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13IMPORT_STATE_QUEUED\x10\x01\x12\x1b\n\x17IMPORT_STATE_PROCESSING\x10\x02\x12\x1a\n\x16IMPORT_STATE_COMPLETED\x10\x03\x12\x17\n\x13IMPORT_STATE_FAILED\x10\x04\x32\xc7\x01\n\x0eImportsService\x12_\n\x0c\x43reateImport\x12%.depot.exports.v1.CreateImportRequest\x1a&.depot.exports.v1.CreateImportResponse(\x01\x12T\n\tGetImport\x12\".depot.exports.v1.GetImportRequest\x1a#.depot.exports.v1.GetImportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64\x65pot/exports/v1/imports.proto\x12\x10\x64\x65pot.exports.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"{\n\x0cImportCounts\x12\x0f\n\x07prompts\x18\x01 \x01(\x03\x12\x10\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x02 \x01(\x03\x12\x16\n\x0esecurity_scans\x18\x03 \x01(\x03\x12\r\n\x05\x66iles\x18\x04 \x01(\x03\x12\x11\n\tartifacts\x18\x05 \x01(\x03\x12\x0e\n\x06labels\x18\x06 \x01(\x03\",\n\x0bImportError\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xcd\x02\n\x06Import\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.depot.exports.v1.ImportState\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12.\n\x06\x63ounts\x18\x06 \x01(\x0b\x32\x1e.depot.exports.v1.ImportCounts\x12\x0f\n\x07skipped\x18\x07 \x01(\x03\x12-\n\x06\x65rrors\x18\x08 \x03(\x0b\x32\x1d.depot.exports.v1.ImportError\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x12\x43reateImportHeader\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12 \n\x13\x65xpected_size_bytes\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x16\n\x14_expected_size_bytes\"f\n\x13\x43reateImportRequest\x12\x36\n\x06header\x18\x01 \x01(\x0b\x32$.depot.exports.v1.CreateImportHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"=\n\x14\x43reateImportResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.depot.exports.v1.Import\"\x1e\n\x10GetImportRequest\x12\n\n\x02id\x18\x01 \x01(\t\":\n\x11GetImportResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.depot.exports.v1.Import*\x96\x01\n\x0bImportState\x12\x1c\n\x18IMPORT_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13IMPORT_STATE_QUEUED\x10\x01\x12\x1b\n\x17IMPORT_STATE_PROCESSING\x10\x02\x12\x1a\n\x16IMPORT_STATE_COMPLETED\x10\x03\x12\x17\n\x13IMPORT_STATE_FAILED\x10\x04\x32\xc7\x01\n\x0eImportsService\x12_\n\x0c\x43reateImport\x12%.depot.exports.v1.CreateImportRequest\x1a&.depot.exports.v1.CreateImportResponse(\x01\x12T\n\tGetImport\x12\".depot.exports.v1.GetImportRequest\x1a#.depot.exports.v1.GetImportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'depot.exports.v1.imports_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMPORTSTATE']._serialized_start=938
-  _globals['_IMPORTSTATE']._serialized_end=1088
+  _globals['_IMPORTSTATE']._serialized_start=954
+  _globals['_IMPORTSTATE']._serialized_end=1104
   _globals['_IMPORTCOUNTS']._serialized_start=85
-  _globals['_IMPORTCOUNTS']._serialized_end=192
-  _globals['_IMPORTERROR']._serialized_start=194
-  _globals['_IMPORTERROR']._serialized_end=238
-  _globals['_IMPORT']._serialized_start=241
-  _globals['_IMPORT']._serialized_end=574
-  _globals['_CREATEIMPORTHEADER']._serialized_start=576
-  _globals['_CREATEIMPORTHEADER']._serialized_end=676
-  _globals['_CREATEIMPORTREQUEST']._serialized_start=678
-  _globals['_CREATEIMPORTREQUEST']._serialized_end=780
-  _globals['_CREATEIMPORTRESPONSE']._serialized_start=782
-  _globals['_CREATEIMPORTRESPONSE']._serialized_end=843
-  _globals['_GETIMPORTREQUEST']._serialized_start=845
-  _globals['_GETIMPORTREQUEST']._serialized_end=875
-  _globals['_GETIMPORTRESPONSE']._serialized_start=877
-  _globals['_GETIMPORTRESPONSE']._serialized_end=935
-  _globals['_IMPORTSSERVICE']._serialized_start=1091
-  _globals['_IMPORTSSERVICE']._serialized_end=1290
+  _globals['_IMPORTCOUNTS']._serialized_end=208
+  _globals['_IMPORTERROR']._serialized_start=210
+  _globals['_IMPORTERROR']._serialized_end=254
+  _globals['_IMPORT']._serialized_start=257
+  _globals['_IMPORT']._serialized_end=590
+  _globals['_CREATEIMPORTHEADER']._serialized_start=592
+  _globals['_CREATEIMPORTHEADER']._serialized_end=692
+  _globals['_CREATEIMPORTREQUEST']._serialized_start=694
+  _globals['_CREATEIMPORTREQUEST']._serialized_end=796
+  _globals['_CREATEIMPORTRESPONSE']._serialized_start=798
+  _globals['_CREATEIMPORTRESPONSE']._serialized_end=859
+  _globals['_GETIMPORTREQUEST']._serialized_start=861
+  _globals['_GETIMPORTREQUEST']._serialized_end=891
+  _globals['_GETIMPORTRESPONSE']._serialized_start=893
+  _globals['_GETIMPORTRESPONSE']._serialized_end=951
+  _globals['_IMPORTSSERVICE']._serialized_start=1107
+  _globals['_IMPORTSSERVICE']._serialized_end=1306
 # @@protoc_insertion_point(module_scope)

@@ -63,6 +63,7 @@ class ImportCounts(_message.Message):
     SECURITY_SCANS_FIELD_NUMBER: _builtins.int
     FILES_FIELD_NUMBER: _builtins.int
     ARTIFACTS_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
     prompts: _builtins.int
     """Prompt sessions created."""
     feedback: _builtins.int
@@ -73,6 +74,8 @@ class ImportCounts(_message.Message):
     """Chat files stored."""
     artifacts: _builtins.int
     """Table artifacts created."""
+    labels: _builtins.int
+    """Labels set on restored prompts (a takeout's prompt documents carry them)."""
     def __init__(
         self,
         *,
@@ -81,10 +84,11 @@ class ImportCounts(_message.Message):
         security_scans: _builtins.int = ...,
         files: _builtins.int = ...,
         artifacts: _builtins.int = ...,
+        labels: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifacts", b"artifacts", "feedback", b"feedback", "files", b"files", "prompts", b"prompts", "security_scans", b"security_scans"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifacts", b"artifacts", "feedback", b"feedback", "files", b"files", "labels", b"labels", "prompts", b"prompts", "security_scans", b"security_scans"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
