@@ -28,7 +28,7 @@ from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
 from services.common.database import Query
 from services.prompts.rules import NewPrompt, NewVersion, ScoreSet
-from services.prompts.statements import CREATE_PROMPT, create_prompt_params, create_prompt_statement
+from services.prompts.statements import create_prompt_params, create_prompt_statement, create_statement
 from tests.support.system import System
 
 ROUNDS = int(os.environ.get("BENCH_WRITE_COST_ROUNDS", "4"))
@@ -72,8 +72,8 @@ def stack_cpu_seconds(system: System) -> float:
     return total
 
 
-def _params(scored: int) -> dict[str, Any]:
-    """A create of `scored` scored versions (one unscored version when 0), as the service sends it."""
+def _prompt(scored: int) -> NewPrompt:
+    """A create of `scored` scored versions (one unscored version when 0), as the service makes it."""
     versions = [
         NewVersion(
             text="Rewrite the description below for readers aged 18-25",
@@ -82,24 +82,22 @@ def _params(scored: int) -> dict[str, Any]:
         )
         for source in SOURCES[: max(scored, 1)]
     ]
-    return create_prompt_params(
-        NewPrompt(
-            owner=f"bench-{uuid.uuid4()}",
-            request_id=None,
-            agent_type=None,
-            original_text="Rewrite this product description for a younger audience",
-            best_version_no=1 if scored else None,
-            request_hash=b"0" * 32,
-            size_bytes=300,
-            versions=versions,
-        )
+    return NewPrompt(
+        owner=f"bench-{uuid.uuid4()}",
+        request_id=None,
+        agent_type=None,
+        original_text="Rewrite this product description for a younger audience",
+        best_version_no=1 if scored else None,
+        request_hash=b"0" * 32,
+        size_bytes=300,
+        versions=versions,
     )
 
 
-def _statement_cpu(conn: psycopg.Connection[Any], query: Query, scored: int) -> float:
+def _statement_cpu(conn: psycopg.Connection[Any], query: Query, prompt: NewPrompt) -> float:
     """Backend CPU seconds per create statement."""
     sql, defaults = query.compiled()
-    params = {**defaults, **_params(scored)}
+    params = {**defaults, **create_prompt_params(prompt)}
     before = _cpu(conn.info.backend_pid)
     for _ in range(STATEMENTS):
         conn.execute(sql, params)
@@ -143,21 +141,24 @@ def _grpc_cpu(system: System, scored: int, clients: int = 8, calls: int = 400) -
 
 
 def write_cost(system: System) -> None:
-    bare = create_prompt_statement(count_scores=False)
     print(
         "write cost of the effectiveness counters: PostgreSQL backend CPU per create statement"
         f" ({STATEMENTS:,} back to back, with and without the counters alternated, medians of {ROUNDS}):"
     )
     with psycopg.connect(system.database.url, autocommit=True) as conn:
         for scored, label in ((0, "one unscored version"), (3, "three scored versions")):
+            # What the service runs (an unscored create has no scores to count: its statement has
+            # no scores insert), against the same create without the counting.
+            counted = create_statement(_prompt(scored))
+            bare = create_prompt_statement(count_scores=False, scored=bool(scored))
             without: list[float] = []
             with_counters: list[float] = []
             try:
                 for _ in range(ROUNDS):
                     counter_triggers(conn, enabled=False)
-                    without.append(_statement_cpu(conn, bare, scored))
+                    without.append(_statement_cpu(conn, bare, _prompt(scored)))
                     counter_triggers(conn, enabled=True)
-                    with_counters.append(_statement_cpu(conn, CREATE_PROMPT, scored))
+                    with_counters.append(_statement_cpu(conn, counted, _prompt(scored)))
             finally:
                 counter_triggers(conn, enabled=True)
             added = statistics.median(with_counters) - statistics.median(without)

@@ -19,8 +19,6 @@ from services.prompts.models import (
 from services.prompts.statements import (
     ALL_REVISIONS,
     APPEND_VERSION,
-    CREATE_PROMPT,
-    CREATE_UNSCORED_PROMPT,
     DELETE_PROMPT,
     FEEDBACK_COLUMNS,
     GET_ANY_PROMPT,
@@ -39,6 +37,7 @@ from services.prompts.statements import (
     VERSION_COLUMNS,
     CreatedVersion,
     create_prompt_params,
+    create_statement,
     list_query,
 )
 
@@ -69,10 +68,8 @@ class PromptsRepository:
     async def create_prompt(self, prompt: Any) -> tuple[Any, list[Any]] | None:
         """Creates a prompt (rules.NewPrompt) with its versions and their scores in one statement;
         returns (prompt, versions), or None when the owner already has a prompt with this request_id."""
-        scored = any(v.scores is not None for v in prompt.versions)
-        statement = CREATE_PROMPT if scored else CREATE_UNSCORED_PROMPT
         params = create_prompt_params(prompt)
-        rows = (await self.session.execute(statement, params)).all()
+        rows = (await self.session.execute(create_statement(prompt), params)).all()
         if not rows:
             return None
         created = [

@@ -253,6 +253,12 @@ CREATE_PROMPT = create_prompt_statement()
 CREATE_UNSCORED_PROMPT = create_prompt_statement(scored=False)
 
 
+def create_statement(prompt: Any) -> Query:
+    """The create a rules.NewPrompt runs: without the scores insert, and so without counting (and
+    without the score-insert trigger firing for no row), when none of its versions is scored."""
+    return CREATE_PROMPT if any(v.scores is not None for v in prompt.versions) else CREATE_UNSCORED_PROMPT
+
+
 def create_prompt_params(prompt: Any) -> dict[str, Any]:
     """The parameters of a create statement for a rules.NewPrompt (CREATE_UNSCORED_PROMPT leaves
     out the scores, for versions that carry none)."""

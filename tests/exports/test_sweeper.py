@@ -302,31 +302,36 @@ def test_the_sweep_takes_an_upload_no_import_points_at_after_the_grace_and_keeps
 ) -> None:
     blobs = PostgresBlobStore(database.url)
     owner = f"imports-{uuid.uuid4().hex[:8]}"
-    queued, ended, never = (f"imports/{uuid.uuid4()}" for _ in range(3))
+    running, ended, never = (f"imports/{uuid.uuid4()}" for _ in range(3))
 
     async def test(subject: Sweeper) -> None:
-        for key in (queued, ended, never):
+        for key in (running, ended, never):
             blobs.put(key, [b"an uploaded archive"])
-        # A queued job points at its upload; an ended one no longer does (its delete failed); the
-        # third is the upload of a request that died before its row committed.
-        [(queued_id,), (ended_id,)] = await sql(
+        # A running job points at its upload; an ended one no longer does (its delete failed); the
+        # third is the upload of a request that died before its row committed. The running job's
+        # lease is another worker's and far from expiring, so no exports replica serving this
+        # database takes it (a queued one was, now and then: it failed the bogus archive and
+        # deleted its upload before the sweep looked).
+        [(running_id,), (ended_id,)] = await sql(
             subject,
-            "INSERT INTO exports.imports (owner, status, content_type, blob_key, size_bytes)"
-            " VALUES (%s, 'queued', 'application/zip', %s, 19), (%s, 'completed', 'application/zip', NULL, 19)"
+            "INSERT INTO exports.imports"
+            " (owner, status, content_type, blob_key, size_bytes, lease_owner, lease_expires_at)"
+            " VALUES (%s, 'processing', 'application/zip', %s, 19, 'elsewhere', now() + interval '1 hour'),"
+            " (%s, 'completed', 'application/zip', NULL, 19, NULL, NULL)"
             " RETURNING id",
             owner,
-            queued,
+            running,
             owner,
         )
         try:
             await subject.sweep()
-            assert all(blobs.exists(k) for k in (queued, ended, never)), "younger than the grace: left alone"
+            assert all(blobs.exists(k) for k in (running, ended, never)), "younger than the grace: left alone"
             swept = await subject.sweep(grace_seconds=0)
-            kept = {k: blobs.exists(k) for k in (queued, ended, never)}
-            assert kept == {queued: True, ended: False, never: False}
+            kept = {k: blobs.exists(k) for k in (running, ended, never)}
+            assert kept == {running: True, ended: False, never: False}
             assert swept.blobs >= 2
         finally:
-            await sql(subject, "DELETE FROM exports.imports WHERE id = ANY(%s)", [queued_id, ended_id])
-            blobs.delete(queued)
+            await sql(subject, "DELETE FROM exports.imports WHERE id = ANY(%s)", [running_id, ended_id])
+            blobs.delete(running)
 
     run(database, blobs, test)
