@@ -21,6 +21,7 @@ from services.common.trace_context import linked_span
 from services.exports.webhooks import signing
 from services.exports.webhooks.repository import WebhooksUnitOfWork
 from services.exports.webhooks.rules import retry_delay
+from services.exports.webhooks.secrets import SecretUnreadable, SigningSecrets
 from services.exports.webhooks.sender import Outcome, Sender
 from services.exports.webhooks.settings import WebhookSettings
 
@@ -31,10 +32,16 @@ class Dispatcher:
     """Claims, sends and records deliveries until stopped."""
 
     def __init__(
-        self, *, unit_of_work: WebhooksUnitOfWork, sender: Sender, settings: WebhookSettings
+        self,
+        *,
+        unit_of_work: WebhooksUnitOfWork,
+        sender: Sender,
+        settings: WebhookSettings,
+        secrets: SigningSecrets,
     ) -> None:
         self._uow = unit_of_work
         self._sender = sender
+        self._secrets = secrets
         self._settings = settings
         self._worker = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._sending: set[asyncio.Task[None]] = set()
@@ -84,11 +91,16 @@ class Dispatcher:
         """Sends one claimed delivery and records the outcome. A test delivery (`counts` false) is
         one attempt that never retries and never counts towards disabling its subscription."""
         body = row.body.encode()
-        headers = signing.headers(
-            secret=row.secret, message_id=row.event_id, timestamp=int(time.time()), body=body
-        )
         attempted_at = datetime.now(UTC)
-        outcome = await self._sender.post(row.url, body=body, headers=headers)
+        try:
+            secret = self._secrets.of(row)
+        except SecretUnreadable as exc:  # never sent unsigned: a failed attempt that says why
+            outcome = Outcome(status_code=None, error=str(exc), duration_ms=0)
+        else:
+            headers = signing.headers(
+                secret=secret, message_id=row.event_id, timestamp=int(time.time()), body=body
+            )
+            outcome = await self._sender.post(row.url, body=body, headers=headers)
         if outcome.ok:
             async with self._uow() as repo:
                 await repo.delivered(

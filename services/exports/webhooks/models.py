@@ -14,6 +14,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -49,8 +50,10 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(Text, nullable=False)
     events: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
-    # The signing key; never sent again after the create (see README "Webhooks").
+    # The signing key, sealed (webhooks/secrets.py); never sent again after the create (see README
+    # "Webhooks"). `secret` holds it in plain text only for a row from before sealing, until sealed.
     secret: Mapped[str] = mapped_column(Text, nullable=False)
+    secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     # Failed attempts since the last success; at the setting's bound the subscription is disabled.

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from services.common.database import Query, Session
 from services.exports.webhooks.models import Attempt, Cursor, Delivery, Webhook
 
-WEBHOOK_COLUMNS = tuple(c for c in Webhook.__table__.c if c.name != "secret")
+WEBHOOK_COLUMNS = tuple(c for c in Webhook.__table__.c if c.name not in ("secret", "secret_sealed"))
 DELIVERY_COLUMNS = tuple(c for c in Delivery.__table__.c if c.name != "body")
 ATTEMPT_COLUMNS = tuple(Attempt.__table__.c)
 
@@ -110,7 +110,7 @@ CLAIM = Query(
            WHERE d.id = due.id
           RETURNING d.id, d.webhook_id, d.event_id, d.body, d.attempts
         )
-        SELECT c.id, c.webhook_id, c.event_id, c.body, c.attempts, w.url, w.secret
+        SELECT c.id, c.webhook_id, c.event_id, c.body, c.attempts, w.url, w.secret, w.secret_sealed
           FROM claimed c JOIN exports.webhooks w ON w.id = c.webhook_id
         """
     )
@@ -176,23 +176,45 @@ class WebhooksRepository:
         stmt = select(func.count()).select_from(Webhook).where(Webhook.owner == owner)
         return int((await self.session.execute(stmt)).scalar_one())
 
-    async def insert(self, *, owner: str, url: str, events: list[str], description: str, secret: str) -> Any:
-        """Stores a subscription; answers its row (without the secret)."""
+    async def insert(
+        self, *, owner: str, url: str, events: list[str], description: str, secret_sealed: bytes
+    ) -> Any:
+        """Stores a subscription with its sealed secret; answers its row (without the secret)."""
         stmt = (
             insert(Webhook)
             .values(
-                id=uuid.uuid4(), owner=owner, url=url, events=events, description=description, secret=secret
+                id=uuid.uuid4(),
+                owner=owner,
+                url=url,
+                events=events,
+                description=description,
+                secret="",
+                secret_sealed=secret_sealed,
             )
             .returning(*WEBHOOK_COLUMNS)
         )
         return (await self.session.execute(stmt)).one()
 
     async def get(self, *, owner: str, webhook_id: uuid.UUID) -> Any | None:
-        """One of the owner's subscriptions, with its secret."""
-        stmt = select(*WEBHOOK_COLUMNS, Webhook.secret).where(
+        """One of the owner's subscriptions, with its secret (sealed, or plain from before sealing)."""
+        stmt = select(*WEBHOOK_COLUMNS, Webhook.secret, Webhook.secret_sealed).where(
             Webhook.id == webhook_id, Webhook.owner == owner
         )
         return (await self.session.execute(stmt)).first()
+
+    async def plain_secrets(self) -> Sequence[Any]:
+        """(id, secret) of every subscription whose secret is not sealed yet (from before sealing)."""
+        stmt = select(Webhook.id, Webhook.secret).where(Webhook.secret_sealed.is_(None))
+        return (await self.session.execute(stmt)).all()
+
+    async def seal_secret(self, *, webhook_id: uuid.UUID, sealed: bytes) -> int:
+        """Replaces a plain secret by its sealed form, unless another replica did first; answers 1 or 0."""
+        stmt = (
+            update(Webhook)
+            .where(Webhook.id == webhook_id, Webhook.secret_sealed.is_(None))
+            .values(secret="", secret_sealed=sealed)
+        )
+        return (await self.session.execute(stmt)).rowcount
 
     async def page(
         self, *, owner: str, limit: int, after: tuple[datetime, uuid.UUID] | None

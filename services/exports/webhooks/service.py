@@ -15,6 +15,7 @@ from services.common.ids import parse_id
 from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.exports.webhooks import rules, signing
 from services.exports.webhooks.repository import WebhooksUnitOfWork
+from services.exports.webhooks.secrets import SigningSecrets
 from services.exports.webhooks.targets import Refused, resolve
 
 
@@ -34,10 +35,17 @@ class Webhooks:
     """Subscriptions and their delivery log, for the calling user."""
 
     def __init__(
-        self, *, unit_of_work: WebhooksUnitOfWork, attempts: Attempts, allow_private: bool, max_per_user: int
+        self,
+        *,
+        unit_of_work: WebhooksUnitOfWork,
+        attempts: Attempts,
+        secrets: SigningSecrets,
+        allow_private: bool,
+        max_per_user: int,
     ) -> None:
         self._uow = unit_of_work
         self._attempts = attempts
+        self._secrets = secrets
         self._allow_private = allow_private
         self._max_per_user = max_per_user
 
@@ -59,7 +67,9 @@ class Webhooks:
                     f"at most {self._max_per_user} webhooks per user; delete one first",
                     reason="WEBHOOK_LIMIT",
                 )
-            row = await repo.insert(owner=owner, url=url, events=types, description=text, secret=secret)
+            row = await repo.insert(
+                owner=owner, url=url, events=types, description=text, secret_sealed=self._secrets.seal(secret)
+            )
         return row, secret
 
     async def get(self, *, owner: str, webhook_id: str) -> Any:
@@ -109,7 +119,9 @@ class Webhooks:
                 }
             ).decode()
             row = await repo.insert_test(webhook_id=webhook.id, body=body, event_id=event_id, worker=worker)
-        claimed = _Claimed(row.id, webhook.id, event_id, body, 1, webhook.url, webhook.secret)
+        claimed = _Claimed(
+            row.id, webhook.id, event_id, body, 1, webhook.url, webhook.secret, webhook.secret_sealed
+        )
         await self._attempts.attempt(claimed, worker=worker, counts=False)
         async with self._uow() as repo:
             delivery = await repo.delivery(delivery_id=row.id)
@@ -128,6 +140,7 @@ class _Claimed:
     attempts: int
     url: str
     secret: str
+    secret_sealed: bytes | None
 
 
 async def _owned(repo: Any, owner: str, webhook_id: str) -> Any:

@@ -14,6 +14,9 @@ class WebhookSettings(BaseSettings):
     # Private, loopback and other non-public targets are refused unless this is true (development
     # and tests); link-local ones (cloud metadata) always are.
     allow_private: bool = False
+    # Fernet keys sealing signing secrets at rest, comma-separated, the first one encrypting
+    # (secrets.py); empty: one derived from DEPOT_SERVICE_SECRET.
+    secret_keys: str = ""
     # One attempt: connecting, and the whole POST with its redirects; the receiver's answer is read
     # up to max_response_bytes and the rest dropped.
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

@@ -4,6 +4,7 @@ event consumers and the delivery dispatcher, with what to close when the server 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from depot.exports.v1 import webhooks_pb2, webhooks_pb2_grpc
@@ -17,10 +18,12 @@ from services.exports.webhooks.delivery import Dispatcher
 from services.exports.webhooks.handlers import WebhooksHandlers
 from services.exports.webhooks.repository import WebhooksRepository
 from services.exports.webhooks.retention import DeliveryRetention
+from services.exports.webhooks.secrets import SigningSecrets, seal_plain_secrets
 from services.exports.webhooks.sender import Sender
 from services.exports.webhooks.service import Webhooks
 from services.exports.webhooks.settings import WebhookSettings
 
+log = logging.getLogger("depot.exports.webhooks")
 FULL_NAME = webhooks_pb2.DESCRIPTOR.services_by_name["WebhooksService"].full_name
 EVENTS_SERVICE = "depot.events.v1.EventsService"
 
@@ -32,10 +35,12 @@ def build_webhooks(
     hooks = WebhookSettings()
     unit_of_work = database.units_of_work(WebhooksRepository)
     sender = Sender(hooks)
-    dispatcher = Dispatcher(unit_of_work=unit_of_work, sender=sender, settings=hooks)
+    secrets = SigningSecrets(keys=hooks.secret_keys, service_secret=settings.service_secret)
+    dispatcher = Dispatcher(unit_of_work=unit_of_work, sender=sender, settings=hooks, secrets=secrets)
     service = Webhooks(
         unit_of_work=unit_of_work,
         attempts=dispatcher,
+        secrets=secrets,
         allow_private=hooks.allow_private,
         max_per_user=hooks.max_per_user,
     )
@@ -62,13 +67,18 @@ def build_webhooks(
         for source, channel in channels.items()
     ]
     retention = DeliveryRetention(database, hooks)
+    sealing: asyncio.Task[int] | None = None
     if hooks.worker:
+        sealing = asyncio.create_task(seal_plain_secrets(unit_of_work, secrets), name="webhook-secrets")
+        sealing.add_done_callback(_log_failure)
         dispatcher.start()
         retention.start()
         for consumer in consumers:
             consumer.start()
 
     async def close() -> None:
+        if sealing is not None:
+            sealing.cancel()
         await asyncio.gather(*(c.stop() for c in consumers), dispatcher.stop(), retention.stop())
         await sender.close()
         await asyncio.gather(*(channel.close() for channel in channels.values()))
@@ -77,3 +87,9 @@ def build_webhooks(
         webhooks_pb2_grpc.add_WebhooksServiceServicer_to_server, WebhooksHandlers(service), FULL_NAME
     )
     return registration, close
+
+
+def _log_failure(task: asyncio.Task[int]) -> None:
+    """A sealing pass that failed leaves the plain secrets working; the next start seals them."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("webhook_secrets_not_sealed", extra={"error": repr(task.exception())[:300]})
