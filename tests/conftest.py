@@ -6,6 +6,7 @@ no test needs to reset the database.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,33 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
 def system(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     with System.running(database, Path(tmp_path_factory.mktemp("system"))) as system:
         yield system
+
+
+@pytest.fixture(autouse=True)
+def _shared_processes_alive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails the test during which a process of the shared system died (naming it, with the end of
+    its log: a crash in C code leaves its threads' stacks there) and starts it again, so that the
+    tests after it fail for their own reasons, not with "connection refused" by the hundred."""
+    yield
+    if "system" not in request.fixturenames:
+        return
+    system: System = request.getfixturevalue("system")
+    dead = system.stack.exited()
+    if not dead:
+        return
+    report = []
+    for name in dead:
+        code = system.stack.processes[name].returncode
+        log = system.stack.log_dir / f"{name}.log" if system.stack.log_dir is not None else None
+        tail = log.read_text(errors="replace").splitlines()[-40:] if log is not None and log.exists() else []
+        report.append(f"{name} exited with code {code}; its log ends:\n" + "\n".join(tail))
+        system.stack.restart_process(name)
+    deadline = time.monotonic() + 60
+    for name in dead:
+        if name != "gateway":
+            system.stack.wait_serving(name, deadline=deadline)
+    system.stack.wait_ready(deadline=deadline)
+    pytest.fail("a process of the shared system died (started again):\n" + "\n\n".join(report))
 
 
 @pytest.fixture

@@ -25,7 +25,11 @@ WAIT_SECONDS = 0.5
 
 async def _insert_webhook(session: Session, owner: str) -> None:
     await WebhooksRepository(session).insert(
-        owner=owner, url="https://52.216.8.1/hook", events=["prompt.created"], description="", secret="s"
+        owner=owner,
+        url="https://52.216.8.1/hook",
+        events=["prompt.created"],
+        description="",
+        secret_sealed=b"sealed",
     )
 
 

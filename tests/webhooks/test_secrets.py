@@ -95,4 +95,10 @@ def test_a_plain_secret_from_before_sealing_signs_and_a_worker_seals_it_at_start
         lambda: stored(hooked, hook["id"]), lambda row: row[1] is not None, what="the secret sealed"
     )
     assert plain == "" and sealed is not None and Fernet(NEW_KEY).decrypt(sealed) == hook["secret"].encode()
+    # The gateway's channel finds the restarted process again after its reconnect backoff.
+    wait_until(
+        lambda: carol.http.get(f"/api/v1/webhooks/{hook['id']}").status_code,
+        lambda status: status == 200,
+        what="the gateway reaching the restarted exports service",
+    )
     assert send_test_delivery(carol, receiver, hook, "/plain")["status"] == "delivered"
