@@ -128,6 +128,14 @@ def test_a_wrong_content_type_is_400(bob: User, genuine: dict[str, bytes], conte
     assert "Content-Type must be application/zip" in reply.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("body", [b'{"title":', b'{"versions": [1, 2]', b"{\n" + b" " * 100_000])
+def test_json_cut_short_is_400(bob: User, body: bytes) -> None:
+    reply = restore(bob, body, "application/json")
+    assert reply.status_code == 400, reply.text
+    assert "not a JSON object" in reply.json()["error"]["message"]
+    assert_nothing_written(bob)
+
+
 def test_json_that_is_no_prompt_export_fails_the_job(bob: User) -> None:
     job = restored(bob, b'{"hello": "world"}', "application/json")
     assert job["status"] == "completed" and job["counts"]["prompts"] == 0, job

@@ -9,6 +9,7 @@ CONTENT_TYPES = (ZIP, JSON)
 # A zip starts with a local file header (or, empty, with the end of the central directory).
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 JSON_MAX_BYTES = 256 * 1024 * 1024  # one prompt session's json export is read whole
+JSON_SPACE = b" \t\r\n"  # whitespace around a JSON value (RFC 8259)
 
 
 class UploadTooLarge(ResourceExhausted):
@@ -42,13 +43,17 @@ def check_size(size: int, *, limit: int) -> None:
         raise UploadTooLarge(limit)
 
 
-def check_start(media: str, start: bytes) -> None:
-    """The first bytes fit the content type: a zip's signature, or JSON's opening brace."""
+def check_ends(media: str, start: bytes, end: bytes) -> None:
+    """The first and last bytes fit the content type: a zip's signature; JSON's opening and closing
+    braces (a body cut short is refused here; the rest of its syntax is the job's to check, which
+    reads it whole)."""
     if media == ZIP and not start.startswith(ZIP_MAGIC):
         raise InvalidArgument(
             "the body is not a zip archive (Content-Type says application/zip)", field="body"
         )
-    if media == JSON and not start.lstrip(b" \t\r\n\xef\xbb\xbf").startswith(b"{"):
+    if media == JSON and not (
+        start.lstrip(JSON_SPACE + b"\xef\xbb\xbf").startswith(b"{") and end.rstrip(JSON_SPACE).endswith(b"}")
+    ):
         raise InvalidArgument(
             "the body is not a JSON object (Content-Type says application/json)", field="body"
         )

@@ -203,15 +203,17 @@ async def _spool(chunks: AsyncIterator[bytes], path: Path, *, media: str, limit:
     """Writes the upload to `path` as it arrives; returns its size. Refused past the limit, or
     when its first bytes are not what the content type says."""
     size = 0
-    start = b""
+    start = end = b""
     with path.open("wb") as out:
         async for chunk in chunks:
             size += len(chunk)
             rules.check_size(size, limit=limit)
             if len(start) < 64:
                 start += chunk[:64]
+            if media == rules.JSON and (kept := chunk.rstrip(rules.JSON_SPACE)):
+                end = (end + kept[-64:])[-64:]  # the last bytes before trailing whitespace
             out.write(chunk)
-    rules.check_start(media, start)
+    rules.check_ends(media, start, end)
     return size
 
 
