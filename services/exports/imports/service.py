@@ -201,7 +201,7 @@ class ImportsService:
 
 async def _spool(chunks: AsyncIterator[bytes], path: Path, *, media: str, limit: int) -> int:
     """Writes the upload to `path` as it arrives; returns its size. Refused past the limit, or
-    when its first bytes are not what the content type says."""
+    when its first or last bytes are not what the content type says."""
     size = 0
     start = end = b""
     with path.open("wb") as out:

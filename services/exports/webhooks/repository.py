@@ -202,9 +202,9 @@ class WebhooksRepository:
         )
         return (await self.session.execute(stmt)).first()
 
-    async def plain_secrets(self) -> Sequence[Any]:
-        """(id, secret) of every subscription whose secret is not sealed yet (from before sealing)."""
-        stmt = select(Webhook.id, Webhook.secret).where(Webhook.secret_sealed.is_(None))
+    async def plain_secrets(self, *, limit: int) -> Sequence[Any]:
+        """(id, secret) of up to `limit` subscriptions whose secret is not sealed yet (from before sealing)."""
+        stmt = select(Webhook.id, Webhook.secret).where(Webhook.secret_sealed.is_(None)).limit(limit)
         return (await self.session.execute(stmt)).all()
 
     async def seal_secret(self, *, webhook_id: uuid.UUID, sealed: bytes) -> int:

@@ -16,6 +16,7 @@ from services.exports.sealing import Sealer, Unreadable
 
 log = logging.getLogger("depot.exports.webhooks")
 _LABEL = b"depot webhook signing secrets"
+SEAL_BATCH = 500  # rows read and sealed in one transaction
 UNREADABLE = (
     "the subscription's signing secret cannot be decrypted with this deployment's keys"
     " (DEPOT_WEBHOOK_SECRET_KEYS, or DEPOT_SERVICE_SECRET when unset); create the webhook again"
@@ -48,13 +49,16 @@ class SigningSecrets:
 
 
 async def seal_plain_secrets(unit_of_work: Any, secrets: SigningSecrets) -> int:
-    """Seals every secret still stored plain; answers how many this call sealed."""
+    """Seals every secret still stored plain, a batch at a time (a sealed row leaves the query,
+    whichever replica sealed it); answers how many this call sealed."""
     sealed = 0
-    async with unit_of_work() as repo:
-        plain = await repo.plain_secrets()
-    for webhook_id, secret in plain:
+    while True:
         async with unit_of_work() as repo:
-            sealed += await repo.seal_secret(webhook_id=webhook_id, sealed=secrets.seal(secret))
+            plain = await repo.plain_secrets(limit=SEAL_BATCH)
+            for webhook_id, secret in plain:
+                sealed += await repo.seal_secret(webhook_id=webhook_id, sealed=secrets.seal(secret))
+        if len(plain) < SEAL_BATCH:
+            break
     if sealed:
         log.info("webhook_secrets_sealed", extra={"count": sealed})
     return sealed
