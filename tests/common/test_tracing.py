@@ -124,12 +124,17 @@ def test_a_queued_exports_worker_span_links_to_the_request_that_queued_it(
     assert job.parent_span_id == "", "the job starts a trace of its own"
     assert len(job.links) == 1, job.links
     linked_trace, linked_span = job.links[0]
-    requesting = [s for s in collected.snapshot() if s.trace_id == linked_trace]
+
+    def is_the_linked(span: ReceivedSpan) -> bool:
+        return span.trace_id == linked_trace and span.span_id == linked_span
+
+    # The gateway sends its spans of the request on its own schedule, which may come after the job's.
+    requesting = _trace_of(collected, is_the_linked, services={"depot-gateway", "depot-exports"})
     assert any(s.span_id == linked_span and s.service == "depot-exports" for s in requesting), (
         f"the link names no span of the exports service in the requesting trace: {requesting}"
     )
     assert any(s.service == "depot-gateway" and not s.parent_span_id for s in requesting), (
-        "the requesting trace starts at the gateway"
+        f"the requesting trace starts at the gateway: {sorted((s.service, s.name, s.parent_span_id) for s in requesting)}"
     )
     # The worker's reads of the dataset are calls of its own trace, propagated to prompts.
     assert any(s.service == "depot-prompts" for s in job_trace), sorted(
