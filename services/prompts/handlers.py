@@ -14,7 +14,7 @@ from services.common.database import Database
 from services.common.errors import InvalidArgument
 from services.common.interceptors import current_principal
 from services.common.timestamps import timestamp
-from services.prompts import messages, service
+from services.prompts import label_messages, labels, messages, service
 from services.prompts.analytics_repository import AnalyticsRepository
 from services.prompts.dataset_windows import Window, windowed
 from services.prompts.fine_tune import FINE_TUNE
@@ -65,7 +65,15 @@ class PromptsHandlers(LabelHandlers, prompts_pb2_grpc.PromptsServiceServicer):
         owner = None if principal.admin_export else principal.user_id
         async with self._db.begin() as conn:
             view = await service.get_prompt(PromptsRepository(conn), owner=owner, prompt_id=request.id)
-        return pb.GetPromptResponse(prompt=messages.prompt_message(view.prompt, view.versions))
+            own = (
+                await labels.own_labels(LabelsRepository(conn), prompt_id=view.prompt.id)
+                if request.include_labels
+                else []
+            )
+        return pb.GetPromptResponse(
+            prompt=messages.prompt_message(view.prompt, view.versions),
+            labels=[label_messages.label_message(v) for v in own],
+        )
 
     async def ListPrompts(self, request: pb.ListPromptsRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self._db.begin() as conn:

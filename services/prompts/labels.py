@@ -12,6 +12,7 @@ Plain Python over the repository: no grpc, no commits.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -201,6 +202,11 @@ async def list_labels(repo: LabelsRepository, *, owner: str, prompt_id: str) -> 
     prompt = await owned_prompt(repo, owner=owner, prompt_id=prompt_id)
     rows = await repo.list_labels(prompt_id=prompt.id)
     return [builtin_view(prompt, b) for b in BUILTINS] + [_view(r) for r in rows]
+
+
+async def own_labels(repo: LabelsRepository, *, prompt_id: uuid.UUID) -> list[LabelView]:
+    """The labels of a prompt the caller was already allowed to read, by name, without the built-ins."""
+    return [_view(r) for r in await repo.list_labels(prompt_id=prompt_id)]
 
 
 async def label_history(

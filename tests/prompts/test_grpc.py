@@ -116,3 +116,25 @@ def test_csv_stream_neutralises_formulas_unless_raw(
     )
     assert b"'=HYPERLINK(1)" in safe and b"'-2+3" in safe and b"'@agent" in safe
     assert b",=HYPERLINK(1)," in raw and b"'-2+3" not in raw
+
+
+def test_get_prompt_with_include_labels_answers_the_prompts_own_labels_in_the_same_call(
+    stub: prompts_pb2_grpc.PromptsServiceStub, alice: User
+) -> None:
+    versions = [{"text": f"Version {n} of the text.", "source": "syntax"} for n in (1, 2, 3)]
+    prompt_id = alice.create_prompt(versions=versions)["id"]
+    for name, version_no in (("staging", 3), ("production", 2)):
+        reply = alice.http.put(f"/api/v1/prompts/{prompt_id}/labels/{name}", json={"version_no": version_no})
+        assert reply.status_code == 200, reply.text
+
+    plain = stub.GetPrompt(pb.GetPromptRequest(id=prompt_id), metadata=alice.metadata, timeout=5)
+    assert list(plain.labels) == [], "labels only when asked for"
+    both = stub.GetPrompt(
+        pb.GetPromptRequest(id=prompt_id, include_labels=True), metadata=alice.metadata, timeout=5
+    )
+    assert both.prompt == plain.prompt
+    assert [(label.name, label.version_no, label.builtin) for label in both.labels] == [
+        ("production", 2, False),
+        ("staging", 3, False),
+    ], "by name, without the built-ins"
+    assert all(label.updated_by == alice.id and label.revision > 0 for label in both.labels)

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from depot.files.v1 import files_pb2
-from depot.prompts.v1 import labels_pb2, prompts_pb2
+from depot.prompts.v1 import prompts_pb2
 from services.common.channels import upstream_error
 
 PAGE_SIZE = 500
@@ -70,18 +70,16 @@ class AccountReader:
     def prompt(self, prompt_id: str) -> AccountPrompt | None:
         """One prompt with its versions, scores and labels; None when it was deleted meanwhile."""
         try:
-            metadata = self._metadata()
-            prompt = self._prompts.GetPrompt(
-                prompts_pb2.GetPromptRequest(id=prompt_id), metadata=metadata, timeout=self._timeout
-            ).prompt
-            labels = self._prompts.ListLabels(
-                labels_pb2.ListLabelsRequest(prompt_id=prompt_id), metadata=metadata, timeout=self._timeout
-            ).labels
+            reply = self._prompts.GetPrompt(
+                prompts_pb2.GetPromptRequest(id=prompt_id, include_labels=True),
+                metadata=self._metadata(),
+                timeout=self._timeout,
+            )
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise upstream_error(exc, "prompts") from None
-        return AccountPrompt(prompt, [label for label in labels if not label.builtin])
+        return AccountPrompt(reply.prompt, list(reply.labels))
 
     def prompts(self) -> Iterator[AccountPrompt]:
         """Every prompt of the owner, whole, in list order; the next few are read meanwhile."""

@@ -541,16 +541,22 @@ class GetPromptRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_LABELS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The prompt id."""
+    include_labels: _builtins.bool
+    """When true, the response's labels hold the prompt's own labels, read in the same transaction as
+    the prompt (one call where a reader of whole prompts, like a takeout, would otherwise make two).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        include_labels: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "include_labels", b"include_labels"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -563,18 +569,26 @@ class GetPromptResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PROMPT_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def prompt(self) -> Global___Prompt:
         """The prompt, with its versions."""
+
+    @_builtins.property
+    def labels(self) -> _containers.RepeatedCompositeFieldContainer[_labels_pb2.Label]:
+        """With include_labels: the prompt's labels by name, without the built-ins (`best`, `latest`),
+        which the prompt's best_version_no and versions already tell. Otherwise empty.
+        """
 
     def __init__(
         self,
         *,
         prompt: Global___Prompt | None = ...,
+        labels: _abc.Iterable[_labels_pb2.Label] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["prompt", b"prompt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["prompt", b"prompt"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["labels", b"labels", "prompt", b"prompt"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
