@@ -19,6 +19,9 @@ SCORE_MIN, SCORE_MAX = 0, 10  # each of a judge's five criteria
 RISK_MIN, RISK_MAX = 0, 1  # a security scan's risk score
 MAX_LABEL_CHARS = 63  # a label's name: a lowercase letter, then lowercase letters, digits, _ or -
 LABEL_NAME_PATTERN = f"[a-z][a-z0-9_-]{{0,{MAX_LABEL_CHARS - 1}}}"
+# Labels one prompt holds besides the built-ins: ListLabels answers them all in one message, and a
+# takeout's prompt document carries them all.
+MAX_LABELS_PER_PROMPT = 100
 
 # Accounts --------------------------------------------------------------------------------------
 # Every schema stores the subject as the owner of rows in a 255-character column; a longer one, or

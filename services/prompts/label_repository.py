@@ -83,6 +83,9 @@ _RECORD_MOVE = Query(
 _LIST_LABELS = Query(
     select(*LABEL_COLUMNS).where(Label.prompt_id == bindparam("prompt_id")).order_by(Label.name)
 )
+_COUNT_LABELS = Query(
+    select(func.count()).select_from(Label).where(Label.prompt_id == bindparam("prompt_id"))
+)
 _MOVE_COLUMNS = (
     LabelMove.id,
     LabelMove.from_version_no,
@@ -277,6 +280,10 @@ class LabelsRepository:
     async def list_labels(self, *, prompt_id: uuid.UUID) -> Sequence[Any]:
         """The prompt's labels by name."""
         return (await self.session.execute(_LIST_LABELS, {"prompt_id": prompt_id})).all()
+
+    async def count_labels(self, *, prompt_id: uuid.UUID) -> int:
+        """How many labels the prompt holds (the built-ins are not rows)."""
+        return int((await self.session.execute(_COUNT_LABELS, {"prompt_id": prompt_id})).scalar_one())
 
     async def history(
         self, *, prompt_id: uuid.UUID, name: str, limit: int, before_id: int | None

@@ -19,7 +19,7 @@ from typing import Any
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, echo
 from services.common.ids import parse_id
-from services.common.limits import LABEL_NAME_PATTERN
+from services.common.limits import LABEL_NAME_PATTERN, MAX_LABELS_PER_PROMPT
 from services.common.pagination import Page, decode_cursor, page_size, paged
 from services.prompts.label_repository import LabelsRepository
 
@@ -145,6 +145,14 @@ async def set_label(
     if current is None:
         _check_revision(None, expected_revision, name)
         _check_may_write(protected=bool(protected), is_admin=is_admin, name=name)
+        # Counted under the prompt's row lock, which every label write of the prompt takes first.
+        if await repo.count_labels(prompt_id=prompt.id) >= MAX_LABELS_PER_PROMPT:
+            raise FailedPrecondition(
+                f"prompt {prompt.id} holds {MAX_LABELS_PER_PROMPT} labels, the most a prompt may hold:"
+                " move one of them, or delete one first",
+                reason="LABEL_LIMIT",
+                field="label",
+            )
         created = await repo.insert_label(
             owner=owner,
             prompt_id=prompt.id,

@@ -152,3 +152,21 @@ def test_twenty_concurrent_moves_of_one_label_have_one_winner_per_step_and_no_ga
         assert datetime.fromisoformat(after["moved_at"]) >= datetime.fromisoformat(before["moved_at"])
     final = alice.http.get(f"/api/v1/prompts/{prompt_id}/versions/production").json()
     assert final["version_no"] == moves[-1]["to_version_no"]
+
+
+def test_a_prompt_holds_at_most_100_labels_and_one_more_is_412_until_one_is_deleted(alice: User) -> None:
+    prompt_id = prompt_with_versions(alice, count=2)
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda n: put_label(alice, prompt_id, f"tenant-{n:03}", 1), range(100)))
+    assert all(r.status_code == 200 for r in replies), [r.text for r in replies if r.status_code != 200]
+
+    refused = put_label(alice, prompt_id, "one-too-many", 1)
+    assert refused.status_code == 412, refused.text
+    [detail] = refused.json()["error"]["details"]
+    assert detail["reason"] == "LABEL_LIMIT" and "100 labels" in refused.json()["error"]["message"]
+    listed = alice.http.get(f"/api/v1/prompts/{prompt_id}/labels").json()["items"]
+    assert len(listed) == 2 + 100 and "one-too-many" not in {x["label"] for x in listed}
+
+    assert put_label(alice, prompt_id, "tenant-000", 2).status_code == 200, "a label it holds still moves"
+    assert alice.http.delete(f"/api/v1/prompts/{prompt_id}/labels/tenant-099").status_code == 204
+    assert put_label(alice, prompt_id, "one-too-many", 1).status_code == 200

@@ -3,8 +3,18 @@ lacks, and a label move makes the next takeout a new one."""
 
 from __future__ import annotations
 
+import json
+
 from tests.support.system import System, User
-from tests.takeout.support import prompt_documents, restored, set_label, small_account, takeout
+from tests.takeout.support import (
+    build,
+    entries_of,
+    prompt_documents,
+    restored,
+    set_label,
+    small_account,
+    takeout,
+)
 
 BRANCHING = "Write a haiku about ünïcode ✓"
 
@@ -74,3 +84,21 @@ def test_a_protected_label_is_restored_unprotected_and_listed(system: System, bo
     assert error["path"] == f"prompts/{prompt['id']}.json#labels/release", error
     assert "unprotected" in error["message"] and "admin" in error["message"], error
     assert labels_of(bob, only_prompt(bob, prompt["original_text"])) == {"release": (2, False)}
+
+
+def test_a_prompt_document_listing_more_labels_than_a_prompt_holds_is_an_error_and_not_restored(
+    alice: User, bob: User
+) -> None:
+    small_account(alice)
+    entries = entries_of(takeout(alice))
+    [path] = [p for p, data in entries.items() if p.startswith("prompts/") and BRANCHING in data.decode()]
+    document = json.loads(entries[path])
+    document["labels"] = [{"name": f"l{n:03}", "version_no": 1, "protected": False} for n in range(101)]
+    entries[path] = json.dumps(document).encode()
+
+    job = restored(bob, build(list(entries.items())))
+    assert job["status"] == "completed", job
+    [error] = [e for e in job["errors"] if e["path"].startswith(path)]
+    assert "at most 100 labels" in error["message"] and "101" in error["message"], error
+    assert BRANCHING not in {p["original_text"] for p in bob.http.get("/api/v1/prompts").json()["items"]}
+    assert job["counts"]["labels"] == 0, job

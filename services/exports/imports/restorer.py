@@ -39,6 +39,7 @@ from depot.files.v1 import files_pb2
 from depot.prompts.v1 import labels_pb2, prompts_pb2
 from services.common import errors
 from services.common.cells import cell_of, cell_value
+from services.common.limits import MAX_LABELS_PER_PROMPT
 from services.exports.imports.archive import Entry, read_entry
 from services.exports.rendering.account import AccountReader, enum_word
 
@@ -338,6 +339,10 @@ def prompt_labels(document: Any) -> list[LabelSpec]:
     labels = document.get("labels", [])
     if not isinstance(labels, list):
         raise EntryError("labels must be a list")
+    if len(labels) > MAX_LABELS_PER_PROMPT:
+        raise EntryError(
+            f"a prompt holds at most {MAX_LABELS_PER_PROMPT} labels; this one lists {len(labels)}"
+        )
     try:
         return [
             LabelSpec(str(label["name"]), int(label["version_no"]), label.get("protected") is True)
