@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.system import Database, System, User
+from tests.support.system import Database, System, User, wait_gateway_reaches_all
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,7 +55,7 @@ def _shared_processes_alive(request: pytest.FixtureRequest) -> Iterator[None]:
     for name in dead:
         if name != "gateway":
             system.stack.wait_serving(name, deadline=deadline)
-    system.stack.wait_ready(deadline=deadline)
+    wait_gateway_reaches_all(system.stack, deadline=deadline)
     pytest.fail("a process of the shared system died (started again):\n" + "\n\n".join(report))
 
 

@@ -187,7 +187,13 @@ def start_at_once(stack: Stack, *, timeout: float = 90.0) -> None:
     stack.start_process("gateway")
     for key, address in addresses.items():
         stack.wait_serving(key, deadline=deadline, address=address)
-    # The gateway may have asked before the services listened: its channels retry within 2 s.
+    wait_gateway_reaches_all(stack, deadline=deadline)
+
+
+def wait_gateway_reaches_all(stack: Stack, *, deadline: float) -> None:
+    """Waits for the gateway's /readyz to say "ready": its channels reach every service. A service
+    (re)started after the gateway last asked is reached on the channel's next try, within 2 s;
+    until then /readyz says "degraded" and that service's routes answer 503."""
     while stack.wait_ready(deadline=deadline).get("status") != "ready":
         assert time.monotonic() < deadline, "the gateway did not reach every service in time"
         time.sleep(0.05)
