@@ -44,6 +44,25 @@ class Registration:
     end_calls: Callable[[], None] | None = None
 
 
+def connection_age_options(settings: Settings) -> list[tuple[str, int]]:
+    """With a max connection age, a connection ends (GOAWAY) after it, so clients look the service's
+    name up again and spread calls over replicas started since; calls running on it finish within
+    the age grace before the connection closes. Without one (0, the default) connections last.
+
+    Off unless set, because each such end costs the clients a reconnect, and gRPC 1.85's client
+    crashed on one now and then (SIGSEGV in an event-engine thread, adding a health watcher while
+    the subchannel's previous one was going away): measured with an age of 0.5 s, the gateway or the
+    exports service died within two minutes of tests with client-side health checking on, and in
+    eight minutes never with it off. Only a DNS name whose answer changes (a headless Service) needs
+    an age; the Kubernetes manifests set one."""
+    if settings.grpc_max_connection_age_seconds <= 0:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", int(settings.grpc_max_connection_age_seconds * 1000)),
+        ("grpc.max_connection_age_grace_ms", int(settings.grpc_max_connection_age_grace_seconds * 1000)),
+    ]
+
+
 class GrpcServer:
     """A started aio server with the standard health service; stop() drains it."""
 
@@ -69,14 +88,7 @@ class GrpcServer:
                 # token reaches the interceptor (UNAUTHENTICATED) instead of gRPC's own refusal.
                 ("grpc.max_metadata_size", 2 * MAX_TOKEN_BYTES),
                 *KEEPALIVE_OPTIONS,
-                # A connection ends (GOAWAY) after this age, so clients look the service's name up
-                # again and spread calls over replicas started since; calls running on it finish
-                # within the age grace before the connection closes.
-                ("grpc.max_connection_age_ms", int(settings.grpc_max_connection_age_seconds * 1000)),
-                (
-                    "grpc.max_connection_age_grace_ms",
-                    int(settings.grpc_max_connection_age_grace_seconds * 1000),
-                ),
+                *connection_age_options(settings),
             ],
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         )

@@ -51,11 +51,12 @@ class Settings(BaseSettings):
 
     grace_period_seconds: float = Field(default=10.0, ge=0, le=300)
     # Replicas: a stopping service says NOT_SERVING and still takes calls for the drain delay, so
-    # clients move to other replicas before it refuses new ones. A server ends each client
-    # connection after max_connection_age (clients then look the name up again and reach new
-    # replicas); calls running on it get the age grace, as long as the longest call may run.
+    # clients move to other replicas before it refuses new ones. With a max connection age (0:
+    # none), a server ends each client connection after it (clients then look the name up again
+    # and reach new replicas); calls running on it get the age grace, as long as the longest call
+    # may run. See services/common/grpc_server.py for why it is off unless set.
     drain_delay_seconds: float = Field(default=1.0, ge=0, le=60)
-    grpc_max_connection_age_seconds: float = Field(default=30.0, gt=0, le=86400)
+    grpc_max_connection_age_seconds: float = Field(default=0.0, ge=0, le=86400)
     grpc_max_connection_age_grace_seconds: float = Field(default=600.0, ge=0, le=86400)
     rpc_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_concurrent_rpcs: int = Field(default=1000, ge=1)

@@ -42,9 +42,9 @@ class EventsServiceStub:
     """Streams the events after `after` (from the oldest kept one when empty), then every new one
     as it commits, until the caller goes away. Reconnecting with the cursor of the last event
     received misses nothing. Events are kept DEPOT_EVENTS_RETENTION_DAYS (30 by default); a new
-    event reaches a watcher within about DEPOT_EVENTS_POLL_SECONDS (50 ms) of its commit. A server
-    ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
-    long-lived watcher reconnects with its cursor from time to time, as after any failure.
+    event reaches a watcher within about DEPOT_EVENTS_POLL_SECONDS (50 ms) of its commit. With
+    DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS set, a server ends its connections after it plus the
+    grace, so a long-lived watcher reconnects with its cursor from time to time, as after any failure.
     Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
     or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin;
     UNAVAILABLE with reason SERVER_STOPPING when the server stops (watch again with the cursor).
@@ -64,9 +64,9 @@ class EventsServiceAsyncStub(EventsServiceStub):
     """Streams the events after `after` (from the oldest kept one when empty), then every new one
     as it commits, until the caller goes away. Reconnecting with the cursor of the last event
     received misses nothing. Events are kept DEPOT_EVENTS_RETENTION_DAYS (30 by default); a new
-    event reaches a watcher within about DEPOT_EVENTS_POLL_SECONDS (50 ms) of its commit. A server
-    ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
-    long-lived watcher reconnects with its cursor from time to time, as after any failure.
+    event reaches a watcher within about DEPOT_EVENTS_POLL_SECONDS (50 ms) of its commit. With
+    DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS set, a server ends its connections after it plus the
+    grace, so a long-lived watcher reconnects with its cursor from time to time, as after any failure.
     Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
     or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin;
     UNAVAILABLE with reason SERVER_STOPPING when the server stops (watch again with the cursor).
@@ -89,9 +89,9 @@ class EventsServiceServicer(metaclass=_abc_1.ABCMeta):
         """Streams the events after `after` (from the oldest kept one when empty), then every new one
         as it commits, until the caller goes away. Reconnecting with the cursor of the last event
         received misses nothing. Events are kept DEPOT_EVENTS_RETENTION_DAYS (30 by default); a new
-        event reaches a watcher within about DEPOT_EVENTS_POLL_SECONDS (50 ms) of its commit. A server
-        ends its connections after DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS plus the grace, so a
-        long-lived watcher reconnects with its cursor from time to time, as after any failure.
+        event reaches a watcher within about DEPOT_EVENTS_POLL_SECONDS (50 ms) of its commit. With
+        DEPOT_GRPC_MAX_CONNECTION_AGE_SECONDS set, a server ends its connections after it plus the
+        grace, so a long-lived watcher reconnects with its cursor from time to time, as after any failure.
         Errors: INVALID_ARGUMENT naming `after` (not this stream's cursor, or beyond its newest event)
         or `types` (not this stream's types); PERMISSION_DENIED for `all_users` without role admin;
         UNAVAILABLE with reason SERVER_STOPPING when the server stops (watch again with the cursor).
