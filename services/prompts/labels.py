@@ -208,8 +208,7 @@ async def delete_label(
 async def list_labels(repo: LabelsRepository, *, owner: str, prompt_id: str) -> list[LabelView]:
     """The built-ins, then the prompt's labels by name."""
     prompt = await owned_prompt(repo, owner=owner, prompt_id=prompt_id)
-    rows = await repo.list_labels(prompt_id=prompt.id)
-    return [builtin_view(prompt, b) for b in BUILTINS] + [_view(r) for r in rows]
+    return [builtin_view(prompt, b) for b in BUILTINS] + await own_labels(repo, prompt_id=prompt.id)
 
 
 async def own_labels(repo: LabelsRepository, *, prompt_id: uuid.UUID) -> list[LabelView]:
