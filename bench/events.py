@@ -21,14 +21,13 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
 import psycopg
 
 from bench.figures import record
-from bench.stack import percentile, running_system
+from bench.stack import percentile, process_cpu_seconds, running_system, stack_cpu_seconds
 from depot.events.v1 import events_pb2, events_pb2_grpc
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
@@ -57,27 +56,6 @@ WITH p AS (INSERT INTO prompts.prompts (owner, original_text, version_count, siz
            VALUES (%s, %s, 1, 200) RETURNING id)
 INSERT INTO prompts.versions (prompt_id, version_no, text, source) SELECT id, 1, %s, 'syntax' FROM p
 """
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _stack_cpu_seconds(system: System) -> float:
-    """User and system CPU so far of the stack's processes and of PostgreSQL's (the postmaster and
-    its children)."""
-    postmaster = system.database.postgres.pid
-    pids = {process.pid for process in system.stack.processes.values()} | {postmaster or 0}
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(stat.parent.name) in pids or int(fields[1]) == postmaster:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def _event_triggers(conn: psycopg.Connection[Any], *, enabled: bool) -> None:
@@ -114,10 +92,10 @@ def trigger_cost(conn: psycopg.Connection[Any]) -> float:
     try:
         for enabled in (False, True) * ROUNDS:
             _event_triggers(conn, enabled=enabled)
-            before = _cpu(pid)
+            before = process_cpu_seconds(pid)
             for _ in range(STATEMENT_CREATES):
                 conn.execute(CREATE_SQL, (owner, PROMPT_TEXT, VERSION_TEXT))
-            cpu[enabled].append((_cpu(pid) - before) / STATEMENT_CREATES)
+            cpu[enabled].append((process_cpu_seconds(pid) - before) / STATEMENT_CREATES)
     finally:
         _event_triggers(conn, enabled=True)
     off, on = statistics.median(cpu[False]), statistics.median(cpu[True])
@@ -135,10 +113,10 @@ def relay_cost(conn: psycopg.Connection[Any]) -> float:
         for _ in range(STATEMENT_CREATES):
             conn.execute(CREATE_SQL, (owner, PROMPT_TEXT, VERSION_TEXT))
     pid = conn.info.backend_pid
-    backend, client, placed = _cpu(pid), time.process_time(), 0
+    backend, client, placed = process_cpu_seconds(pid), time.process_time(), 0
     while n := conn.execute("SELECT prompts.place_events(%s)", (RELAY_BATCH,)).fetchone()[0]:  # type: ignore[index]
         placed += n
-    per_event = (_cpu(pid) - backend + time.process_time() - client) / max(placed, 1)
+    per_event = (process_cpu_seconds(pid) - backend + time.process_time() - client) / max(placed, 1)
     print(f"  the relay, batches of {RELAY_BATCH}: {per_event * 1e6:.0f} µs CPU per event ({placed} placed)")
     return per_event
 
@@ -166,11 +144,11 @@ def outbox_write_cost(system: System, clients: int = 8) -> None:
         try:
             for enabled in (False, True) * 2:
                 _event_triggers(conn, enabled=enabled)
-                before = _stack_cpu_seconds(system)
+                before = stack_cpu_seconds(system)
                 count = _drive(clients, connect)
                 rates[enabled].append(count / SECONDS)
                 if enabled:
-                    stack_cpu.append((_stack_cpu_seconds(system) - before) / max(count, 1))
+                    stack_cpu.append((stack_cpu_seconds(system) - before) / max(count, 1))
         finally:
             _event_triggers(conn, enabled=True)
     per_create = statistics.median(stack_cpu)

@@ -21,7 +21,7 @@ import grpc
 import psycopg
 
 from bench.figures import record
-from bench.stack import percentile, running_system
+from bench.stack import machine_cpu_seconds, percentile, process_cpu_seconds, running_system
 from bench.write_cost import write_cost
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
@@ -179,6 +179,35 @@ def create_throughput(system: System) -> None:
         )
 
 
+def where_the_cpu_goes(system: System) -> None:
+    """The whole machine's CPU per create, raw psycopg against gRPC (one more round of each), and
+    the gRPC create's by process. Once the cores are busy, the throughput ratio is the ratio of
+    these costs (and of how busy each run keeps the cores): where a gRPC figure under its goal is
+    explained. PostgreSQL's share is what is left of the machine's (its backends and workers,
+    and anything else running)."""
+    groups = {"prompts": ("prompts",), "exports": ("exports",), "gateway and files": ("gateway", "files")}
+    print("where a create's CPU goes, the whole machine, 8 clients:")
+    for label, drive in (
+        ("raw psycopg", lambda: raw_psycopg(system.database.url, 8)),
+        ("gRPC", lambda: over_grpc(system, 8)),
+    ):
+        pids = {key: process.pid for key, process in system.stack.processes.items()}
+        before = {key: process_cpu_seconds(pid) for key, pid in pids.items()}
+        machine, client = machine_cpu_seconds(), time.process_time()
+        result = drive()
+        per_create = 1e6 / (result.rate * SECONDS)
+        used = {key: (process_cpu_seconds(pid) - before[key]) * per_create for key, pid in pids.items()}
+        shares = {"client": (time.process_time() - client) * per_create}
+        shares.update({name: sum(used[key] for key in keys) for name, keys in groups.items()})
+        spent = machine_cpu_seconds() - machine
+        whole, busy = spent * per_create, spent / SECONDS / (os.cpu_count() or 1)
+        parts = ", ".join(f"{name} {cost:,.0f}" for name, cost in shares.items())
+        print(
+            f"  {label:<12} {result.rate:6,.0f}/s  {whole:6,.0f} µs a create, cores {busy:.0%} busy:"
+            f" {parts}, PostgreSQL {whole - sum(shares.values()):,.0f}"
+        )
+
+
 # Criteria on a quarter grid: every sum of totals is exact in float8, so the reference's mean (a
 # float sum in scan order) and the maintained one (an exact sum) must be the very same number.
 SEED_SQL = """
@@ -271,6 +300,7 @@ EFFECTIVENESS_VERSIONS = [
 def main() -> None:
     with running_system() as system:
         create_throughput(system)
+        where_the_cpu_goes(system)
         write_cost(system)
         for versions in EFFECTIVENESS_VERSIONS:
             effectiveness_at_scale(system, versions)

@@ -17,13 +17,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import grpc
 import psycopg
 
 from bench.figures import record
+from bench.stack import process_cpu_seconds, stack_cpu_seconds
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
 from services.common.database import Query
@@ -49,27 +49,6 @@ COUNTER_TRIGGERS = (
 def counter_triggers(conn: psycopg.Connection[Any], *, enabled: bool) -> None:
     for table, trigger in COUNTER_TRIGGERS:
         conn.execute(f"ALTER TABLE prompts.{table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER {trigger}")
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def stack_cpu_seconds(system: System) -> float:
-    """User and system CPU so far of the stack's processes and of PostgreSQL's (the postmaster and
-    its children, the backends)."""
-    postmaster = system.database.postgres.pid
-    pids = {process.pid for process in system.stack.processes.values()} | {postmaster or 0}
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(stat.parent.name) in pids or int(fields[1]) == postmaster:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def _prompt(scored: int) -> NewPrompt:
@@ -98,10 +77,10 @@ def _statement_cpu(conn: psycopg.Connection[Any], query: Query, prompt: NewPromp
     """Backend CPU seconds per create statement."""
     sql, defaults = query.compiled()
     params = {**defaults, **create_prompt_params(prompt)}
-    before = _cpu(conn.info.backend_pid)
+    before = process_cpu_seconds(conn.info.backend_pid)
     for _ in range(STATEMENTS):
         conn.execute(sql, params)
-    return (_cpu(conn.info.backend_pid) - before) / STATEMENTS
+    return (process_cpu_seconds(conn.info.backend_pid) - before) / STATEMENTS
 
 
 def _grpc_cpu(system: System, scored: int, clients: int = 8, calls: int = 400) -> float:
