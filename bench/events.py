@@ -27,7 +27,7 @@ import grpc
 import psycopg
 
 from bench.figures import record
-from bench.stack import percentile, process_cpu_seconds, running_system, stack_cpu_seconds
+from bench.stack import backend_cpu_seconds, percentile, running_system, stack_cpu_seconds
 from depot.events.v1 import events_pb2, events_pb2_grpc
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
@@ -92,10 +92,10 @@ def trigger_cost(conn: psycopg.Connection[Any]) -> float:
     try:
         for enabled in (False, True) * ROUNDS:
             _event_triggers(conn, enabled=enabled)
-            before = process_cpu_seconds(pid)
+            before = backend_cpu_seconds(pid)
             for _ in range(STATEMENT_CREATES):
                 conn.execute(CREATE_SQL, (owner, PROMPT_TEXT, VERSION_TEXT))
-            cpu[enabled].append((process_cpu_seconds(pid) - before) / STATEMENT_CREATES)
+            cpu[enabled].append((backend_cpu_seconds(pid) - before) / STATEMENT_CREATES)
     finally:
         _event_triggers(conn, enabled=True)
     off, on = statistics.median(cpu[False]), statistics.median(cpu[True])
@@ -113,10 +113,10 @@ def relay_cost(conn: psycopg.Connection[Any]) -> float:
         for _ in range(STATEMENT_CREATES):
             conn.execute(CREATE_SQL, (owner, PROMPT_TEXT, VERSION_TEXT))
     pid = conn.info.backend_pid
-    backend, client, placed = process_cpu_seconds(pid), time.process_time(), 0
+    backend, client, placed = backend_cpu_seconds(pid), time.process_time(), 0
     while n := conn.execute("SELECT prompts.place_events(%s)", (RELAY_BATCH,)).fetchone()[0]:  # type: ignore[index]
         placed += n
-    per_event = (process_cpu_seconds(pid) - backend + time.process_time() - client) / max(placed, 1)
+    per_event = (backend_cpu_seconds(pid) - backend + time.process_time() - client) / max(placed, 1)
     print(f"  the relay, batches of {RELAY_BATCH}: {per_event * 1e6:.0f} µs CPU per event ({placed} placed)")
     return per_event
 

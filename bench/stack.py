@@ -38,6 +38,14 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def backend_cpu_seconds(pid: int) -> float:
+    """CPU seconds a single-threaded process (a PostgreSQL backend) has run, to the nanosecond
+    (/proc/<pid>/schedstat). /proc/<pid>/stat counts 10 ms clock ticks: over a round of 2,000
+    statements of about 150 µs that is a step of 5 µs in a per-statement cost, as large as a third
+    of the differences measured with it (the outbox trigger's 20-30 µs)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+
 def stack_cpu_seconds(system: System) -> float:
     """User and system CPU so far of the stack's processes and of PostgreSQL's (the postmaster and
     its children, the backends)."""

@@ -23,7 +23,7 @@ import grpc
 import psycopg
 
 from bench.figures import record
-from bench.stack import process_cpu_seconds, stack_cpu_seconds
+from bench.stack import backend_cpu_seconds, stack_cpu_seconds
 from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
 from services.common.database import Query
@@ -77,13 +77,13 @@ def _statement_cpu(conn: psycopg.Connection[Any], query: Query, prompt: NewPromp
     """Backend CPU seconds per create statement."""
     sql, defaults = query.compiled()
     params = {**defaults, **create_prompt_params(prompt)}
-    before = process_cpu_seconds(conn.info.backend_pid)
+    before = backend_cpu_seconds(conn.info.backend_pid)
     for _ in range(STATEMENTS):
         conn.execute(sql, params)
-    return (process_cpu_seconds(conn.info.backend_pid) - before) / STATEMENTS
+    return (backend_cpu_seconds(conn.info.backend_pid) - before) / STATEMENTS
 
 
-def _grpc_cpu(system: System, scored: int, clients: int = 8, calls: int = 400) -> float:
+def _grpc_cpu(system: System, scored: int, clients: int = 8, calls: int = 2000) -> float:
     """The stack's CPU seconds per gRPC create, `clients` at once."""
     user = system.client()
     request = pb.CreatePromptRequest(
