@@ -181,11 +181,10 @@ def create_throughput(system: System) -> None:
 
 def where_the_cpu_goes(system: System) -> None:
     """The whole machine's CPU per create, raw psycopg against gRPC (one more round of each), and
-    the gRPC create's by process. Once the cores are busy, the throughput ratio is the ratio of
+    the gRPC create's by service. Once the cores are busy, the throughput ratio is the ratio of
     these costs (and of how busy each run keeps the cores): where a gRPC figure under its goal is
     explained. PostgreSQL's share is what is left of the machine's (its backends and workers,
     and anything else running)."""
-    groups = {"prompts": ("prompts",), "exports": ("exports",), "gateway and files": ("gateway", "files")}
     print("where a create's CPU goes, the whole machine, 8 clients:")
     for label, drive in (
         ("raw psycopg", lambda: raw_psycopg(system.database.url, 8)),
@@ -196,9 +195,10 @@ def where_the_cpu_goes(system: System) -> None:
         machine, client = machine_cpu_seconds(), time.process_time()
         result = drive()
         per_create = 1e6 / (result.rate * SECONDS)
-        used = {key: (process_cpu_seconds(pid) - before[key]) * per_create for key, pid in pids.items()}
         shares = {"client": (time.process_time() - client) * per_create}
-        shares.update({name: sum(used[key] for key in keys) for name, keys in groups.items()})
+        for key, pid in pids.items():  # by service: a service's replicas count together
+            service = system.stack.launches[key][0]
+            shares[service] = shares.get(service, 0.0) + (process_cpu_seconds(pid) - before[key]) * per_create
         spent = machine_cpu_seconds() - machine
         whole, busy = spent * per_create, spent / SECONDS / (os.cpu_count() or 1)
         parts = ", ".join(f"{name} {cost:,.0f}" for name, cost in shares.items())

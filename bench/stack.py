@@ -34,7 +34,11 @@ def peak_rss_mib(pid: int) -> float:
 
 def process_cpu_seconds(pid: int) -> float:
     """User and system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split())
+
+
+def _stat_cpu_seconds(fields: list[str]) -> float:
+    """utime + stime of /proc/<pid>/stat's fields after the command name."""
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -58,7 +62,7 @@ def stack_cpu_seconds(system: System) -> float:
         except OSError:  # gone meanwhile
             continue
         if int(stat.parent.name) in pids or int(fields[1]) == postmaster:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += _stat_cpu_seconds(fields)
     return total
 
 
