@@ -95,8 +95,11 @@ class Periodic:
                 await self._wait()
 
     async def _wait(self) -> None:
+        # asyncio.timeout, not wait_for, wherever Depot waits with a limit: on Python 3.11 wait_for
+        # loses a cancellation that arrives as the awaited completes, and a loop would run on.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), self._every)
+            async with asyncio.timeout(self._every):
+                await self._woken.wait()
 
 
 @contextlib.asynccontextmanager

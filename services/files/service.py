@@ -377,7 +377,8 @@ async def _read_ahead(
                         )
                     index += 1
                     try:
-                        await asyncio.wait_for(queue.put(data), HOLD_WHILE_FULL_SECONDS)
+                        async with asyncio.timeout(HOLD_WHILE_FULL_SECONDS):
+                            await queue.put(data)
                     except TimeoutError:
                         waiting = data
                         break  # a slow reader: give the connection back, then wait

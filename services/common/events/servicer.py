@@ -74,7 +74,8 @@ class EventsServicer:
             self._refuse_when_ending()
             if len(rows) < PAGE_SIZE:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), WATCH_POLL_SECONDS)
+                    async with asyncio.timeout(WATCH_POLL_SECONDS):
+                        await woken.wait()
 
     def _refuse_when_ending(self) -> None:
         if self._ending:

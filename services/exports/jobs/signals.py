@@ -55,7 +55,8 @@ class JobSignals:
         waiters.add(event)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await event.wait()
         finally:
             waiters.discard(event)
             if not waiters:

@@ -101,7 +101,8 @@ class JobWorker:
             if row is None:
                 self._slots.release()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
+                    async with asyncio.timeout(self._settings.poll_seconds):
+                        await self._wake.wait()
                 continue
             task = asyncio.ensure_future(self._traced_run(row))
             self._running[row.id] = task

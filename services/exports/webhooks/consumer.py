@@ -96,18 +96,23 @@ class Consumer:
         self._tokens = tokens
         self._queued = queued
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"webhook-consumer-{self.source}")
 
     async def stop(self) -> None:
+        # The loops check the flag too: a task cancelled while it awaits another task receives that
+        # task's outcome instead when it ignores the cancellation, as a gRPC stream's reader that
+        # ends with the source's UNAVAILABLE does; the consumer would then reconnect and run on.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._lead()
             except asyncio.CancelledError:
@@ -156,6 +161,8 @@ class Consumer:
                         "detail": (exc.details() or "")[:300],
                     },
                 )
+            if self._stopping:
+                return
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _follow(self) -> None:
@@ -172,7 +179,8 @@ class Consumer:
         try:
             while True:
                 try:
-                    first = await asyncio.wait_for(arrived.get(), trail.wait())
+                    async with asyncio.timeout(trail.wait()):  # (see services/common/background.py)
+                        first = await arrived.get()
                 except TimeoutError:  # quiet since the last unmatched events: store how far they went
                     await self._store(trail.cursor)
                     trail.stored()
@@ -193,7 +201,8 @@ class Consumer:
             call.cancel()
             if trail.cursor:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await asyncio.wait_for(self._store(trail.cursor), FINAL_STORE_SECONDS)
+                    async with asyncio.timeout(FINAL_STORE_SECONDS):
+                        await self._store(trail.cursor)
 
     async def _queue(self, events: list[events_pb2.Event], trail: _Trail) -> None:
         """Queues the deliveries of the events some active subscription wants and stores the cursor
