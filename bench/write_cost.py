@@ -2,7 +2,8 @@
 
 The statement alone, run back to back on one connection, with and without the counters (the
 create statement without its counting CTE and the counters' triggers off), alternated round by
-round; the difference is weighed against the whole stack's CPU per gRPC create with the counters
+round, plus the service's own share (working out the per-agent figures the statement upserts and
+their JSON); the difference is weighed against the whole stack's CPU per gRPC create with the counters
 (the service, the gateway's peers and PostgreSQL's backends). Once the cores are saturated a
 create's CPU decides the throughput, so that share is the throughput the counters cost; CPU time
 is also steadier than a rate on a machine others share.
@@ -11,6 +12,7 @@ is also steadier than a rate on a machine others share.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import statistics
 import time
@@ -28,7 +30,12 @@ from depot.prompts.v1 import prompts_pb2 as pb
 from depot.prompts.v1 import prompts_pb2_grpc
 from services.common.database import Query
 from services.prompts.rules import NewPrompt, NewVersion, ScoreSet
-from services.prompts.statements import create_prompt_params, create_prompt_statement, create_statement
+from services.prompts.statements import (
+    counted_scores,
+    create_prompt_params,
+    create_prompt_statement,
+    create_statement,
+)
 from tests.support.system import System
 
 ROUNDS = int(os.environ.get("BENCH_WRITE_COST_ROUNDS", "4"))
@@ -83,6 +90,14 @@ def _statement_cpu(conn: psycopg.Connection[Any], query: Query, prompt: NewPromp
     return (backend_cpu_seconds(conn.info.backend_pid) - before) / STATEMENTS
 
 
+def _service_cpu(prompt: NewPrompt) -> float:
+    """The service's CPU seconds per create for the counters: the per-agent figures and their JSON."""
+    started = time.process_time()
+    for _ in range(STATEMENTS):
+        json.dumps(counted_scores(prompt))
+    return (time.process_time() - started) / STATEMENTS
+
+
 def _grpc_cpu(system: System, scored: int, clients: int = 8, calls: int = 2000) -> float:
     """The stack's CPU seconds per gRPC create, `clients` at once."""
     user = system.client()
@@ -122,6 +137,7 @@ def _grpc_cpu(system: System, scored: int, clients: int = 8, calls: int = 2000) 
 def write_cost(system: System) -> None:
     print(
         "write cost of the effectiveness counters: PostgreSQL backend CPU per create statement"
+        " and the service's for the figures it sends"
         f" ({STATEMENTS:,} back to back, with and without the counters alternated, medians of {ROUNDS}):"
     )
     with psycopg.connect(system.database.url, autocommit=True) as conn:
@@ -140,12 +156,13 @@ def write_cost(system: System) -> None:
                     with_counters.append(_statement_cpu(conn, counted, _prompt(scored)))
             finally:
                 counter_triggers(conn, enabled=True)
-            added = statistics.median(with_counters) - statistics.median(without)
+            service = _service_cpu(_prompt(scored)) if scored else 0.0
+            added = statistics.median(with_counters) + service - statistics.median(without)
             stack = _grpc_cpu(system, scored)
             print(
                 f"  {label:<24} without {statistics.median(without) * 1e6:5.0f} µs  with"
-                f" {statistics.median(with_counters) * 1e6:5.0f} µs  = {added * 1e6:+4.0f} µs;"
-                f" a whole gRPC create costs the stack {stack * 1e6:,.0f} µs CPU"
+                f" {statistics.median(with_counters) * 1e6:5.0f} µs + the service's {service * 1e6:.0f} µs"
+                f"  = {added * 1e6:+4.0f} µs; a whole gRPC create costs the stack {stack * 1e6:,.0f} µs CPU"
             )
             record(
                 f"write cost of the effectiveness counters, create with {label}",

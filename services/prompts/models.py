@@ -119,6 +119,9 @@ class Score(Base):
         Double, Computed("clarity + specificity + actionability + structure + context_use", persisted=True)
     )
     updated_at: Mapped[datetime] = _created_at()
+    # True when the create that inserted the row counted it in agent_stats itself; the score-insert
+    # trigger counts every other inserted score (migrations/prompts 0008).
+    counted_by_create: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class Feedback(Base):

@@ -6,24 +6,29 @@ so the owner's datasets get a new revision with no extra round trip. repository.
 
 from __future__ import annotations
 
+import decimal
 import functools
 from collections import namedtuple
+from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
+    BigInteger,
+    Numeric,
+    String,
     and_,
     bindparam,
     cast,
     column,
     delete,
+    false,
     func,
     insert,
     literal_column,
     null,
     select,
     table,
-    text,
     true,
     tuple_,
     update,
@@ -127,8 +132,8 @@ def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -
     owner's revision row lock (taken by the bump) only while it runs, so one user's concurrent
     creates do not queue behind each other's transactions. A request_id conflict inserts nothing
     and returns no row. Without `scored`, the statement of a create that carries no scores: no
-    insert into scores (whose statement trigger would fire for none), nothing to count, and one
-    parameter fewer; its rows' score columns are NULL, as a read's are for an unscored version.
+    insert into scores, nothing to count, and one parameter fewer; its rows' score columns are
+    NULL, as a read's are for an unscored version.
     """
     prompt = (
         pg_insert(Prompt)
@@ -171,8 +176,11 @@ def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -
     scores = (
         insert(Score)
         .from_select(
-            ["prompt_id", "version_no", *SCORE_CRITERIA],
-            select(prompt.c.id, literal_column("new_scores.*")).select_from(prompt.join(new_scores, true())),
+            ["prompt_id", "version_no", *SCORE_CRITERIA, "counted_by_create"],
+            # Rows the statement counts itself say so, and the score-insert trigger leaves them out.
+            select(
+                prompt.c.id, literal_column("new_scores.*"), true() if count_scores else false()
+            ).select_from(prompt.join(new_scores, true())),
         )
         .returning(Score.version_no, *SCORE_COLUMNS)
         .cte("scores")
@@ -196,7 +204,7 @@ def create_prompt_statement(*, count_scores: bool = True, scored: bool = True) -
         .add_cte(bump)
     )
     if count_scores:  # (without: the bare create, what the benchmark weighs the counters against)
-        rows = rows.add_cte(_count_created_scores(prompt, versions, scores, bump))
+        rows = rows.add_cte(_count_created_scores(prompt, bump))
     return Query(rows)
 
 
@@ -207,35 +215,28 @@ _AGENT_STATS = table(
 )
 
 
-def _count_created_scores(prompt: Any, versions: Any, scores: Any, owner_bump: Any) -> Any:
+def _count_created_scores(prompt: Any, owner_bump: Any) -> Any:
     """The created scores counted on the scores basis (migrations/prompts 0004's agent_stats) by the
-    create itself, from what its CTEs return: no table is read again. It marks the prompt as counted
-    for this statement (`prompts.scores_counted`), so the score-insert trigger, which would count
-    them by joining the prompt and its versions back, skips them (0007). A new prompt has no
-    feedback, so nothing counts on the feedback basis. Reading owner_bump takes the owner's revision
-    row lock first, in the order every counter writer takes its locks.
+    create itself: one upsert of the per-agent figures the service worked out (`counted_scores`),
+    joined to the prompt so that a request_id conflict, which inserts nothing, counts nothing. The
+    score rows are inserted with `counted_by_create`, so the score-insert trigger, which would count
+    them one by one by joining the prompt and its version back, leaves them out (0008). A new prompt
+    has no feedback, so nothing counts on the feedback basis. Reading owner_bump takes the owner's
+    revision row lock first, in the order every counter writer takes its locks.
 
     Terse SQL on purpose: the whole create must stay within psycopg's cache of converted statements
     (4,096 characters), or each call parses it again (tests/prompts/test_counted_creates.py)."""
-    per_agent = (
-        select(
-            literal_column("p.owner"),
-            literal_column("'scores'"),
-            literal_column("v.source"),
-            literal_column("count(*) FILTER (WHERE s.version_no = p.best_version_no)"),
-            literal_column("count(*)"),
-            literal_column("sum(prompts.exact_numeric(s.total))"),
-        )
-        .select_from(
-            scores.alias("s")
-            .join(versions.alias("v"), text("s.version_no = v.version_no"))
-            .join(prompt.alias("p"), true())
-            .join(owner_bump, true())
-        )
-        .where(text("set_config('prompts.scores_counted', p.id || '@' || statement_timestamp(), true) > ''"))
-        .group_by(text("1, 3"))
-        .order_by(text("3"))
+    counts = _records(
+        "counts",
+        column("agent", String()),
+        column("wins", BigInteger()),
+        column("scored", BigInteger()),
+        column("score_sum", Numeric()),
+        alias="c",
     )
+    per_agent = select(
+        literal_column("p.owner"), literal_column("'scores'"), literal_column("c.*")
+    ).select_from(prompt.alias("p").join(owner_bump, true()).join(counts, true()))
     return (
         pg_insert(_AGENT_STATS)
         .from_select(["owner", "basis", "agent", "wins", "scored", "score_sum"], per_agent)
@@ -249,13 +250,39 @@ def _count_created_scores(prompt: Any, versions: Any, scores: Any, owner_bump: A
     )
 
 
+def counted_scores(prompt: Any) -> list[dict[str, Any]]:
+    """What a create of a rules.NewPrompt adds to agent_stats on the scores basis, per agent (the
+    versions' source): its scored versions, the best head among them as a win, and the exact sum of
+    their totals, each total the float sum PostgreSQL's generated column makes (rules.ScoreSet.total,
+    which also picks the best head) taken at its exact decimal value, as `prompts.exact_numeric`
+    takes it, and summed without rounding. The exact sum goes as text (a JSON number is a float to
+    Python's json). Sorted by agent, so a create updates the counters' rows in one fixed order (the
+    owner's row lock, which it takes first, keeps one owner's counter writers in turn anyway)."""
+    agents: dict[str, list[Any]] = {}
+    for no, version in enumerate(prompt.versions, start=1):
+        if version.scores is None:
+            continue
+        figures = agents.setdefault(version.source, [0, 0, Decimal(0)])
+        figures[0] += no == prompt.best_version_no
+        figures[1] += 1
+        figures[2] = _EXACT.add(figures[2], Decimal(version.scores.total))
+    return [
+        {"agent": agent, "wins": wins, "scored": scored, "score_sum": format(score_sum, "f")}
+        for agent, (wins, scored, score_sum) in sorted(agents.items())
+    ]
+
+
+# Decimal sums at any precision: a float's exact value has up to 767 significant digits.
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emin=decimal.MIN_EMIN, Emax=decimal.MAX_EMAX)
+
+
 CREATE_PROMPT = create_prompt_statement()
 CREATE_UNSCORED_PROMPT = create_prompt_statement(scored=False)
 
 
 def create_statement(prompt: Any) -> Query:
-    """The create a rules.NewPrompt runs: without the scores insert, and so without counting (and
-    without the score-insert trigger firing for no row), when none of its versions is scored."""
+    """The create a rules.NewPrompt runs: without the scores insert, and so without counting, when
+    none of its versions is scored."""
     return CREATE_PROMPT if any(v.scores is not None for v in prompt.versions) else CREATE_UNSCORED_PROMPT
 
 
@@ -291,6 +318,7 @@ def create_prompt_params(prompt: Any) -> dict[str, Any]:
                 if v.scores is not None
             ]
         ),
+        "counts": Jsonb(counted_scores(prompt)),
     }
 
 
