@@ -17,9 +17,10 @@ from grpc_status import rpc_status
 
 from depot.events.v1 import events_pb2 as pb
 from depot.events.v1 import events_pb2_grpc
-from tests.support.system import System
+from tests.support.system import System, wait_gateway_reaches_all
 
 GRACE_SECONDS = 30
+TRIALS = 6  # the race it guards against was lost about one stop in three
 
 
 def test_a_stopping_service_ends_its_watches_with_unavailable_and_stops_well_within_its_grace(
@@ -79,6 +80,39 @@ def test_a_stopping_service_ends_its_watches_with_unavailable_and_stops_well_wit
             ("info", "prompts", "UNAVAILABLE")
         ]
         assert _logged(tmp_path / "exports.log", "webhook_stream_broken") == []
+
+
+def test_exports_stops_well_within_its_grace_when_the_services_it_watches_stop_with_it(
+    tmp_path: Path,
+) -> None:
+    """Its webhook consumers follow every service's events, so when they all stop together a
+    consumer's stream can end just as exports stops the consumer; the stop once turned into that
+    stream's UNAVAILABLE, and the consumer reconnected until exports was killed (one stop in three)."""
+    with System.on_own_database(
+        tmp_path, DEPOT_GRACE_PERIOD_SECONDS=str(GRACE_SECONDS), DEPOT_DRAIN_DELAY_SECONDS="0"
+    ) as system:
+        user = system.client()
+        stack = system.stack
+        for trial in range(TRIALS):
+            user.create_prompt()  # an event on the streams the consumers follow
+            deadline = time.monotonic() + 30
+            while len(_logged(tmp_path / "exports.log", "webhook_consumer_leading")) < 3 * (trial + 1):
+                assert time.monotonic() < deadline, "the webhook consumers did not start"
+                time.sleep(0.05)
+            services = {key: stack.processes[key] for key in ("prompts", "files", "exports")}
+            stopping = time.monotonic()
+            for process in services.values():
+                process.send_signal(signal.SIGTERM)
+            assert {
+                key: process.wait(timeout=GRACE_SECONDS) for key, process in services.items()
+            } == dict.fromkeys(services, 0)
+            took = time.monotonic() - stopping
+            assert took < GRACE_SECONDS / 3, (trial, took)
+            for key in services:
+                stack.restart_process(key)
+            for key in services:
+                stack.wait_serving(key, deadline=time.monotonic() + 30)
+            wait_gateway_reaches_all(stack, deadline=time.monotonic() + 30)
 
 
 def _logged(log: Path, event: str) -> list[dict[str, Any]]:
