@@ -45,6 +45,12 @@ def _create(conn: psycopg.Connection, owner: str, versions: list[NewVersion] | N
     return conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
 
 
+def _scored(conn: psycopg.Connection, owner: str) -> dict[str, tuple[int, int]]:
+    """The owner's figures on the scores basis, per agent: (scored versions, wins)."""
+    rows = effectiveness.read(conn, owner=owner)
+    return {r["agent"]: (r["total"], r["wins"]) for r in rows if r["basis"] == "scores"}
+
+
 def test_scores_inserted_after_a_create_in_the_same_transaction_are_counted(system: System) -> None:
     owner = f"counted-{uuid.uuid4()}"
     with psycopg.connect(system.database.url) as conn:
@@ -57,8 +63,7 @@ def test_scores_inserted_after_a_create_in_the_same_transaction_are_counted(syst
             )
         conn.autocommit = True
         assert effectiveness.drift(conn, owners=[owner]) == {}
-        rows = effectiveness.read(conn, owner=owner)
-    scored = {r["agent"]: (r["total"], r["wins"]) for r in rows if r["basis"] == "scores"}
+        scored = _scored(conn, owner)
     assert scored == {"syntax": (1, 0), "structure": (1, 1), "domain": (1, 0)}, scored
 
 
@@ -68,8 +73,7 @@ def test_a_create_counts_its_scores_once(system: System) -> None:
         _create(conn, owner)
         _create(conn, owner)
         assert effectiveness.drift(conn, owners=[owner]) == {}
-        rows = effectiveness.read(conn, owner=owner)
-    scored = {r["agent"]: (r["total"], r["wins"]) for r in rows if r["basis"] == "scores"}
+        scored = _scored(conn, owner)
     assert scored == {"syntax": (2, 0), "structure": (2, 2)}, scored
 
 
@@ -137,8 +141,7 @@ def test_a_create_of_the_release_before_is_counted_once(system: System) -> None:
         conn.execute(PREVIOUS_RELEASE_CREATE, {"owner": owner})
         _create(conn, owner)
         assert effectiveness.drift(conn, owners=[owner]) == {}
-        rows = effectiveness.read(conn, owner=owner)
-    scored = {r["agent"]: (r["total"], r["wins"]) for r in rows if r["basis"] == "scores"}
+        scored = _scored(conn, owner)
     assert scored == {"syntax": (2, 1), "structure": (2, 1)}, scored
 
 
@@ -153,8 +156,7 @@ def test_several_scores_inserted_at_once_by_another_statement_are_each_counted(s
             (prompt_id, prompt_id),
         )
         assert effectiveness.drift(conn, owners=[owner]) == {}
-        rows = effectiveness.read(conn, owner=owner)
-    scored = {r["agent"]: (r["total"], r["wins"]) for r in rows if r["basis"] == "scores"}
+        scored = _scored(conn, owner)
     assert scored == {"syntax": (1, 0), "domain": (1, 0)}, scored
 
 
