@@ -112,13 +112,15 @@ class Consumer:
                 await self._task
 
     async def _run(self) -> None:
-        while not self._stopping:
+        while True:
             try:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("webhook_consumer_lost", extra={"source": self.source, "error": repr(exc)[:300]})
+            if self._stopping:
+                return
             await asyncio.sleep(LOCK_RETRY_SECONDS)
 
     async def _lead(self) -> None:
