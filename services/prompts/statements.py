@@ -250,6 +250,10 @@ def _count_created_scores(prompt: Any, owner_bump: Any) -> Any:
     )
 
 
+# Decimal sums at any precision: a float's exact value has up to 767 significant digits.
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emin=decimal.MIN_EMIN, Emax=decimal.MAX_EMAX)
+
+
 def counted_scores(prompt: Any) -> list[dict[str, Any]]:
     """What a create of a rules.NewPrompt adds to agent_stats on the scores basis, per agent (the
     versions' source): its scored versions, the best head among them as a win, and the exact sum of
@@ -272,25 +276,25 @@ def counted_scores(prompt: Any) -> list[dict[str, Any]]:
     ]
 
 
-# Decimal sums at any precision: a float's exact value has up to 767 significant digits.
-_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emin=decimal.MIN_EMIN, Emax=decimal.MAX_EMAX)
-
-
 CREATE_PROMPT = create_prompt_statement()
 CREATE_UNSCORED_PROMPT = create_prompt_statement(scored=False)
+
+
+def _scored(prompt: Any) -> bool:
+    return any(v.scores is not None for v in prompt.versions)
 
 
 def create_statement(prompt: Any) -> Query:
     """The create a rules.NewPrompt runs: without the scores insert, and so without counting, when
     none of its versions is scored."""
-    return CREATE_PROMPT if any(v.scores is not None for v in prompt.versions) else CREATE_UNSCORED_PROMPT
+    return CREATE_PROMPT if _scored(prompt) else CREATE_UNSCORED_PROMPT
 
 
 def create_prompt_params(prompt: Any) -> dict[str, Any]:
-    """The parameters of a create statement for a rules.NewPrompt (CREATE_UNSCORED_PROMPT leaves
-    out the scores, for versions that carry none)."""
+    """The parameters of a create statement for a rules.NewPrompt: the scores and their per-agent
+    figures only when some version is scored, as only then does its statement read them."""
     versions = prompt.versions
-    return {
+    params = {
         "owner": prompt.owner,
         "request_id": prompt.request_id,
         "agent_type": prompt.agent_type,
@@ -311,15 +315,17 @@ def create_prompt_params(prompt: Any) -> dict[str, Any]:
                 for no, v in enumerate(versions, start=1)
             ]
         ),
-        "scores": Jsonb(
+    }
+    if _scored(prompt):
+        params["scores"] = Jsonb(
             [
                 {"version_no": no, **v.scores.as_dict()}
                 for no, v in enumerate(versions, start=1)
                 if v.scores is not None
             ]
-        ),
-        "counts": Jsonb(counted_scores(prompt)),
-    }
+        )
+        params["counts"] = Jsonb(counted_scores(prompt))
+    return params
 
 
 # A created version as LIST_VERSIONS returns it: version columns, then score columns.
