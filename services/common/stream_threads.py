@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -100,7 +100,7 @@ def _close(items: Iterator[Any]) -> None:
 
 async def in_own_thread(
     items: Iterator[T], *, ahead: int = 1, name: str = "depot-stream"
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """The items of a blocking iterator, read ahead by at most `ahead` in a thread of their own,
     which also closes the iterator; the caller must hand the iterator over and not touch it again."""
     if ahead < 1:

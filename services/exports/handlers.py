@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -12,7 +11,6 @@ import grpc
 from depot.exports.v1 import exports_pb2 as pb
 from depot.exports.v1 import exports_pb2_grpc
 from services.common.interceptors import current_principal
-from services.common.stream_threads import close_iterator, in_own_thread
 from services.exports import messages
 from services.exports.lifecycle.downloads import Content, Downloads
 from services.exports.lifecycle.history import History
@@ -141,27 +139,13 @@ class ExportsHandlers(exports_pb2_grpc.ExportsServiceServicer):
         return messages.stats_message(await self._history.stats(caller=current_principal()))
 
 
-# Content up to this size is read whole in one pooled thread and sent as one chunk: a small download
-# is dominated by fixed costs, and a thread of its own plus a handoff per chunk is one of them.
-WHOLE_CONTENT_BYTES = 64 * 1024
-
-
 async def _content(content: Content, response: Any) -> AsyncIterator[Any]:
     """The metadata, then the chunks; the first chunk is read before anything is sent, so a
     store that cannot serve the bytes fails the call cleanly instead of mid-stream."""
     if content.chunks is None:  # not modified, or redirected
         yield response(metadata=messages.content_metadata(content))
         return
-    if content.size <= WHOLE_CONTENT_BYTES:
-        # The worker owns the stream from here: it reads and closes it even if this call is
-        # cancelled meanwhile, and nothing else touches it (as in_own_thread promises).
-        whole = await asyncio.to_thread(_read_whole, content.chunks)
-        yield response(metadata=messages.content_metadata(content))
-        if content.delivered is not None:
-            await content.delivered()
-        yield messages.encoded_chunk(whole)
-        return
-    async with contextlib.aclosing(in_own_thread(content.chunks, name="depot-download")) as stream:
+    async with contextlib.aclosing(content.chunks) as stream:
         last = await anext(stream, None)
         yield response(metadata=messages.content_metadata(content))
         async for chunk in stream:  # one chunk behind, so the last is known before it is sent
@@ -171,10 +155,3 @@ async def _content(content: Content, response: Any) -> AsyncIterator[Any]:
             await content.delivered()
         if last is not None:
             yield messages.encoded_chunk(last)
-
-
-def _read_whole(chunks: Iterator[bytes]) -> bytes:
-    try:
-        return b"".join(chunks)
-    finally:
-        close_iterator(chunks)

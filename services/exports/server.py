@@ -13,7 +13,7 @@ from services.common.events import EventRelay, EventStream, events_registration
 from services.common.events import types as event_types
 from services.common.grpc_server import Registration, serve_until_signalled
 from services.common.settings import Settings
-from services.exports.blobstores import BlobStore, open_blob_store
+from services.exports.blobstores import BlobStore, open_blob_store, open_loop_reader
 from services.exports.erasure.wiring import build_erasures
 from services.exports.handlers import ExportsHandlers
 from services.exports.imports.wiring import build_imports
@@ -44,7 +44,10 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
     """The servicers to register, and what to close once the server has drained."""
     # Renders of requests and of queued jobs each have their own threads, so a full queue never
     # holds up an interactive export, and each thread may hold a store connection.
-    blobs = open_blob_store(settings, pool_size=2 * settings.export_render_workers + 4)
+    blob_connections = 2 * settings.export_render_workers + 4
+    blobs = open_blob_store(settings, pool_size=blob_connections)
+    # Downloads read the store on the event loop where it can be, with connections of their own.
+    loop_reader = open_loop_reader(settings, pool_size=blob_connections)
     tokens = ServiceTokens(settings, actor=NAME)
     sources = Sources(
         prompts_address=settings.address_for("prompts"),
@@ -83,7 +86,11 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
     lifecycle = database.units_of_work(LifecycleRepository)
     history = History(unit_of_work=lifecycle, exports=service)
     downloads = Downloads(
-        unit_of_work=lifecycle, reads=database.reads(LifecycleRepository), blobs=blobs, exports=service
+        unit_of_work=lifecycle,
+        reads=database.reads(LifecycleRepository),
+        blobs=blobs,
+        loop_reader=loop_reader,
+        exports=service,
     )
     sweeper = Sweeper(
         database=database,
@@ -115,6 +122,8 @@ def build(settings: Settings, database: Database) -> tuple[list[Registration], C
         runner.close()
         await sources.close()
         blobs.close()
+        if loop_reader is not None:
+            await loop_reader.close()
         await close_webhooks()
 
     return [registration, webhooks, erasures, imports, schedules.registration], close

@@ -1,7 +1,8 @@
 """Where export bytes live: `BlobStore` (in `base`) and its implementations, one module each.
 
 `open_blob_store(settings)` picks the implementation from `DEPOT_BLOB_STORE`: `postgres` (the
-default, `postgres.py`), `local:<dir>` (`local.py`) or `s3://<bucket>` (`s3.py`).
+default, `postgres.py`), `local:<dir>` (`local.py`) or `s3://<bucket>` (`s3.py`). A store that can
+also be read on the event loop has a reader for it (`open_loop_reader`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from services.exports.blobstores.base import (
     rechunk,
 )
 from services.exports.blobstores.local import LocalBlobStore
-from services.exports.blobstores.postgres import PostgresBlobStore
+from services.exports.blobstores.postgres import PostgresBlobStore, PostgresLoopReader
 
 __all__ = [
     "STORE_CHUNK_BYTES",
@@ -25,8 +26,10 @@ __all__ = [
     "BlobStore",
     "LocalBlobStore",
     "PostgresBlobStore",
+    "PostgresLoopReader",
     "check_key",
     "open_blob_store",
+    "open_loop_reader",
     "rechunk",
 ]
 
@@ -43,3 +46,11 @@ def open_blob_store(settings: Settings, *, pool_size: int = 4) -> BlobStore:
 
         return S3BlobStore.from_settings(spec.removeprefix("s3://"), settings)
     raise ValueError(f"DEPOT_BLOB_STORE must be `postgres`, `local:<dir>` or `s3://<bucket>`, got {spec!r}")
+
+
+def open_loop_reader(settings: Settings, *, pool_size: int = 4) -> PostgresLoopReader | None:
+    """Reads of the store `DEPOT_BLOB_STORE` names on the event loop, where it has them (postgres);
+    the others' reads run in threads (boto3 and files block)."""
+    if settings.blob_store == "postgres":
+        return PostgresLoopReader(settings.database_url_for("exports"), pool_size=pool_size)
+    return None

@@ -4,7 +4,8 @@ Plain Python over ports (units of work, blob store, the exports use cases): no g
 transaction finds the export before the first byte; once the bytes have gone out the download is
 counted on the export, and on the link it went through, and logged. Bytes stored
 gzip-compressed go out as stored to clients that accept gzip and are decoded on the way for the
-others. With a store that presigns URLs (S3), a share link may answer with a fresh short-lived URL
+others. Stored bytes are read on the event loop where the store allows it (a `LoopReader`); bytes
+to decode, and the other stores' bytes, in a thread (in_own_thread). With a store that presigns URLs (S3), a share link may answer with a fresh short-lived URL
 instead of the bytes, minted on each use: the link works for its own lifetime whatever the
 presigned URLs' expiry, and a revoked link mints nothing more.
 """
@@ -17,7 +18,7 @@ import hashlib
 import math
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -25,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 from services.common.errors import FailedPrecondition, NotFound
 from services.common.ids import parse_id
 from services.common.pagination import Page, decode_cursor, page_size, paged
-from services.common.stream_threads import close_iterator
+from services.common.stream_threads import close_iterator, in_own_thread
 from services.exports import rules, telemetry
 from services.exports.blobstores import BlobStore
 from services.exports.lifecycle.repository import LifecycleUnitOfWork
@@ -46,7 +47,7 @@ class Content:
     """The answer to one download request: bytes, a redirect, or "your copy is current"."""
 
     row: Any
-    chunks: Iterator[bytes] | None = None  # blocking; one thread reads and closes it (in_own_thread)
+    chunks: AsyncGenerator[bytes, None] | None = None  # opened by its first read; its reader closes it
     encoding: str = ""  # the content coding of the chunks (or of what redirect_url serves)
     size: int = 0  # how many bytes the chunks hold
     not_modified: bool = False
@@ -55,6 +56,18 @@ class Content:
     # before it went out, so a client that leaves early is no download and one that read the last
     # byte is counted by then; a redirect is counted as it is handed out.
     delivered: Callable[[], Awaitable[None]] | None = None
+
+
+# Content up to this size is read whole in one pooled thread (when it is read in a thread at all):
+# a small download is dominated by fixed costs, and a thread of its own plus a handoff per chunk is
+# one of them.
+WHOLE_CONTENT_BYTES = 64 * 1024
+
+
+class LoopReader(Protocol):
+    """Reads a blob as stored on the event loop (the postgres store's PostgresLoopReader)."""
+
+    def chunks(self, key: str) -> AsyncGenerator[bytes, None]: ...
 
 
 @runtime_checkable
@@ -85,11 +98,13 @@ class Downloads:
         blobs: BlobStore,
         exports: ExportReader,
         reads: LifecycleUnitOfWork | None = None,
+        loop_reader: LoopReader | None = None,
     ) -> None:
         self._uow = unit_of_work
         # The lookups and the count a download makes are one statement each: autocommit, one round trip.
         self._reads = reads or unit_of_work
         self._blobs = blobs
+        self._loop_reader = loop_reader
         self._exports = exports
 
     async def open_content(
@@ -151,9 +166,19 @@ class Downloads:
             )
             await self._count(row, link, encoding=encoding, size=size, redirected=True)
             return Content(row, encoding=encoding, size=size, redirect_url=url)
-        chunks = _blob_chunks(self._blobs, row.blob_key, decode="" if as_stored else stored)
+        chunks = self._chunks(row.blob_key, decode="" if as_stored else stored, size=size)
         count = functools.partial(self._count, row, link, encoding=encoding, size=size, redirected=False)
         return Content(row, chunks, encoding, size, delivered=count)
+
+    def _chunks(self, key: str, *, decode: str, size: int) -> AsyncGenerator[bytes, None]:
+        """The bytes to send: read on the loop when they go out as stored and the store allows it;
+        otherwise in a thread (decoding is CPU work, and the other stores block), whole when small."""
+        if self._loop_reader is not None and not decode:
+            return self._loop_reader.chunks(key)
+        chunks = _blob_chunks(self._blobs, key, decode=decode)
+        if size <= WHOLE_CONTENT_BYTES:
+            return _whole_in_a_pooled_thread(chunks)
+        return in_own_thread(chunks, name="depot-download")
 
     async def _count(self, row: Any, link: str | None, *, encoding: str, size: int, redirected: bool) -> None:
         async with self._reads() as repo:
@@ -201,6 +226,19 @@ class Downloads:
         if revoked is None:
             raise NotFound(f"export {export_id!r} has no such link")
         return revoked
+
+
+async def _whole_in_a_pooled_thread(chunks: Iterator[bytes]) -> AsyncGenerator[bytes, None]:
+    # The worker owns the stream from here: it reads and closes it even if the call is cancelled
+    # meanwhile, and nothing else touches it (as in_own_thread promises).
+    yield await asyncio.to_thread(_read_whole, chunks)
+
+
+def _read_whole(chunks: Iterator[bytes]) -> bytes:
+    try:
+        return b"".join(chunks)
+    finally:
+        close_iterator(chunks)
 
 
 def _blob_chunks(blobs: BlobStore, key: str, *, decode: str) -> Iterator[bytes]:
