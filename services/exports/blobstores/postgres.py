@@ -26,7 +26,7 @@ class PostgresBlobStore:
             check=ConnectionPool.check_connection,
         )
         self._table = sql.Identifier(schema, "blob_chunks")
-        self._read_query = _read_query(self._table)
+        self._read_query, self._exists_query = _read_query(self._table), _exists_query(self._table)
 
     def put(self, key: str, chunks: Iterable[bytes]) -> tuple[int, str]:
         check_key(key)
@@ -83,7 +83,7 @@ class PostgresBlobStore:
             return self._exists(conn, key)
 
     def _exists(self, conn: Any, key: str) -> bool:
-        return conn.execute(_exists_query(self._table), (key,)).fetchone() is not None  # type: ignore[no-any-return]
+        return conn.execute(self._exists_query, (key,)).fetchone() is not None  # type: ignore[no-any-return]
 
     def entries(self) -> Iterator[BlobEntry]:
         # A blob's time is its last chunk's: a put streams for as long as its render runs.

@@ -5,9 +5,10 @@ transaction finds the export before the first byte; once the bytes have gone out
 counted on the export, and on the link it went through, and logged. Bytes stored
 gzip-compressed go out as stored to clients that accept gzip and are decoded on the way for the
 others. Stored bytes are read on the event loop where the store allows it (a `LoopReader`); bytes
-to decode, and the other stores' bytes, in a thread (in_own_thread). With a store that presigns URLs (S3), a share link may answer with a fresh short-lived URL
-instead of the bytes, minted on each use: the link works for its own lifetime whatever the
-presigned URLs' expiry, and a revoked link mints nothing more.
+to decode, and the other stores' bytes, in a thread (in_own_thread). With a store that presigns
+URLs (S3), a share link may answer with a fresh short-lived URL instead of the bytes, minted on
+each use: the link works for its own lifetime whatever the presigned URLs' expiry, and a revoked
+link mints nothing more.
 """
 
 from __future__ import annotations
