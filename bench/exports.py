@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from bench.figures import record
-from bench.stack import peak_rss_mib, running_system
+from bench.stack import peak_rss_mib, running_system, settle
 from services.common.settings import Settings
 from services.exports.blobstores import PostgresBlobStore
 from services.prompts import effectiveness
@@ -32,7 +32,8 @@ SMALL_ROWS = 10_000
 CACHED_ROWS = BIG_ROWS // 5  # about 100 MB of CSV
 VERSIONS_PER_PROMPT = 100
 ROUNDS = 3
-CACHED_ROUNDS = 9
+# Alternated rounds of about 35 ms each: a median of 21 swings less from run to run than one of 9.
+CACHED_ROUNDS = 21
 # One COPY and one export swing by a tenth from run to run on shared cores (58..70 % across runs):
 # the CSV figure is the median of a few rounds, each its own COPY and its own render.
 CSV_ROUNDS = int(os.environ.get("BENCH_CSV_ROUNDS", "3"))
@@ -287,10 +288,13 @@ def main() -> None:
         started = time.perf_counter()
         for user, rows in ((small, SMALL_ROWS), (big, BIG_ROWS), (cached, CACHED_ROWS)):
             seed_versions(system.database.url, user.id, rows)
+        settle(system.database.url)
         print(
-            f"(seeded {SMALL_ROWS + BIG_ROWS + CACHED_ROWS:,} versions with SQL in {time.perf_counter() - started:.0f} s)"
+            f"(seeded {SMALL_ROWS + BIG_ROWS + CACHED_ROWS:,} versions with SQL and vacuumed them in"
+            f" {time.perf_counter() - started:.0f} s)"
         )
         big_csv(system, small, big)
+        settle(system.database.url)  # the renders' stored bytes
         cached_download(system, cached)
         for user in (small, big, cached):
             user.http.close()
