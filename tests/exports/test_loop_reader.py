@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import psycopg
 import pytest
@@ -39,11 +39,13 @@ async def chunks_of(reader: PostgresLoopReader, key: str) -> list[bytes]:
     return [chunk async for chunk in reader.chunks(key)]
 
 
-def with_reader(database: Database, test: object, *, pool_size: int = 1) -> None:
+def with_reader(database: Database, test: Callable[[PostgresLoopReader], Awaitable[None]]) -> None:
+    """Runs `test` with a reader whose pool holds one connection: each read reuses what the last left."""
+
     async def main() -> None:
-        reader = PostgresLoopReader(database.url, pool_size=pool_size)
+        reader = PostgresLoopReader(database.url, pool_size=1)
         try:
-            await test(reader)  # type: ignore[operator]
+            await test(reader)
         finally:
             await reader.close()
 

@@ -10,6 +10,7 @@ from typing import Any
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+from services.common.database import pool_wait_seconds
 from services.exports.blobstores.base import BlobEntry, BlobNotFound, check_key, rechunk
 
 
@@ -121,7 +122,8 @@ class PostgresLoopReader:
         back to the pool clean."""
         check_key(key)
         await self._pool.open()  # at once once open; a closed pool raises instead of reopening
-        async with self._pool.connection() as conn:
+        # As long as the call may wait for a connection (its deadline), as the service's pools wait.
+        async with self._pool.connection(timeout=pool_wait_seconds()) as conn:
             found = False  # as in PostgresBlobStore._read
             async with conn.cursor() as cur:
                 params = {"key": key, "start": 0, "end": None}
